@@ -1,0 +1,69 @@
+"""The facility category vocabulary: English id and Chinese label (METHOD.md)."""
+
+from __future__ import annotations
+
+#: category id -> (Chinese label, English label)
+CATEGORIES: dict[str, tuple[str, str]] = {
+    "community_service": ("社区综合服务站/党群服务中心", "community service station"),
+    "community_complex": ("社区综合体", "community complex"),
+    "health": ("社区卫生服务站/村卫生室", "community health station / village clinic"),
+    "kindergarten": ("幼儿园", "kindergarten"),
+    "nursery": ("托儿所", "nursery"),
+    "elderly_care": ("养老服务设施", "elderly-care facility"),
+    "primary_school": ("小学", "primary school"),
+    "middle_school": ("初中", "middle school"),
+    "supermarket": ("综合超市", "supermarket"),
+    "convenience": ("便利店", "convenience store"),
+    "market": ("农贸市场", "farmers' market"),
+    "culture": ("文化服务中心", "culture centre"),
+    "sports": ("健身场地", "fitness ground"),
+    "police": ("警务室", "community police office"),
+    "post": ("邮政快递", "post and parcel point"),
+    "pharmacy": ("药店", "pharmacy"),
+}
+
+#: OSM tag (key, value) -> category, for facility layers taken from OpenStreetMap.
+OSM_TAG_CATEGORIES: dict[tuple[str, str], str] = {
+    ("amenity", "clinic"): "health",
+    ("amenity", "doctors"): "health",
+    ("healthcare", "clinic"): "health",
+    ("amenity", "kindergarten"): "kindergarten",
+    ("amenity", "childcare"): "nursery",
+    ("amenity", "school"): "primary_school",
+    ("amenity", "community_centre"): "community_service",
+    ("amenity", "social_facility"): "elderly_care",
+    ("shop", "supermarket"): "supermarket",
+    ("shop", "convenience"): "convenience",
+    ("amenity", "marketplace"): "market",
+    ("amenity", "arts_centre"): "culture",
+    ("amenity", "library"): "culture",
+    ("leisure", "fitness_station"): "sports",
+    ("leisure", "sports_centre"): "sports",
+    ("amenity", "police"): "police",
+    ("amenity", "post_office"): "post",
+    ("amenity", "pharmacy"): "pharmacy",
+}
+
+
+def label(category: str, lang: str = "en") -> str:
+    """Return the human label of a category.
+
+    Parameters
+    ----------
+    category
+        Category id, e.g. ``"health"``.
+    lang
+        ``"en"`` or ``"zh"``.
+
+    Returns
+    -------
+    str
+        The label, or the id itself when the category is unknown.
+
+    Examples
+    --------
+    >>> label("primary_school", "zh")
+    '小学'
+    """
+    zh, en = CATEGORIES.get(category, (category, category))
+    return zh if lang == "zh" else en

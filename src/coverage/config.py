@@ -1,0 +1,325 @@
+"""The study: an explicit, validated, frozen configuration object.
+
+A study file is TOML. Paths are relative to the study file's folder. Every
+section and key is optional except ``[inputs]``; unknown keys are refused with
+the closest valid key::
+
+    name = "Porto Alegre demo"
+    crs = "EPSG:32722"            # optional; default: UTM zone of the study area
+    attribution = "population: IPEA"   # data credits shown on the map and in reports
+
+    [inputs]
+    communities = "boundaries/poa_communities.geojson"
+    facilities = "facilities/poa_facilities.geojson"
+    population = "population/poa_population.geojson"   # optional
+    network = "network/poa_osm.pbf"                    # optional: osmnx download
+
+    [speeds]
+    walk_kmh = 4.0
+    cycle_kmh = 12.0
+
+    [snapping]
+    walk_limit_m = 300.0
+    cycle_limit_m = 1000.0
+
+    [indicators]
+    service_circle = ["community_service"]     # A1 set S
+    rural_services = ["community_service"]     # A2 basic public services
+    tiers_min = [5, 10, 15]
+    circle_min = 15
+    rural_cycle_min = 15
+    complex_category = "community_complex"
+    complex_radius_m = 1500.0
+
+    [targets]
+    preset = "suining-2025"       # a shipped preset name, or a path to a CSV file
+"""
+
+from __future__ import annotations
+
+import difflib
+import tomllib
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from coverage.categories import CATEGORIES
+from coverage.errors import StudyFileError
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """Paths of the four input layers (absolute after loading)."""
+
+    communities: Path
+    facilities: Path
+    population: Path | None = None
+    network: Path | None = None
+
+
+@dataclass(frozen=True)
+class Speeds:
+    """Travel speeds per mode, km/h."""
+
+    walk_kmh: float = 4.0
+    cycle_kmh: float = 12.0
+
+
+@dataclass(frozen=True)
+class Snapping:
+    """Largest straight access leg to the network, metres, per mode."""
+
+    walk_limit_m: float = 300.0
+    cycle_limit_m: float = 1000.0
+
+
+@dataclass(frozen=True)
+class IndicatorSettings:
+    """Which categories and thresholds make up the indicators of METHOD.md."""
+
+    service_circle: tuple[str, ...] = ("community_service",)
+    rural_services: tuple[str, ...] = ("community_service",)
+    tiers_min: tuple[float, ...] = (5.0, 10.0, 15.0)
+    circle_min: float = 15.0
+    rural_cycle_min: float = 15.0
+    complex_category: str = "community_complex"
+    complex_radius_m: float = 1500.0
+
+
+@dataclass(frozen=True)
+class Targets:
+    """Target preset: a shipped name (see :mod:`coverage.targets`) or a CSV path."""
+
+    preset: str = "suining-2025"
+
+
+@dataclass(frozen=True)
+class Study:
+    """A whole study: inputs and every setting that shapes a number."""
+
+    inputs: Inputs
+    name: str = "study"
+    crs: str | None = None
+    attribution: str = ""
+    speeds: Speeds = field(default_factory=Speeds)
+    snapping: Snapping = field(default_factory=Snapping)
+    indicators: IndicatorSettings = field(default_factory=IndicatorSettings)
+    targets: Targets = field(default_factory=Targets)
+    source: Path | None = None
+
+    def __post_init__(self) -> None:
+        _validate(self)
+
+    def with_overrides(self, **changes: Any) -> Study:
+        """Return a copy with top-level fields replaced (validated again)."""
+        return replace(self, **changes)
+
+
+def _validate(study: Study) -> None:
+    where = f"study file {study.source}" if study.source else "study"
+    for name, value in (
+        ("speeds.walk_kmh", study.speeds.walk_kmh),
+        ("speeds.cycle_kmh", study.speeds.cycle_kmh),
+        ("snapping.walk_limit_m", study.snapping.walk_limit_m),
+        ("snapping.cycle_limit_m", study.snapping.cycle_limit_m),
+        ("indicators.circle_min", study.indicators.circle_min),
+        ("indicators.rural_cycle_min", study.indicators.rural_cycle_min),
+        ("indicators.complex_radius_m", study.indicators.complex_radius_m),
+    ):
+        if not value > 0:
+            raise StudyFileError(f"{where}: {name} must be a positive number, got {value!r}")
+    if not study.indicators.tiers_min or any(not t > 0 for t in study.indicators.tiers_min):
+        raise StudyFileError(
+            f"{where}: indicators.tiers_min must be a non-empty list of positive minutes, "
+            f"got {list(study.indicators.tiers_min)!r}"
+        )
+    ind = study.indicators
+    for key, cats in (
+        ("service_circle", ind.service_circle),
+        ("rural_services", ind.rural_services),
+        ("complex_category", (ind.complex_category,)),
+    ):
+        if not cats:
+            raise StudyFileError(f"{where}: indicators.{key} must name at least one category")
+        for cat in cats:
+            if cat not in CATEGORIES:
+                raise StudyFileError(
+                    f"{where}: indicators.{key} names unknown category {cat!r}"
+                    f"{_suggest(cat, CATEGORIES)}. Valid categories: {', '.join(CATEGORIES)}"
+                )
+
+
+def _suggest(word: str, valid: Any) -> str:
+    close = difflib.get_close_matches(word, list(valid), n=1, cutoff=0.5)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+_SECTIONS: dict[str, type] = {
+    "inputs": Inputs,
+    "speeds": Speeds,
+    "snapping": Snapping,
+    "indicators": IndicatorSettings,
+    "targets": Targets,
+}
+_TOP_SCALARS = {"name": str, "crs": str, "attribution": str}
+
+
+def _typed(where: str, key: str, value: Any, default: Any, annotation: str) -> Any:
+    """Check one value against the type of its field and convert it."""
+    if "Path" in annotation:
+        if not isinstance(value, str) or not value:
+            raise StudyFileError(f"{where}: {key} must be a file path string, got {value!r}")
+        return value
+    if "tuple[str" in annotation:
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise StudyFileError(f"{where}: {key} must be a list of strings, got {value!r}")
+        return tuple(value)
+    if "tuple[float" in annotation:
+        if not isinstance(value, list) or not all(
+            isinstance(v, int | float) and not isinstance(v, bool) for v in value
+        ):
+            raise StudyFileError(f"{where}: {key} must be a list of numbers, got {value!r}")
+        return tuple(float(v) for v in value)
+    if isinstance(default, float):
+        if not isinstance(value, int | float) or isinstance(value, bool):
+            raise StudyFileError(f"{where}: {key} must be a number, got {value!r}")
+        return float(value)
+    if isinstance(default, str) or annotation.startswith("str"):
+        if not isinstance(value, str):
+            raise StudyFileError(f"{where}: {key} must be a string, got {value!r}")
+        return value
+    return value
+
+
+def study_from_dict(data: dict[str, Any], base_dir: Path, source: Path | None = None) -> Study:
+    """Build a validated :class:`Study` from parsed TOML.
+
+    Parameters
+    ----------
+    data
+        The parsed study file.
+    base_dir
+        Folder that relative input paths are resolved against.
+    source
+        The study file, for messages.
+
+    Returns
+    -------
+    Study
+        The validated study.
+
+    Raises
+    ------
+    StudyFileError
+        On unknown keys (with the closest valid key), wrong types, missing
+        required keys or input files that do not exist.
+    """
+    where = f"study file {source}" if source else "study"
+    valid_top = list(_SECTIONS) + list(_TOP_SCALARS)
+    for key in data:
+        if key not in valid_top:
+            raise StudyFileError(
+                f"{where}: unknown key {key!r}{_suggest(key, valid_top)}. "
+                f"Valid top-level keys: {', '.join(valid_top)}"
+            )
+    if "inputs" not in data:
+        raise StudyFileError(
+            f"{where}: missing section [inputs]. Fix: add [inputs] with communities = ... "
+            "and facilities = ... (population and network are optional)"
+        )
+    kwargs: dict[str, Any] = {}
+    for key, typ in _TOP_SCALARS.items():
+        if key in data:
+            if not isinstance(data[key], typ):
+                raise StudyFileError(f"{where}: {key} must be a string, got {data[key]!r}")
+            kwargs[key] = data[key] or None if key == "crs" else data[key]
+    for section, cls in _SECTIONS.items():
+        if section not in data:
+            continue
+        raw = data[section]
+        if not isinstance(raw, dict):
+            raise StudyFileError(f"{where}: [{section}] must be a table, got {raw!r}")
+        flds = {f.name: f for f in fields(cls)}
+        values: dict[str, Any] = {}
+        for key, value in raw.items():
+            if key not in flds:
+                raise StudyFileError(
+                    f"{where}: unknown key {section}.{key}{_suggest(key, flds)}. "
+                    f"Valid keys in [{section}]: {', '.join(flds)}"
+                )
+            f = flds[key]
+            default = f.default if f.default is not f.default_factory else None
+            values[key] = _typed(where, f"{section}.{key}", value, default, str(f.type))
+        if section == "inputs":
+            for required in ("communities", "facilities"):
+                if required not in values:
+                    raise StudyFileError(
+                        f"{where}: [inputs] lacks {required!r}. Fix: add "
+                        f'{required} = "path/to/{required}.geojson"'
+                    )
+            for key, rel in list(values.items()):
+                path = (base_dir / rel).resolve()
+                if not path.exists():
+                    raise StudyFileError(
+                        f"{where}: inputs.{key} file not found: {path}. Fix: correct the path "
+                        "(relative paths are read from the study file's folder)"
+                    )
+                values[key] = path
+        kwargs[section] = cls(**values)
+    return Study(source=source, **kwargs)
+
+
+def load_study(path: str | Path) -> Study:
+    """Read and validate a study file.
+
+    Parameters
+    ----------
+    path
+        A TOML study file.
+
+    Returns
+    -------
+    Study
+        The validated study, input paths made absolute.
+
+    Examples
+    --------
+    >>> study = load_study("data/demo.toml")  # doctest: +SKIP
+    >>> study.speeds.walk_kmh  # doctest: +SKIP
+    4.0
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise StudyFileError(f"study file not found: {path}. Fix: give the path of a .toml file")
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise StudyFileError(f"study file {path}: not valid TOML ({exc})") from exc
+    return study_from_dict(data, path.parent.resolve(), source=path.resolve())
+
+
+def demo_data_dir() -> Path:
+    """Return the folder of the embedded demo study (the repository's ``data/``).
+
+    Editable installs read the repository's ``data/``; wheels carry a copy as
+    ``coverage/demo_data``.
+    """
+    here = Path(__file__).resolve()
+    packaged = here.parent / "demo_data"
+    if (packaged / "demo.toml").is_file():
+        return packaged
+    repo = here.parents[2] / "data"
+    if (repo / "demo.toml").is_file():
+        return repo
+    raise StudyFileError(
+        "the embedded demo study was not found (looked in "
+        f"{packaged} and {repo}). Fix: install from a clone of the repository "
+        "with `pip install -e .`, or pass a study file"
+    )
+
+
+def demo_study() -> Study:
+    """Load the embedded Porto Alegre demo study."""
+    return load_study(demo_data_dir() / "demo.toml")

@@ -1,0 +1,252 @@
+"""Coverage indicators, plan targets and shortfalls (METHOD.md, "Indicators").
+
+The core (:func:`coverage_by_group`, :func:`evaluate`) works on arrays: a
+population weight, a group index and a cost matrix per demand point. An
+indicator is an :class:`IndicatorSpec`: a cost per demand point for each
+category of a set, in minutes or metres, and a threshold. A demand point is
+covered when its cost to the nearest facility of *every* category of the set is
+within the threshold (a comparison tolerance of 1e-9 absorbs rounding).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from coverage.targets import Target
+
+FloatArray = npt.NDArray[np.float64]
+TOLERANCE = 1e-9
+
+INDICATOR_COLUMNS = [
+    "indicator", "scope", "mode", "minutes_or_metres", "categories", "target", "value", "status",
+    "gap", "covered_population", "total_population", "communities_fully_covered",
+    "communities_with_residents", "target_year", "binding", "wording_zh", "wording_en",
+    "source", "note",
+]
+
+
+@dataclass(frozen=True)
+class IndicatorSpec:
+    """One indicator over demand points.
+
+    Attributes
+    ----------
+    indicator
+        Id as written in ``indicators.csv`` (``A1_service_circle``, ``category_coverage``...).
+    mode
+        ``walk``, ``cycle`` or ``straight``.
+    threshold
+        Minutes (``unit == "min"``) or metres (``unit == "m"``).
+    unit
+        ``"min"`` or ``"m"``.
+    categories
+        The category set; all must be within the threshold.
+    costs
+        ``(n_demand, len(categories))`` cost to the nearest facility of each category.
+    rural_only
+        Computed over rural communities only (A2).
+    note
+        Text carried to every row (e.g. "no community_complex facilities were given").
+    """
+
+    indicator: str
+    mode: str
+    threshold: float
+    unit: str
+    categories: tuple[str, ...]
+    costs: FloatArray
+    rural_only: bool = False
+    note: str = ""
+
+    @property
+    def covered(self) -> npt.NDArray[np.bool_]:
+        """Whether each demand point is covered."""
+        if self.costs.shape[1] == 0:
+            return np.zeros(self.costs.shape[0], dtype=bool)
+        return np.asarray(self.costs.max(axis=1) <= self.threshold + TOLERANCE)
+
+    @property
+    def column(self) -> str:
+        """Column name for per-community tables, e.g. ``A1_service_circle_walk_15min``."""
+        thr = f"{self.threshold:g}{self.unit}"
+        base = f"{self.indicator}_{self.mode}_{thr}"
+        if self.indicator == "category_coverage":
+            base = f"cov_{self.mode}_{thr}_{'+'.join(self.categories)}"
+        return base
+
+
+def coverage_by_group(
+    population: FloatArray, covered: npt.NDArray[np.bool_], group: npt.NDArray[np.int64], n_groups: int
+) -> tuple[FloatArray, FloatArray]:
+    """Covered and total population per group.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> coverage_by_group(np.array([10., 20., 30.]), np.array([True, False, True]),
+    ...                   np.array([0, 0, 1]), 2)
+    (array([10., 30.]), array([30., 30.]))
+    """
+    total = np.bincount(group, weights=population, minlength=n_groups)
+    cov = np.bincount(group, weights=np.where(covered, population, 0.0), minlength=n_groups)
+    return cov, total
+
+
+def _status(covered: float, total: float, target: float | None) -> tuple[float, str, float]:
+    """value, status, gap (target - value)."""
+    if total <= 0:
+        return np.nan, "no residents", np.nan
+    value = covered / total
+    if target is None:
+        return value, "no target", np.nan
+    met = covered >= target * total - TOLERANCE * max(total, 1.0)
+    return value, "met" if met else "short", target - value
+
+
+def _target_for(
+    targets: list[Target], indicator: str, scope_kind: str
+) -> Target | None:
+    """Target for an indicator at a scope: ``all``, ``urban`` or ``rural`` (community kind)."""
+    for t in targets:
+        if t.indicator == indicator and (t.scope == "all" or t.scope == scope_kind):
+            return t
+    return None
+
+
+def evaluate(
+    specs: list[IndicatorSpec],
+    population: FloatArray,
+    community_index: npt.NDArray[np.int64],
+    community_ids: list[str],
+    community_kinds: list[str],
+    targets: list[Target],
+) -> pd.DataFrame:
+    """Evaluate indicators for the whole area, the urban and rural parts and each community.
+
+    Parameters
+    ----------
+    specs
+        Indicators.
+    population
+        Residents per demand point.
+    community_index
+        Community (position in ``community_ids``) of each demand point.
+    community_ids, community_kinds
+        Communities and their ``urban``/``rural`` kind.
+    targets
+        The target preset.
+
+    Returns
+    -------
+    DataFrame
+        One row per indicator and scope with :data:`INDICATOR_COLUMNS`; scopes are
+        ``all``, ``urban``, ``rural`` and ``community:<id>``.
+    """
+    nc = len(community_ids)
+    kinds = np.asarray(community_kinds, dtype=object)
+    rows: list[dict[str, object]] = []
+    for spec in specs:
+        cov_c, tot_c = coverage_by_group(population, spec.covered, community_index, nc)
+        full_c = (tot_c > 0) & (tot_c - cov_c <= TOLERANCE * np.maximum(tot_c, 1.0))
+        scopes: list[tuple[str, str, np.ndarray]] = []
+        if not spec.rural_only:
+            scopes.append(("all", "all", np.ones(nc, dtype=bool)))
+            scopes.append(("urban", "urban", kinds == "urban"))
+        scopes.append(("rural", "rural", kinds == "rural"))
+        positions = np.arange(nc)
+        for j, (cid, kind) in enumerate(zip(community_ids, kinds, strict=True)):
+            if spec.rural_only and kind != "rural":
+                continue
+            scopes.append((f"community:{cid}", str(kind), positions == j))
+        for scope, scope_kind, mask in scopes:
+            covered, total = float(cov_c[mask].sum()), float(tot_c[mask].sum())
+            target = _target_for(targets, spec.indicator, scope_kind)
+            value, status, gap = _status(covered, total, target.target if target else None)
+            rows.append({
+                "indicator": spec.indicator,
+                "scope": scope,
+                "mode": spec.mode,
+                "minutes_or_metres": spec.threshold,
+                "categories": "+".join(spec.categories),
+                "target": target.target if target else np.nan,
+                "value": value,
+                "status": status,
+                "gap": gap,
+                "covered_population": covered,
+                "total_population": total,
+                "communities_fully_covered": int((full_c & mask).sum()),
+                "communities_with_residents": int(((tot_c > 0) & mask).sum()),
+                "target_year": target.year if target else pd.NA,
+                "binding": target.binding if target else "",
+                "wording_zh": target.wording_zh if target else "",
+                "wording_en": target.wording_en if target else "",
+                "source": target.source if target else "",
+                "note": spec.note,
+            })
+    frame = pd.DataFrame(rows, columns=INDICATOR_COLUMNS)
+    frame["target_year"] = frame["target_year"].astype("Int64")
+    return frame
+
+
+def shortfalls(
+    indicators: pd.DataFrame,
+    specs: list[IndicatorSpec],
+    population: FloatArray,
+    community_index: npt.NDArray[np.int64],
+    community_ids: list[str],
+) -> pd.DataFrame:
+    """Communities below target, per indicator, with what they lack.
+
+    For each community row with status ``short``: its uncovered residents, and
+    for each category of the indicator the residents beyond the threshold and
+    the worst nearest-facility cost among its residents.
+
+    Returns
+    -------
+    DataFrame
+        Columns ``community_id, indicator, mode, minutes_or_metres, categories,
+        target, value, gap, uncovered_population, missing_categories,
+        worst_nearest`` ranked by uncovered population (then community id).
+    """
+    by_key = {(s.indicator, s.mode, s.threshold, "+".join(s.categories)): s for s in specs}
+    pos = {cid: i for i, cid in enumerate(community_ids)}
+    short = indicators[(indicators["status"] == "short") & indicators["scope"].str.startswith("community:")]
+    rows = []
+    for _, r in short.iterrows():
+        spec = by_key[(r["indicator"], r["mode"], r["minutes_or_metres"], r["categories"])]
+        cid = str(r["scope"]).split(":", 1)[1]
+        inside = community_index == pos[cid]
+        missing, worst = [], []
+        unit = spec.unit
+        for k, cat in enumerate(spec.categories):
+            cost = spec.costs[inside, k]
+            beyond = cost > spec.threshold + TOLERANCE
+            lacking = float(population[inside][beyond].sum())
+            finite = cost[np.isfinite(cost)]
+            worst_v = "unreachable" if np.isinf(cost).any() or finite.size == 0 else f"{finite.max():.1f} {unit}"
+            worst.append(f"{cat}: {worst_v}")
+            if lacking > 0:
+                missing.append(f"{cat} ({lacking:.0f} residents beyond {spec.threshold:g} {unit})")
+        rows.append({
+            "community_id": cid,
+            "indicator": r["indicator"],
+            "mode": r["mode"],
+            "minutes_or_metres": r["minutes_or_metres"],
+            "categories": r["categories"],
+            "target": r["target"],
+            "value": r["value"],
+            "gap": r["gap"],
+            "uncovered_population": r["total_population"] - r["covered_population"],
+            "missing_categories": "; ".join(missing),
+            "worst_nearest": "; ".join(worst),
+        })
+    out = pd.DataFrame(rows, columns=[
+        "community_id", "indicator", "mode", "minutes_or_metres", "categories", "target", "value",
+        "gap", "uncovered_population", "missing_categories", "worst_nearest",
+    ])
+    return out.sort_values(["uncovered_population", "community_id", "indicator"],
+                           ascending=[False, True, True], kind="stable").reset_index(drop=True)

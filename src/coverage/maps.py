@@ -1,0 +1,173 @@
+"""The interactive map (folium): communities coloured by coverage, facilities by
+category, shortfall communities outlined, a legend and popups with the figures.
+
+Every user-provided string (names, ids, categories) is HTML-escaped before it
+reaches the page: folium inserts popup values with ``innerHTML``.
+"""
+
+from __future__ import annotations
+
+import html
+from typing import TYPE_CHECKING
+
+import branca.colormap as cm
+import folium
+import numpy as np
+
+from coverage.categories import label
+
+if TYPE_CHECKING:
+    from coverage.pipeline import StudyResult
+
+#: Colours per category (ColorBrewer Set1/Dark2, distinct for up to 16 categories).
+PALETTE = [
+    "#e41a1c", "#377eb8", "#4daf4a", "#984ea3", "#ff7f00", "#a65628", "#f781bf", "#999999",
+    "#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#a6761d", "#666666",
+]
+
+
+def _fmt_share(v: float) -> str:
+    return "–" if v is None or not np.isfinite(v) else f"{100 * v:.1f} %"
+
+
+def _community_popup(row: dict[str, object], result: StudyResult) -> str:
+    esc = html.escape
+    lines = [
+        f"<b>{esc(str(row['name']))}</b> ({esc(str(row['community_id']))}, {esc(str(row['kind']))})",
+        f"<br>residents: {float(row['population']):,.0f}",  # type: ignore[arg-type]
+        "<table style='font-size:11px'><tr><th>indicator</th><th>value</th><th>target</th><th>status</th></tr>",
+    ]
+    ind = result.indicators
+    rows = ind[ind["scope"] == f"community:{row['community_id']}"]
+    for _, r in rows.iterrows():
+        if r["indicator"] == "category_coverage" and r["minutes_or_metres"] != 15.0:
+            continue
+        unit = "m" if r["mode"] == "straight" or r["indicator"].startswith("A3") else "min"
+        name = f"{r['indicator']} {r['mode']} {r['minutes_or_metres']:g} {unit} [{r['categories']}]"
+        colour = {"met": "green", "short": "#b00"}.get(r["status"], "#555")
+        lines.append(
+            f"<tr><td>{esc(name)}</td><td>{_fmt_share(r['value'])}</td>"
+            f"<td>{_fmt_share(r['target'])}</td>"
+            f"<td style='color:{colour}'>{esc(str(r['status']))}</td></tr>"
+        )
+    lines.append("</table>")
+    return "".join(lines)
+
+
+def build_map(result: StudyResult, lang: str = "en") -> folium.Map:
+    """Build the folium map of a run.
+
+    Parameters
+    ----------
+    result
+        A finished run.
+    lang
+        ``"en"`` or ``"zh"`` for category labels.
+
+    Returns
+    -------
+    folium.Map
+        The map; save it with ``.save(path)``.
+    """
+    study = result.study
+    a1 = next(s for s in result.specs if s.indicator == "A1_service_circle")
+    comm = result.communities.to_crs("EPSG:4326")
+    bounds = comm.total_bounds
+    fmap = folium.Map(
+        location=[(bounds[1] + bounds[3]) / 2, (bounds[0] + bounds[2]) / 2],
+        tiles=None, control_scale=True, prefer_canvas=True,
+    )
+    folium.TileLayer(
+        "OpenStreetMap",
+        attr="© OpenStreetMap contributors (ODbL)"
+        + (f"; {html.escape(study.attribution)}" if study.attribution else ""),
+        name="OpenStreetMap",
+    ).add_to(fmap)
+    fmap.fit_bounds([[bounds[1], bounds[0]], [bounds[3], bounds[2]]])
+
+    colormap = cm.LinearColormap(
+        ["#d7191c", "#fdae61", "#ffffbf", "#a6d96a", "#1a9641"], vmin=0.0, vmax=1.0,
+        caption=f"{a1.indicator}: share of residents with "
+        f"{' + '.join(label(c, lang) for c in a1.categories)} within {a1.threshold:g} min walk",
+    )
+    features = []
+    for rec in comm.to_dict("records"):
+        value = rec[a1.column]
+        features.append({
+            "type": "Feature",
+            "geometry": rec["geometry"].__geo_interface__,
+            "properties": {
+                "name": html.escape(str(rec["name"])),
+                "value_text": _fmt_share(value),
+                "colour": colormap(value) if np.isfinite(value) else "#bbbbbb",
+                "shortfall": bool(rec["shortfall"]),
+                "popup": _community_popup(rec, result),
+            },
+        })
+    geo = {"type": "FeatureCollection", "features": features}
+    folium.GeoJson(
+        geo,
+        name=f"communities: {a1.indicator}",
+        style_function=lambda f: {
+            "fillColor": f["properties"]["colour"], "fillOpacity": 0.6,
+            "color": "#b00000" if f["properties"]["shortfall"] else "#555555",
+            "weight": 3 if f["properties"]["shortfall"] else 1,
+            "dashArray": "6 4" if f["properties"]["shortfall"] else None,
+        },
+        tooltip=folium.GeoJsonTooltip(fields=["name", "value_text"], aliases=["community", a1.indicator]),
+        popup=folium.GeoJsonPopup(fields=["popup"], labels=False, max_width=480),
+    ).add_to(fmap)
+    colormap.add_to(fmap)
+
+    fac = result.facilities.to_crs("EPSG:4326")
+    cats = [c for c in result.categories if c in set(fac["category"])]
+    colours = {c: PALETTE[i % len(PALETTE)] for i, c in enumerate(cats)}
+    for cat in cats:
+        group = folium.FeatureGroup(name=f"facilities: {label(cat, lang)}")
+        sub = fac[fac["category"] == cat]
+        for rec in sub.to_dict("records"):
+            pop_html = (
+                f"<b>{html.escape(str(rec['name']) or str(rec['facility_id']))}</b><br>"
+                f"id: {html.escape(str(rec['facility_id']))}<br>"
+                f"category: {html.escape(label(cat, lang))} ({html.escape(cat)})<br>"
+                f"on walk network: {'yes' if rec['on_network_walk'] else 'no (beyond snapping limit)'}"
+            )
+            folium.CircleMarker(
+                location=[rec["geometry"].y, rec["geometry"].x], radius=4, color="#222",
+                weight=1, fill=True, fill_color=colours[cat], fill_opacity=0.9,
+                popup=folium.Popup(pop_html, max_width=320),
+                tooltip=html.escape(label(cat, lang)),
+            ).add_to(group)
+        group.add_to(fmap)
+    folium.LayerControl(collapsed=False).add_to(fmap)
+
+    legend_items = "".join(
+        f"<div><span style='display:inline-block;width:10px;height:10px;border-radius:5px;"
+        f"background:{colours[c]};border:1px solid #222;margin-right:4px'></span>"
+        f"{html.escape(label(c, lang))}</div>"
+        for c in cats
+    )
+    settings = (
+        f"walk {study.speeds.walk_kmh:g} km/h, cycle {study.speeds.cycle_kmh:g} km/h; "
+        f"snapping ≤ {study.snapping.walk_limit_m:g} m (walk), {study.snapping.cycle_limit_m:g} m (cycle); "
+        f"targets: {html.escape(study.targets.preset)}"
+    )
+    overlay = f"""
+    <div id="sc-title" style="position:fixed;top:10px;left:60px;z-index:9999;background:white;
+         padding:6px 10px;border:1px solid #888;border-radius:4px;font:14px sans-serif">
+      <b>{html.escape(study.name)}</b><br>
+      <span style="font-size:11px">{settings}</span></div>
+    <div id="sc-legend" style="position:fixed;bottom:30px;left:10px;z-index:9999;background:white;
+         padding:6px 10px;border:1px solid #888;border-radius:4px;font:12px sans-serif">
+      <b>Facilities</b>{legend_items}
+      <div style="margin-top:4px"><span style="display:inline-block;width:18px;border-top:3px dashed #b00000;
+        margin-right:4px"></span>community below target</div></div>
+    """
+    fmap.get_root().html.add_child(folium.Element(overlay))  # type: ignore[attr-defined]
+    return fmap
+
+
+def map_html(result: StudyResult, lang: str = "en") -> str:
+    """The map as one HTML page."""
+    page = build_map(result, lang).get_root().render()
+    return str(page)

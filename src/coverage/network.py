@@ -1,0 +1,425 @@
+"""Street networks for walking and cycling, as arrays of straight segments.
+
+A network is built from OpenStreetMap ways: each pair of consecutive way nodes
+is one straight *segment* with its length in metres (great-circle, as OSMnx
+computes ``length``) and the directions it may be travelled in. Ways are kept
+or dropped by filters equivalent to OSMnx's ``walk`` and ``bike`` network types
+(see :func:`keeps_way`). Walking is undirected; cycling respects one-way rules,
+``oneway:bicycle=no`` and contraflow cycleway tags.
+
+Sources: an OSM file read with pyosmium (``.osm.pbf``, ``.osm``, ``.osm.bz2``),
+a GraphML file written by OSMnx, or an OSMnx download for the study area.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+from pyproj import CRS, Transformer
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+
+from coverage.errors import NetworkError
+
+Mode = Literal["walk", "cycle"]
+MODES: tuple[Mode, ...] = ("walk", "cycle")
+
+#: Earth radius used by OSMnx's great-circle lengths, metres.
+EARTH_RADIUS_M = 6_371_009.0
+
+# OSMnx 2.x network-type filters (osmnx._overpass._get_network_filter), written
+# out as (key, regex) pairs: a way is dropped when the tag's value *contains* a
+# match, exactly like Overpass's ``["key"!~"regex"]``.
+_ACCESS = [("access", "private")]
+_FILTERS: dict[Mode, list[tuple[str, str]]] = {
+    "walk": [
+        ("area", "yes"),
+        *_ACCESS,
+        (
+            "highway",
+            "abandoned|bus_guideway|construction|cycleway|motor|no|planned|platform|"
+            "proposed|raceway|razed|rest_area|services",
+        ),
+        ("foot", "no"),
+        ("service", "private"),
+        ("sidewalk", "separate"),
+        ("sidewalk:both", "separate"),
+        ("sidewalk:left", "separate"),
+        ("sidewalk:right", "separate"),
+    ],
+    "cycle": [
+        ("area", "yes"),
+        *_ACCESS,
+        (
+            "highway",
+            "abandoned|bus_guideway|construction|corridor|elevator|escalator|footway|"
+            "motor|no|planned|platform|proposed|raceway|razed|rest_area|services|steps",
+        ),
+        ("bicycle", "no"),
+        ("service", "private"),
+    ],
+}
+_COMPILED = {mode: [(k, re.compile(rx)) for k, rx in rules] for mode, rules in _FILTERS.items()}
+
+# OSMnx's one-way values (settings.oneway_values / reversed_values).
+_ONEWAY = {"yes", "true", "1", "-1", "reverse", "T", "F"}
+_REVERSED = {"-1", "reverse", "T"}
+
+
+def keeps_way(tags: dict[str, str], mode: Mode) -> bool:
+    """Whether a way with these tags belongs to the mode's network.
+
+    Equivalent to OSMnx's ``network_type="walk"`` (mode ``walk``) and
+    ``network_type="bike"`` (mode ``cycle``) Overpass filters.
+
+    Examples
+    --------
+    >>> keeps_way({"highway": "footway"}, "walk"), keeps_way({"highway": "footway"}, "cycle")
+    (True, False)
+    """
+    if "highway" not in tags:
+        return False
+    return not any(
+        key in tags and rx.search(tags[key]) for key, rx in _COMPILED[mode]
+    )
+
+
+def way_directions(tags: dict[str, str], mode: Mode) -> tuple[bool, bool]:
+    """Return ``(forward, backward)``: may the way be travelled along / against its node order.
+
+    Walking: both. Cycling: OSMnx's one-way rules (``oneway`` values, roundabouts),
+    relaxed by ``oneway:bicycle=no`` and ``cycleway*=opposite*`` (contraflow);
+    ``oneway:bicycle=yes/-1`` makes a way one-way for bicycles.
+
+    Examples
+    --------
+    >>> way_directions({"highway": "residential", "oneway": "yes"}, "cycle")
+    (True, False)
+    >>> way_directions({"highway": "residential", "oneway": "yes", "oneway:bicycle": "no"}, "cycle")
+    (True, True)
+    """
+    if mode == "walk":
+        return True, True
+    oneway = tags.get("oneway")
+    bike = tags.get("oneway:bicycle")
+    if bike == "no" or any(
+        tags.get(k, "").startswith("opposite")
+        for k in ("cycleway", "cycleway:left", "cycleway:right", "cycleway:both")
+    ):
+        return True, True
+    if bike in _ONEWAY:
+        return (False, True) if bike in _REVERSED else (True, False)
+    if oneway in _ONEWAY:
+        return (False, True) if oneway in _REVERSED else (True, False)
+    if tags.get("junction") == "roundabout":
+        return True, False
+    return True, True
+
+
+@dataclass(frozen=True)
+class Way:
+    """One OSM way as the network builder needs it."""
+
+    node_ids: tuple[int, ...]
+    lonlat: tuple[tuple[float, float], ...]
+    forward: bool
+    backward: bool
+    highway: str
+
+
+@dataclass(frozen=True)
+class StreetNetwork:
+    """A mode's network as arrays of straight segments.
+
+    Attributes
+    ----------
+    mode
+        ``"walk"`` or ``"cycle"``.
+    crs
+        The metric CRS of ``node_xy``.
+    node_xy
+        ``(n_nodes, 2)`` projected coordinates, metres.
+    node_osmid
+        OSM node ids (synthetic negative ids for geometry vertices of OSMnx edges).
+    seg_u, seg_v
+        Segment end nodes (indices into ``node_xy``).
+    seg_length_m
+        Great-circle segment lengths, metres.
+    seg_forward, seg_backward
+        Whether a segment may be travelled from ``u`` to ``v`` / ``v`` to ``u``.
+    seg_highway
+        OSM ``highway`` value of the segment's way.
+    node_main
+        Whether a node lies in the largest connected component (direction ignored).
+    """
+
+    mode: Mode
+    crs: str
+    node_xy: npt.NDArray[np.float64]
+    node_osmid: npt.NDArray[np.int64]
+    seg_u: npt.NDArray[np.int64]
+    seg_v: npt.NDArray[np.int64]
+    seg_length_m: npt.NDArray[np.float64]
+    seg_forward: npt.NDArray[np.bool_]
+    seg_backward: npt.NDArray[np.bool_]
+    seg_highway: npt.NDArray[np.object_]
+    node_main: npt.NDArray[np.bool_]
+
+    @property
+    def n_nodes(self) -> int:
+        """Number of nodes."""
+        return int(self.node_xy.shape[0])
+
+    @property
+    def n_segments(self) -> int:
+        """Number of segments."""
+        return int(self.seg_u.shape[0])
+
+    @property
+    def seg_main(self) -> npt.NDArray[np.bool_]:
+        """Whether each segment lies in the largest connected component."""
+        return self.node_main[self.seg_u]
+
+    def summary(self) -> dict[str, Any]:
+        """Counts and lengths for reports."""
+        main = self.seg_main
+        return {
+            "mode": self.mode,
+            "nodes": self.n_nodes,
+            "segments": self.n_segments,
+            "length_km": round(float(self.seg_length_m.sum()) / 1000.0, 3),
+            "main_component_nodes": int(self.node_main.sum()),
+            "main_component_length_km": round(float(self.seg_length_m[main].sum()) / 1000.0, 3),
+            "one_way_segments": int((self.seg_forward ^ self.seg_backward).sum()),
+        }
+
+
+def great_circle_m(
+    lon1: npt.ArrayLike, lat1: npt.ArrayLike, lon2: npt.ArrayLike, lat2: npt.ArrayLike
+) -> npt.NDArray[np.float64]:
+    """Great-circle distance in metres (haversine, OSMnx's Earth radius)."""
+    p1, p2 = np.radians(lat1), np.radians(lat2)
+    dphi = p2 - p1
+    dlmb = np.radians(np.asarray(lon2, dtype=float) - np.asarray(lon1, dtype=float))
+    h = np.sin(dphi / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dlmb / 2) ** 2
+    return np.asarray(2 * EARTH_RADIUS_M * np.arcsin(np.sqrt(np.clip(h, 0, 1))), dtype=float)
+
+
+def read_osm_ways(path: Path, mode: Mode) -> list[Way]:
+    """Read the ways of a mode from an OSM file with pyosmium.
+
+    Parameters
+    ----------
+    path
+        ``.osm.pbf``, ``.osm`` or ``.osm.bz2`` file.
+    mode
+        ``"walk"`` or ``"cycle"``.
+
+    Returns
+    -------
+    list of Way
+        The kept ways, in file order.
+
+    Raises
+    ------
+    NetworkError
+        When the file cannot be read as OSM or holds no usable way.
+    """
+    import osmium
+
+    ways: list[Way] = []
+    try:
+        processor = (
+            osmium.FileProcessor(str(path))
+            .with_locations()
+            .with_filter(osmium.filter.KeyFilter("highway"))
+        )
+        for obj in processor:
+            if not obj.is_way():
+                continue
+            tags = dict(obj.tags)
+            if not keeps_way(tags, mode):
+                continue
+            refs = [(n.ref, n.lon, n.lat) for n in obj.nodes if n.location.valid()]
+            if len(refs) < 2:
+                continue
+            fwd, bwd = way_directions(tags, mode)
+            ways.append(
+                Way(
+                    node_ids=tuple(r[0] for r in refs),
+                    lonlat=tuple((r[1], r[2]) for r in refs),
+                    forward=fwd,
+                    backward=bwd,
+                    highway=tags["highway"],
+                )
+            )
+    except (RuntimeError, OSError) as exc:
+        raise NetworkError(
+            "network",
+            f"{path} could not be read as an OpenStreetMap file ({exc})",
+            "give an .osm.pbf, .osm or .osm.bz2 extract, or a GraphML file written by OSMnx",
+        ) from exc
+    return ways
+
+
+def ways_from_osmnx_graph(graph: Any, mode: Mode) -> list[Way]:
+    """Turn an OSMnx ``MultiDiGraph`` (unprojected, lon/lat) into ways.
+
+    Each edge becomes a way along its geometry (or the straight line between
+    its nodes). An edge and its reverse twin with the same geometry become one
+    two-way way; an edge alone is one-way for cycling, and two-way for walking.
+    Geometry vertices get synthetic negative node ids.
+    """
+    xy = {n: (float(d["x"]), float(d["y"])) for n, d in graph.nodes(data=True)}
+    seen: dict[tuple[Any, ...], int] = {}
+    ways: list[Way] = []
+    synthetic = -1
+    for u, v, data in graph.edges(data=True):
+        geom = data.get("geometry")
+        coords = [xy[u], xy[v]] if geom is None else [tuple(c[:2]) for c in geom.coords]
+        key = (u, v, tuple(np.round(np.asarray(coords).ravel(), 7)))
+        rkey = (v, u, tuple(np.round(np.asarray(coords[::-1]).ravel(), 7)))
+        if rkey in seen:
+            idx = seen[rkey]
+            old = ways[idx]
+            ways[idx] = Way(old.node_ids, old.lonlat, old.forward, True, old.highway)
+            continue
+        if key in seen:
+            continue
+        inner = []
+        for _ in coords[1:-1]:
+            inner.append(synthetic)
+            synthetic -= 1
+        hw = data.get("highway", "")
+        highway = hw[0] if isinstance(hw, list) else str(hw)
+        seen[key] = len(ways)
+        ways.append(
+            Way(
+                node_ids=(int(u), *inner, int(v)),
+                lonlat=tuple((float(x), float(y)) for x, y in coords),
+                forward=True,
+                backward=mode == "walk",
+                highway=highway,
+            )
+        )
+    return ways
+
+
+def network_from_ways(ways: Iterable[Way], mode: Mode, crs: str | CRS) -> StreetNetwork:
+    """Build a :class:`StreetNetwork` from ways, projected to ``crs``.
+
+    Segments of zero length (repeated coordinates) are kept: they carry no cost.
+    """
+    ways = list(ways)
+    if not ways:
+        raise NetworkError(
+            "network",
+            f"no way usable by the {mode} mode was found",
+            "check that the file covers the study area and holds highway=* ways",
+        )
+    ids = np.fromiter((n for w in ways for n in w.node_ids), dtype=np.int64)
+    lonlat = np.array([c for w in ways for c in w.lonlat], dtype=float)
+    sizes = np.fromiter((len(w.node_ids) for w in ways), dtype=np.int64)
+    uniq, first, inverse = np.unique(ids, return_index=True, return_inverse=True)
+    node_lonlat = lonlat[first]
+    transformer = Transformer.from_crs("EPSG:4326", CRS.from_user_input(crs), always_xy=True)
+    x, y = transformer.transform(node_lonlat[:, 0], node_lonlat[:, 1])
+    node_xy = np.column_stack([x, y]).astype(float)
+    # consecutive pairs within each way
+    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    is_last = np.zeros(ids.size, dtype=bool)
+    is_last[starts + sizes - 1] = True
+    pos = np.flatnonzero(~is_last)
+    seg_u = inverse[pos].astype(np.int64)
+    seg_v = inverse[pos + 1].astype(np.int64)
+    way_of = np.repeat(np.arange(len(ways)), sizes - 1)
+    fwd = np.array([w.forward for w in ways])[way_of]
+    bwd = np.array([w.backward for w in ways])[way_of]
+    highway = np.array([w.highway for w in ways], dtype=object)[way_of]
+    length = great_circle_m(
+        node_lonlat[seg_u, 0], node_lonlat[seg_u, 1], node_lonlat[seg_v, 0], node_lonlat[seg_v, 1]
+    )
+    n = uniq.size
+    adj = coo_matrix((np.ones(seg_u.size), (seg_u, seg_v)), shape=(n, n)).tocsr()
+    _, labels = connected_components(adj, directed=True, connection="weak")
+    main_label = np.bincount(labels).argmax()
+    return StreetNetwork(
+        mode=mode,
+        crs=CRS.from_user_input(crs).to_string(),
+        node_xy=node_xy,
+        node_osmid=uniq.astype(np.int64),
+        seg_u=seg_u,
+        seg_v=seg_v,
+        seg_length_m=length,
+        seg_forward=fwd,
+        seg_backward=bwd,
+        seg_highway=highway,
+        node_main=labels == main_label,
+    )
+
+
+def load_network(source: Path | None, mode: Mode, crs: str | CRS, boundary: Any = None) -> StreetNetwork:
+    """Load a mode's network from an OSM file, a GraphML file or an OSMnx download.
+
+    Parameters
+    ----------
+    source
+        OSM (``.osm.pbf``/``.osm``/``.osm.bz2``) or GraphML file; ``None`` downloads
+        with OSMnx for ``boundary``.
+    mode
+        ``"walk"`` or ``"cycle"``.
+    crs
+        Metric CRS to project to.
+    boundary
+        Study-area polygon in EPSG:4326, for the download.
+    """
+    if source is None:
+        return network_from_ways(_download_ways(boundary, mode), mode, crs)
+    name = source.name.lower()
+    if name.endswith(".graphml"):
+        import osmnx as ox
+
+        try:
+            graph = ox.load_graphml(source)
+        except Exception as exc:  # osmnx raises many kinds on bad files
+            raise NetworkError(
+                "network", f"{source} is not a GraphML file OSMnx can read ({exc})",
+                "write the graph with osmnx.save_graphml, or give an OSM file",
+            ) from exc
+        return network_from_ways(ways_from_osmnx_graph(graph, mode), mode, crs)
+    if not name.endswith((".pbf", ".osm", ".osm.bz2", ".osm.gz")):
+        raise NetworkError(
+            "network",
+            f"{source} has an unknown network file type",
+            "give an .osm.pbf, .osm, .osm.bz2 or .graphml file",
+        )
+    return network_from_ways(read_osm_ways(source, mode), mode, crs)
+
+
+def _download_ways(boundary: Any, mode: Mode) -> Iterator[Way]:
+    """Download the mode's graph for ``boundary`` with OSMnx (needs internet)."""
+    import osmnx as ox
+
+    if boundary is None:
+        raise NetworkError(
+            "network", "no network file was given and no study area to download for",
+            "name a network file in [inputs]",
+        )
+    try:
+        graph = ox.graph_from_polygon(
+            boundary, network_type="walk" if mode == "walk" else "bike",
+            simplify=False, retain_all=True,
+        )
+    except Exception as exc:  # network failures surface as many exception types
+        raise NetworkError(
+            "network",
+            f"downloading the {mode} network with OSMnx failed ({exc})",
+            "connect to the internet, or name an OSM extract in [inputs] network",
+        ) from exc
+    yield from ways_from_osmnx_graph(graph, mode)

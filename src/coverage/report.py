@@ -1,0 +1,212 @@
+"""Write a run's outputs (METHOD.md, "The command-line contract") and its console table.
+
+Every file is written to a temporary name in the output folder and renamed
+into place, so an interrupted run never leaves a half-written file that looks
+complete. Tables are deterministic: the same inputs and settings give
+byte-identical ``indicators.csv``, ``communities.csv`` and ``shortfalls.csv``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import platform
+import tempfile
+from collections.abc import Callable
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from coverage import __version__
+from coverage.maps import map_html
+from coverage.network import MODES
+from coverage.pipeline import StudyResult
+
+PACKAGES = ("numpy", "scipy", "pandas", "geopandas", "shapely", "pyproj", "pyogrio", "osmium",
+            "osmnx", "networkx", "folium", "rasterio")
+
+
+def _atomic(path: Path, write: Callable[[Path], None]) -> None:
+    """Write via a temporary file in the same folder, then rename into place."""
+    fd, tmp_name = tempfile.mkstemp(prefix=f".tmp-{path.stem}-", suffix=path.suffix, dir=path.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        tmp.unlink()
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def _csv(frame: pd.DataFrame, path: Path) -> None:
+    _atomic(path, lambda p: frame.to_csv(p, index=False, lineterminator="\n", encoding="utf-8"))
+
+
+def sha256(path: Path) -> str:
+    """SHA-256 of a file."""
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def indicators_table(result: StudyResult) -> pd.DataFrame:
+    """``indicators.csv`` as written: shares to 6 decimals, residents to 3."""
+    t = result.indicators.copy()
+    for col in ("target", "value", "gap"):
+        t[col] = t[col].astype(float).round(6)
+    for col in ("covered_population", "total_population"):
+        t[col] = t[col].astype(float).round(3)
+    return t
+
+
+def demand_table(result: StudyResult) -> pd.DataFrame:
+    """Per demand point: community, residents, minutes to the nearest facility per mode and category."""
+    pts = result.demand.points
+    out = pd.DataFrame({
+        "demand_id": pts["demand_id"].to_numpy(),
+        "community_id": pts["community_id"].to_numpy(),
+        "source_id": pts["source_id"].to_numpy(),
+        "population": pts["population"].round(3).to_numpy(),
+    })
+    for mode in MODES:
+        r = result.reach[mode]
+        out[f"{mode}_access_m"] = np.round(np.where(r.demand_snaps.on_network, r.demand_snaps.access_m, np.nan), 3)
+        for k, cat in enumerate(result.categories):
+            out[f"{mode}_min_{cat}"] = np.round(np.where(np.isfinite(r.minutes[:, k]), r.minutes[:, k], np.nan), 4)
+    for spec in result.specs:
+        if spec.indicator != "category_coverage":
+            out[f"covered_{spec.column}"] = spec.covered
+    return out
+
+
+def write_outputs(result: StudyResult, out_dir: Path, lang: str = "en", elapsed_s: float | None = None) -> dict[str, Path]:
+    """Write every output of a run into ``out_dir``.
+
+    Returns
+    -------
+    dict
+        Output name -> path.
+    """
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = {
+        "indicators": out_dir / "indicators.csv",
+        "communities_csv": out_dir / "communities.csv",
+        "communities_gpkg": out_dir / "communities.gpkg",
+        "shortfalls": out_dir / "shortfalls.csv",
+        "map": out_dir / "map.html",
+        "run": out_dir / "run.json",
+    }
+    _csv(indicators_table(result), paths["indicators"])
+    comm = result.communities
+    _csv(pd.DataFrame(comm.drop(columns="geometry")), paths["communities_csv"])
+    short = result.shortfalls.copy()
+    names = comm.set_index("community_id")["name"]
+    short.insert(1, "name", short["community_id"].map(names))
+    for col in ("target", "value", "gap"):
+        short[col] = short[col].astype(float).round(6)
+    short["uncovered_population"] = short["uncovered_population"].astype(float).round(3)
+    _csv(short, paths["shortfalls"])
+
+    def write_gpkg(tmp: Path) -> None:
+        comm.to_file(tmp, layer="communities", driver="GPKG")
+        dem = result.demand.points[["demand_id", "geometry"]].merge(demand_table(result), on="demand_id")
+        dem.to_file(tmp, layer="demand_points", driver="GPKG")
+        result.facilities.to_file(tmp, layer="facilities", driver="GPKG")
+
+    _atomic(paths["communities_gpkg"], write_gpkg)
+    page = map_html(result, lang)
+    _atomic(paths["map"], lambda p: p.write_text(page, encoding="utf-8"))
+    run = run_record(result, elapsed_s)
+    run["outputs"] = {k: str(v.name) for k, v in paths.items()}
+    _atomic(paths["run"], lambda p: p.write_text(json.dumps(run, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8"))
+    return paths
+
+
+def run_record(result: StudyResult, elapsed_s: float | None = None) -> dict[str, Any]:
+    """Settings, input hashes, versions, population account and timings of a run."""
+    study = result.study
+    settings = dataclasses.asdict(study)
+    inputs = {}
+    for key, path in dataclasses.asdict(study.inputs).items():
+        if path is not None:
+            p = Path(path)
+            inputs[key] = {"path": str(p), "sha256": sha256(p), "bytes": p.stat().st_size}
+    versions = {"service-coverage": __version__, "python": platform.python_version()}
+    for pkg in PACKAGES:
+        try:
+            versions[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            versions[pkg] = "not installed"
+    return {
+        "study": study.name,
+        "finished_at_utc": datetime.now(UTC).isoformat(timespec="seconds"),
+        "elapsed_s": round(elapsed_s, 3) if elapsed_s is not None else None,
+        "stage_timings_s": result.timings_s,
+        "crs": result.crs,
+        "settings": settings,
+        "inputs": inputs,
+        "targets": [dataclasses.asdict(t) for t in result.targets],
+        "population": result.accounting,
+        "networks": {m: r.network for m, r in result.reach.items()},
+        "notes": result.notes,
+        "versions": versions,
+    }
+
+
+def headline(result: StudyResult) -> str:
+    """The console table: headline indicators against targets, and the population account."""
+    study = result.study
+    acc = result.accounting
+    ind = indicators_table(result)
+    agg = ind[ind["scope"].isin(["all", "urban", "rural"])]
+    keep = agg[(agg["status"].isin(["met", "short"]))
+               | ((agg["indicator"] == "A1_service_circle") & (agg["scope"] == "all"))
+               | ((agg["indicator"] == "category_coverage") & (agg["scope"] == "all")
+                  & (agg["mode"] == "walk") & (agg["minutes_or_metres"] == study.indicators.circle_min))]
+    lines = [
+        f"{study.name}",
+        f"targets: {study.targets.preset}; speeds: walk {study.speeds.walk_kmh:g} km/h, "
+        f"cycle {study.speeds.cycle_kmh:g} km/h; snapping limit: walk {study.snapping.walk_limit_m:g} m, "
+        f"cycle {study.snapping.cycle_limit_m:g} m",
+        f"residents: input {acc['input_population']:,.0f}, used {acc['used_population']:,.0f}, "
+        f"outside communities {acc['outside_communities_population']:,.0f}, off-network "
+        f"{acc['off_network_population_walk']:,.0f} (walk) / {acc['off_network_population_cycle']:,.0f} (cycle)",
+        "",
+        f"{'indicator':<28} {'scope':<6} {'mode':<8} {'T':>7} {'categories':<24} "
+        f"{'target':>7} {'value':>7} {'status':<10} {'gap pp':>7} {'communities':>11}",
+    ]
+    noted: set[str] = set()
+    for _, r in keep.iterrows():
+        unit = "m" if r["indicator"].startswith("A3") else "min"
+        target = "" if pd.isna(r["target"]) else f"{100 * r['target']:.0f} %"
+        value = "" if pd.isna(r["value"]) else f"{100 * r['value']:.1f} %"
+        gap = "" if pd.isna(r["gap"]) else f"{100 * r['gap']:+.1f}"
+        comms = f"{r['communities_fully_covered']}/{r['communities_with_residents']}"
+        lines.append(
+            f"{r['indicator']:<28} {r['scope']:<6} {r['mode']:<8} {r['minutes_or_metres']:>4g}{unit:<3} "
+            f"{r['categories'][:24]:<24} {target:>7} {value:>7} {r['status']:<10} {gap:>7} {comms:>11}"
+        )
+        if r["note"] and r["indicator"] not in noted:
+            noted.add(r["indicator"])
+            lines.append(f"{'':<30}note: {r['note']}")
+    short = result.shortfalls.groupby("indicator")["community_id"].nunique()
+    lines += [
+        "",
+        "value: population-weighted share; communities: fully covered / with residents; "
+        "gap pp: target − value in percentage points",
+        "communities below target: "
+        + (", ".join(f"{k} {v}" for k, v in short.items()) or "none")
+        + f" (of {len(result.communities)}; see shortfalls.csv)",
+    ]
+    lines += [f"note: {n}" for n in result.notes]
+    return "\n".join(lines)
