@@ -263,8 +263,9 @@ def _population_from_raster(path: Path) -> gpd.GeoDataFrame:
             "residents per cell must be 0 or more; set the raster's nodata value if these mark no data",
         )
     rows, cols = np.nonzero(np.nan_to_num(values) > 0)
-    x0, y0 = transform * (cols, rows)
-    x1, y1 = transform * (cols + 1, rows + 1)
+    t = transform
+    x0, y0 = t.c + t.a * cols + t.b * rows, t.f + t.d * cols + t.e * rows
+    x1, y1 = x0 + t.a + t.b, y0 + t.d + t.e
     geoms = shapely.box(np.minimum(x0, x1), np.minimum(y0, y1), np.maximum(x0, x1), np.maximum(y0, y1))
     return gpd.GeoDataFrame(
         {"source_id": [f"r{r}c{c}" for r, c in zip(rows, cols, strict=True)],

@@ -1,0 +1,61 @@
+"""Study files: validation, closest-key suggestions and the demo study."""
+
+import pytest
+
+from coverage.config import demo_study, load_study
+from coverage.errors import StudyFileError
+
+
+def study_file(tmp_path, body):
+    (tmp_path / "c.geojson").write_text("{}")
+    (tmp_path / "f.geojson").write_text("{}")
+    path = tmp_path / "study.toml"
+    path.write_text('[inputs]\ncommunities = "c.geojson"\nfacilities = "f.geojson"\n' + body, encoding="utf-8")
+    return path
+
+
+def test_defaults_follow_method(tmp_path):
+    study = load_study(study_file(tmp_path, ""))
+    assert study.speeds.walk_kmh == 4.0 and study.speeds.cycle_kmh == 12.0
+    assert study.snapping.walk_limit_m == 300.0 and study.snapping.cycle_limit_m == 1000.0
+    assert study.indicators.service_circle == ("community_service",)
+    assert study.indicators.complex_radius_m == 1500.0
+    assert study.targets.preset == "suining-2025"
+    assert study.inputs.communities == (tmp_path / "c.geojson").resolve()
+
+
+def test_unknown_key_names_the_closest(tmp_path):
+    with pytest.raises(StudyFileError, match="unknown key speeds.walk_kph \\(did you mean 'walk_kmh'\\?\\)"):
+        load_study(study_file(tmp_path, "[speeds]\nwalk_kph = 5\n"))
+    with pytest.raises(StudyFileError, match="unknown key 'speed' \\(did you mean 'speeds'\\?\\)"):
+        load_study(study_file(tmp_path, "[speed]\nwalk_kmh = 5\n"))
+
+
+def test_wrong_types_and_values(tmp_path):
+    with pytest.raises(StudyFileError, match="speeds.walk_kmh must be a number, got 'fast'"):
+        load_study(study_file(tmp_path, '[speeds]\nwalk_kmh = "fast"\n'))
+    with pytest.raises(StudyFileError, match="speeds.cycle_kmh must be a positive number"):
+        load_study(study_file(tmp_path, "[speeds]\ncycle_kmh = 0\n"))
+    with pytest.raises(StudyFileError, match="unknown category 'helth' \\(did you mean 'health'\\?\\)"):
+        load_study(study_file(tmp_path, '[indicators]\nservice_circle = ["helth"]\n'))
+
+
+def test_missing_files_and_sections(tmp_path):
+    path = study_file(tmp_path, "")
+    path.write_text(path.read_text().replace("f.geojson", "nope.geojson"))
+    with pytest.raises(StudyFileError, match="inputs.facilities file not found"):
+        load_study(path)
+    path.write_text("[speeds]\nwalk_kmh = 4\n")
+    with pytest.raises(StudyFileError, match="missing section \\[inputs\\]"):
+        load_study(path)
+    with pytest.raises(StudyFileError, match="study file not found"):
+        load_study(tmp_path / "absent.toml")
+    path.write_text("[inputs\n")
+    with pytest.raises(StudyFileError, match="not valid TOML"):
+        load_study(path)
+
+
+def test_demo_study_is_shipped():
+    study = demo_study()
+    assert study.inputs.network is not None and study.inputs.network.name == "poa_osm.pbf"
+    assert study.indicators.service_circle == ("primary_school", "health")

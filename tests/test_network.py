@@ -1,0 +1,135 @@
+"""OSM way filters, one-way rules and network building."""
+
+from pathlib import Path
+
+import networkx as nx
+import numpy as np
+import pytest
+
+from coverage.errors import NetworkError
+from coverage.network import (
+    Way,
+    great_circle_m,
+    keeps_way,
+    load_network,
+    network_from_ways,
+    way_directions,
+    ways_from_osmnx_graph,
+)
+
+DATA = Path(__file__).parent / "data"
+CRS = "EPSG:32722"
+
+
+@pytest.mark.parametrize(
+    ("tags", "walk", "cycle"),
+    [
+        ({"highway": "residential"}, True, True),
+        ({"highway": "footway"}, True, False),
+        ({"highway": "steps"}, True, False),
+        ({"highway": "cycleway"}, False, True),
+        ({"highway": "motorway"}, False, False),
+        ({"highway": "motorway_link"}, False, False),
+        ({"highway": "primary", "foot": "no"}, False, True),
+        ({"highway": "primary", "bicycle": "no"}, True, False),
+        ({"highway": "service", "access": "private"}, False, False),
+        ({"highway": "pedestrian", "area": "yes"}, False, False),
+        ({"highway": "construction"}, False, False),
+        ({"highway": "primary", "sidewalk": "separate"}, False, True),
+        ({"building": "yes"}, False, False),
+    ],
+)
+def test_filters_match_osmnx_network_types(tags, walk, cycle):
+    assert keeps_way(tags, "walk") is walk
+    assert keeps_way(tags, "cycle") is cycle
+
+
+@pytest.mark.parametrize(
+    ("tags", "expected"),
+    [
+        ({"highway": "residential"}, (True, True)),
+        ({"highway": "residential", "oneway": "yes"}, (True, False)),
+        ({"highway": "residential", "oneway": "-1"}, (False, True)),
+        ({"highway": "residential", "oneway": "no"}, (True, True)),
+        ({"highway": "primary", "junction": "roundabout"}, (True, False)),
+        ({"highway": "residential", "oneway": "yes", "oneway:bicycle": "no"}, (True, True)),
+        ({"highway": "residential", "oneway": "yes", "cycleway": "opposite_lane"}, (True, True)),
+        ({"highway": "residential", "oneway:bicycle": "yes"}, (True, False)),
+    ],
+)
+def test_cycle_directions(tags, expected):
+    assert way_directions(tags, "cycle") == expected
+    assert way_directions(tags, "walk") == (True, True)
+
+
+def test_great_circle_matches_a_known_distance():
+    # one degree of latitude on OSMnx's sphere: pi * R / 180
+    assert great_circle_m(0, 0, 0, 1) == pytest.approx(np.pi * 6_371_009 / 180)
+
+
+def test_network_from_a_hand_made_osm_file():
+    walk = load_network(DATA / "tiny_oneway.osm", "walk", CRS)
+    cycle = load_network(DATA / "tiny_oneway.osm", "cycle", CRS)
+    # walk: residential (2 segments), footway, reverse one-way residential; no motorway,
+    # no private service road, no cycleway
+    assert walk.n_segments == 4
+    assert set(walk.seg_highway) == {"residential", "footway"}
+    assert walk.seg_forward.all() and walk.seg_backward.all()
+    # cycle: residential (one-way), cycleway, the contraflow-open residential; no footway
+    assert cycle.n_segments == 4
+    assert set(cycle.seg_highway) == {"residential", "cycleway"}
+    osm = cycle.node_osmid
+    pairs = {(int(osm[u]), int(osm[v])): (bool(f), bool(b)) for u, v, f, b in zip(
+        cycle.seg_u, cycle.seg_v, cycle.seg_forward, cycle.seg_backward, strict=True)}
+    assert pairs[(1, 2)] == (True, False)
+    assert pairs[(1, 4)] == (True, True)
+    # lengths are great-circle metres: 0.001 degree of longitude at 30 S
+    expected = great_circle_m(-51.2, -30.0, -51.199, -30.0)
+    assert pairs and walk.seg_length_m[0] == pytest.approx(float(expected))
+    # walk: nodes 1,2,3,4 are connected; all in the main component
+    assert walk.node_main.all()
+
+
+def test_main_component_marks_stranded_nodes():
+    ways = [
+        Way((1, 2), ((0.0, 0.0), (0.001, 0.0)), True, True, "residential"),
+        Way((2, 3), ((0.001, 0.0), (0.002, 0.0)), True, True, "residential"),
+        Way((7, 8), ((0.0, 0.01), (0.001, 0.01)), True, True, "residential"),
+    ]
+    net = network_from_ways(ways, "walk", "EPSG:32631")
+    main = dict(zip(net.node_osmid.tolist(), net.node_main.tolist(), strict=True))
+    assert main == {1: True, 2: True, 3: True, 7: False, 8: False}
+
+
+def test_osmnx_graph_edges_and_reverse_twins_become_one_way():
+    g = nx.MultiDiGraph(crs="EPSG:4326")
+    g.add_node(1, x=0.0, y=0.0)
+    g.add_node(2, x=0.001, y=0.0)
+    g.add_node(3, x=0.002, y=0.0)
+    g.add_edge(1, 2, highway="residential")
+    g.add_edge(2, 1, highway="residential")
+    g.add_edge(2, 3, highway=["primary", "secondary"])
+    ways = ways_from_osmnx_graph(g, "cycle")
+    assert [(w.node_ids, w.forward, w.backward, w.highway) for w in ways] == [
+        ((1, 2), True, True, "residential"),
+        ((2, 3), True, False, "primary"),
+    ]
+
+
+def test_a_file_that_is_not_osm_is_refused():
+    with pytest.raises(NetworkError, match="network layer"):
+        load_network(DATA / "network_not_osm.osm", "walk", CRS)
+
+
+def test_unknown_network_file_type_is_refused(tmp_path):
+    path = tmp_path / "roads.txt"
+    path.write_text("x")
+    with pytest.raises(NetworkError, match="unknown network file type"):
+        load_network(path, "walk", CRS)
+
+
+def test_empty_network_is_refused(tmp_path):
+    path = tmp_path / "empty.osm"
+    path.write_text('<?xml version="1.0"?><osm version="0.6"></osm>')
+    with pytest.raises(NetworkError, match="no way usable"):
+        load_network(path, "walk", CRS)
