@@ -133,3 +133,16 @@ def test_empty_network_is_refused(tmp_path):
     path.write_text('<?xml version="1.0"?><osm version="0.6"></osm>')
     with pytest.raises(NetworkError, match="no way usable"):
         load_network(path, "walk", CRS)
+
+
+def test_cycle_main_component_is_strongly_connected():
+    # 1-2 two-way; 2->3 one-way: from 3 nothing can be reached, so 3 is not in the main
+    # component and no point may snap to the one-way stub
+    ways = [
+        Way((1, 2), ((0.0, 0.0), (0.001, 0.0)), True, True, "residential"),
+        Way((2, 3), ((0.001, 0.0), (0.002, 0.0)), True, False, "residential"),
+    ]
+    net = network_from_ways(ways, "cycle", "EPSG:32631")
+    main = dict(zip(net.node_osmid.tolist(), net.node_main.tolist(), strict=True))
+    assert main == {1: True, 2: True, 3: False}
+    assert net.seg_main.tolist() == [True, False]

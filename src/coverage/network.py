@@ -156,7 +156,8 @@ class StreetNetwork:
     seg_highway
         OSM ``highway`` value of the segment's way.
     node_main
-        Whether a node lies in the largest connected component (direction ignored).
+        Whether a node lies in the largest strongly connected component (for
+        walking, where every segment is two-way, the largest connected component).
     """
 
     mode: Mode
@@ -183,8 +184,8 @@ class StreetNetwork:
 
     @property
     def seg_main(self) -> npt.NDArray[np.bool_]:
-        """Whether each segment lies in the largest connected component."""
-        return self.node_main[self.seg_u]
+        """Whether each segment joins two nodes of the main component."""
+        return self.node_main[self.seg_u] & self.node_main[self.seg_v]
 
     def summary(self) -> dict[str, Any]:
         """Counts and lengths for reports."""
@@ -346,8 +347,13 @@ def network_from_ways(ways: Iterable[Way], mode: Mode, crs: str | CRS) -> Street
         node_lonlat[seg_u, 0], node_lonlat[seg_u, 1], node_lonlat[seg_v, 0], node_lonlat[seg_v, 1]
     )
     n = uniq.size
-    adj = coo_matrix((np.ones(seg_u.size), (seg_u, seg_v)), shape=(n, n)).tocsr()
-    _, labels = connected_components(adj, directed=True, connection="weak")
+    # main component: the largest strongly connected one over the allowed directions
+    # (for walking, every segment goes both ways, so this is the connected component);
+    # from any point snapped inside it every other point inside it can be reached.
+    tails = np.concatenate([seg_u[fwd], seg_v[bwd]])
+    heads = np.concatenate([seg_v[fwd], seg_u[bwd]])
+    adj = coo_matrix((np.ones(tails.size), (tails, heads)), shape=(n, n)).tocsr()
+    _, labels = connected_components(adj, directed=True, connection="strong")
     main_label = np.bincount(labels).argmax()
     return StreetNetwork(
         mode=mode,

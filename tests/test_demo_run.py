@@ -1,0 +1,133 @@
+"""The whole run on the shipped Porto Alegre demo, through the command line."""
+
+import json
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+
+from coverage.cli import main
+from coverage.indicators import INDICATOR_COLUMNS
+
+DEMO_POPULATION = 812_935  # IPEA grid total (2010 census), see data/PROVENANCE.md
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("demo")
+    assert main(["run", "--out", str(out), "--quiet"]) == 0
+    return out
+
+
+def test_outputs_exist(run_dir):
+    for name in ("indicators.csv", "communities.csv", "communities.gpkg", "shortfalls.csv",
+                 "map.html", "run.json"):
+        assert (run_dir / name).stat().st_size > 0, name
+    assert not list(run_dir.glob(".tmp-*")), "temporary files left behind"
+
+
+def test_indicator_table_follows_method(run_dir):
+    ind = pd.read_csv(run_dir / "indicators.csv")
+    assert list(ind.columns) == INDICATOR_COLUMNS
+    assert set(ind["status"]) <= {"met", "short", "no target", "no residents"}
+    values = ind["value"].dropna()
+    assert ((values >= 0) & (values <= 1)).all()
+    agg = ind[ind["scope"].isin(["all", "urban", "rural"])]
+    keys = set(zip(agg["indicator"], agg["scope"], agg["mode"], agg["minutes_or_metres"], agg["categories"],
+                   strict=True))
+    for cat in ("primary_school", "health"):
+        for minutes in (5, 10, 15):
+            assert ("category_coverage", "all", "walk", minutes, cat) in keys
+    a1 = agg[(agg["indicator"] == "A1_service_circle") & (agg["scope"] == "urban")].iloc[0]
+    assert a1["categories"] == "primary_school+health" and a1["target"] == 1.0
+    assert a1["status"] == ("met" if a1["value"] >= 1 else "short")
+    assert a1["gap"] == pytest.approx(1.0 - a1["value"], abs=1e-6)
+    assert "城市社区" in a1["wording_zh"] and a1["target_year"] == 2025
+    a2 = agg[agg["indicator"] == "A2_rural_cycling"]
+    assert list(a2["scope"]) == ["rural"] and a2.iloc[0]["target"] == 0.8
+    a3 = agg[agg["indicator"].str.startswith("A3")]
+    assert set(a3["indicator"]) == {"A3_complex_radius_straight", "A3_complex_radius_network"}
+    assert (a3["value"] == 0).all()
+    assert a3["note"].str.contains("no community_complex facilities were given").all()
+
+
+def test_coverage_rises_with_time(run_dir):
+    ind = pd.read_csv(run_dir / "indicators.csv")
+    cat = ind[(ind["indicator"] == "category_coverage") & (ind["mode"] == "walk")]
+    wide = cat.pivot_table(index=["scope", "categories"], columns="minutes_or_metres", values="value")
+    assert (wide[5.0] <= wide[10.0] + 1e-12).all() and (wide[10.0] <= wide[15.0] + 1e-12).all()
+    # on the demo, cycling 15 min (3x the speed) reaches at least the residents walking 15 min
+    # does: a sanity check that caught points snapped into one-way dead ends
+    cyc = ind[(ind["indicator"] == "category_coverage") & (ind["mode"] == "cycle")].set_index(["scope", "categories"])
+    walk15 = wide[15.0]
+    assert (cyc["value"].reindex(walk15.index).dropna() >= walk15.dropna() - 1e-12).all()
+
+
+def test_population_is_conserved(run_dir):
+    run = json.loads((run_dir / "run.json").read_text())
+    pop = run["population"]
+    assert pop["input_population"] == DEMO_POPULATION
+    assert pop["used_population"] == pytest.approx(DEMO_POPULATION, abs=1e-6)
+    assert pop["outside_communities_population"] == pytest.approx(0, abs=1e-6)
+    comm = pd.read_csv(run_dir / "communities.csv")
+    assert comm["population"].sum() == pytest.approx(DEMO_POPULATION, abs=1e-3)
+    ind = pd.read_csv(run_dir / "indicators.csv")
+    total = ind[(ind["scope"] == "all")]["total_population"]
+    assert np.allclose(total, DEMO_POPULATION)
+    # the off-network residents are counted, and they are not covered
+    assert pop["off_network_population_walk"] > 0
+    dem = gpd.read_file(run_dir / "communities.gpkg", layer="demand_points")
+    off = dem["walk_access_m"].isna()
+    assert dem.loc[off, "population"].sum() == pytest.approx(pop["off_network_population_walk"], abs=1e-3)
+    assert not dem.loc[off, "covered_A1_service_circle_walk_15min"].any()
+
+
+def test_run_json_records_settings_hashes_versions(run_dir):
+    run = json.loads((run_dir / "run.json").read_text())
+    assert run["settings"]["speeds"] == {"walk_kmh": 4.0, "cycle_kmh": 12.0}
+    assert len(run["inputs"]["network"]["sha256"]) == 64
+    assert run["versions"]["scipy"] != "not installed"
+    assert run["elapsed_s"] > 0 and run["crs"] == "EPSG:32722"
+
+
+def test_communities_table_and_gpkg(run_dir):
+    comm = gpd.read_file(run_dir / "communities.gpkg", layer="communities")
+    assert len(comm) == 44 and comm["community_id"].is_unique
+    assert {"A1_service_circle_walk_15min", "shortfall", "short_indicators", "kind"} <= set(comm.columns)
+    short = pd.read_csv(run_dir / "shortfalls.csv")
+    a1 = short[short["indicator"] == "A1_service_circle"]
+    assert len(a1) > 0 and (a1["uncovered_population"] > 0).all()
+    assert a1["missing_categories"].str.contains("residents beyond 15 min").all()
+
+
+def test_map_has_layers_legend_and_popups(run_dir):
+    page = (run_dir / "map.html").read_text(encoding="utf-8")
+    assert "L.map" in page and "POA-01" in page
+    assert "facilities: primary school" in page and "facilities: community health station" in page
+    assert "sc-legend" in page and "OpenStreetMap contributors" in page and "IPEA" in page
+    assert "bindPopup" in page
+
+
+def test_determinism(run_dir, tmp_path):
+    assert main(["run", "--out", str(tmp_path), "--quiet"]) == 0
+    for name in ("indicators.csv", "communities.csv", "shortfalls.csv"):
+        assert (tmp_path / name).read_bytes() == (run_dir / name).read_bytes(), name
+
+
+def test_preset_override_and_headline(tmp_path, capsys):
+    assert main(["run", "--out", str(tmp_path), "--preset", "suining-2022", "--quiet"]) == 0
+    printed = capsys.readouterr().out
+    assert "A1_service_circle" in printed and "60 %" in printed
+    assert "residents: input 812,935, used 812,935" in printed
+    ind = pd.read_csv(tmp_path / "indicators.csv")
+    a1 = ind[(ind["indicator"] == "A1_service_circle") & (ind["scope"] == "urban")].iloc[0]
+    assert a1["target"] == 0.6 and a1["status"] == "met"
+
+
+def test_bad_study_file_exits_with_a_message(tmp_path, capsys):
+    bad = tmp_path / "s.toml"
+    bad.write_text("[inputz]\n")
+    assert main(["run", str(bad), "--out", str(tmp_path / "o")]) == 2
+    assert "unknown key 'inputz' (did you mean 'inputs'?)" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
