@@ -73,13 +73,15 @@ def build(raw: Path, out: Path) -> None:
         for cell, count in zip(grid["id"], counts, strict=True):
             lng, la = h3.cell_to_latlng(cell)[::-1]
             for k in range(int(count)):
-                rows.append({
-                    "facility_id": f"{category}-{cell}-{k + 1}",
-                    "category": category,
-                    "name": f"{label} {k + 1} of {int(count)} in cell {cell}",
-                    "location": "H3 cell centre (the grid gives counts per cell, not addresses)",
-                    "geometry": shapely.Point(lng, la),
-                })
+                rows.append(
+                    {
+                        "facility_id": f"{category}-{cell}-{k + 1}",
+                        "category": category,
+                        "name": f"{label} {k + 1} of {int(count)} in cell {cell}",
+                        "location": "H3 cell centre (the grid gives counts per cell, not addresses)",
+                        "geometry": shapely.Point(lng, la),
+                    }
+                )
     facilities = gpd.GeoDataFrame(rows, geometry="geometry", crs="EPSG:4326")
 
     groups = cells.dissolve(by="community_id", aggfunc={"population": "sum", "cell_id": "count"})
@@ -93,7 +95,9 @@ def build(raw: Path, out: Path) -> None:
             "name": [f"POA-{i + 1:02d}" for i in range(len(groups))],
             "kind": np.where(density < RURAL_DENSITY_PER_KM2, "rural", "urban")[order],
             "population": groups["population"].to_numpy()[order],
-            "households": np.round(groups["population"].to_numpy()[order] / PERSONS_PER_HOUSEHOLD, 1),
+            "households": np.round(
+                groups["population"].to_numpy()[order] / PERSONS_PER_HOUSEHOLD, 1
+            ),
             "households_source": "assumption: residents / 3",
             "h3_cells": groups["cells"].to_numpy()[order],
         },
@@ -103,7 +107,9 @@ def build(raw: Path, out: Path) -> None:
 
     for sub in ("population", "facilities", "boundaries", "network"):
         (out / sub).mkdir(parents=True, exist_ok=True)
-    _write_geojson(cells[["cell_id", "population", "geometry"]], out / "population/poa_population.geojson")
+    _write_geojson(
+        cells[["cell_id", "population", "geometry"]], out / "population/poa_population.geojson"
+    )
     _write_geojson(facilities, out / "facilities/poa_facilities.geojson")
     _write_geojson(communities, out / "boundaries/poa_communities.geojson")
     shutil.copyfile(raw / "poa_osm.pbf", out / "network/poa_osm.pbf")
@@ -125,7 +131,9 @@ def _write_geojson(gdf: gpd.GeoDataFrame, path: Path) -> None:
     for feature in data["features"]:
         feature["geometry"]["coordinates"] = rnd(feature["geometry"]["coordinates"])
     text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
-    path.write_text(text.replace('{"type":"Feature"', '\n{"type":"Feature"') + "\n", encoding="utf-8")
+    path.write_text(
+        text.replace('{"type":"Feature"', '\n{"type":"Feature"') + "\n", encoding="utf-8"
+    )
 
 
 def main(argv: list[str]) -> int:

@@ -22,8 +22,15 @@ def make_network(node_xy, segments, one_way=(), mode="walk", main=None) -> Stree
     bwd = np.ones(len(seg), dtype=bool)
     bwd[list(one_way)] = False
     return StreetNetwork(
-        mode=mode, crs=CRS, node_xy=xy, node_osmid=np.arange(len(xy), dtype=np.int64),
-        seg_u=seg[:, 0], seg_v=seg[:, 1], seg_length_m=length, seg_forward=fwd, seg_backward=bwd,
+        mode=mode,
+        crs=CRS,
+        node_xy=xy,
+        node_osmid=np.arange(len(xy), dtype=np.int64),
+        seg_u=seg[:, 0],
+        seg_v=seg[:, 1],
+        seg_length_m=length,
+        seg_forward=fwd,
+        seg_backward=bwd,
         seg_highway=np.array(["residential"] * len(seg), dtype=object),
         node_main=np.ones(len(xy), dtype=bool) if main is None else np.asarray(main),
     )

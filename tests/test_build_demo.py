@@ -9,14 +9,20 @@ ROOT = Path(__file__).resolve().parents[1]
 RAW = ROOT.parent / "shared" / "data" / "porto-alegre"
 
 
-@pytest.mark.skipif(not (RAW / "poa_hexgrid.csv").is_file(), reason="raw Porto Alegre files not beside the checkout")
+@pytest.mark.skipif(
+    not (RAW / "poa_hexgrid.csv").is_file(), reason="raw Porto Alegre files not beside the checkout"
+)
 def test_build_demo_reproduces_the_shipped_files(tmp_path):
     spec = importlib.util.spec_from_file_location("build_demo", ROOT / "scripts" / "build_demo.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     module.build(RAW, tmp_path)
-    for rel in ("population/poa_population.geojson", "facilities/poa_facilities.geojson",
-                "boundaries/poa_communities.geojson", "network/poa_osm.pbf"):
+    for rel in (
+        "population/poa_population.geojson",
+        "facilities/poa_facilities.geojson",
+        "boundaries/poa_communities.geojson",
+        "network/poa_osm.pbf",
+    ):
         assert (tmp_path / rel).read_bytes() == (ROOT / "data" / rel).read_bytes(), rel
 
 

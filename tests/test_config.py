@@ -10,7 +10,9 @@ def study_file(tmp_path, body):
     (tmp_path / "c.geojson").write_text("{}")
     (tmp_path / "f.geojson").write_text("{}")
     path = tmp_path / "study.toml"
-    path.write_text('[inputs]\ncommunities = "c.geojson"\nfacilities = "f.geojson"\n' + body, encoding="utf-8")
+    path.write_text(
+        '[inputs]\ncommunities = "c.geojson"\nfacilities = "f.geojson"\n' + body, encoding="utf-8"
+    )
     return path
 
 
@@ -25,7 +27,9 @@ def test_defaults_follow_method(tmp_path):
 
 
 def test_unknown_key_names_the_closest(tmp_path):
-    with pytest.raises(StudyFileError, match="unknown key speeds.walk_kph \\(did you mean 'walk_kmh'\\?\\)"):
+    with pytest.raises(
+        StudyFileError, match="unknown key speeds.walk_kph \\(did you mean 'walk_kmh'\\?\\)"
+    ):
         load_study(study_file(tmp_path, "[speeds]\nwalk_kph = 5\n"))
     with pytest.raises(StudyFileError, match="unknown key 'speed' \\(did you mean 'speeds'\\?\\)"):
         load_study(study_file(tmp_path, "[speed]\nwalk_kmh = 5\n"))
@@ -36,7 +40,9 @@ def test_wrong_types_and_values(tmp_path):
         load_study(study_file(tmp_path, '[speeds]\nwalk_kmh = "fast"\n'))
     with pytest.raises(StudyFileError, match="speeds.cycle_kmh must be a positive number"):
         load_study(study_file(tmp_path, "[speeds]\ncycle_kmh = 0\n"))
-    with pytest.raises(StudyFileError, match="unknown category 'helth' \\(did you mean 'health'\\?\\)"):
+    with pytest.raises(
+        StudyFileError, match="unknown category 'helth' \\(did you mean 'health'\\?\\)"
+    ):
         load_study(study_file(tmp_path, '[indicators]\nservice_circle = ["helth"]\n'))
 
 

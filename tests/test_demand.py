@@ -20,7 +20,8 @@ def communities(*geoms):
 def population(geoms, pops):
     return gpd.GeoDataFrame(
         {"source_id": [f"p{i}" for i in range(len(geoms))], "population": pops},
-        geometry=list(geoms), crs=CRS,
+        geometry=list(geoms),
+        crs=CRS,
     )
 
 
@@ -37,7 +38,9 @@ def test_cell_cut_by_a_boundary_splits_by_area():
 
 def test_population_outside_communities_is_counted():
     comm = communities(box(0, 0, 50, 100))
-    dem = demand_from_population(population([box(0, 0, 100, 100), box(200, 0, 300, 100)], [100.0, 7.0]), comm)
+    dem = demand_from_population(
+        population([box(0, 0, 100, 100), box(200, 0, 300, 100)], [100.0, 7.0]), comm
+    )
     assert dem.input_population == 107
     assert dem.used_population == pytest.approx(50)
     assert dem.outside_population == pytest.approx(57)
@@ -58,7 +61,9 @@ def test_overlapping_communities_are_refused():
 
 def test_zero_population_cells_make_no_demand_points():
     comm = communities(box(0, 0, 100, 100))
-    dem = demand_from_population(population([box(0, 0, 50, 50), box(50, 50, 100, 100)], [0.0, 5.0]), comm)
+    dem = demand_from_population(
+        population([box(0, 0, 50, 50), box(50, 50, 100, 100)], [0.0, 5.0]), comm
+    )
     assert len(dem.points) == 1 and dem.used_population == 5
 
 

@@ -21,8 +21,14 @@ def run_dir(tmp_path_factory):
 
 
 def test_outputs_exist(run_dir):
-    for name in ("indicators.csv", "communities.csv", "communities.gpkg", "shortfalls.csv",
-                 "map.html", "run.json"):
+    for name in (
+        "indicators.csv",
+        "communities.csv",
+        "communities.gpkg",
+        "shortfalls.csv",
+        "map.html",
+        "run.json",
+    ):
         assert (run_dir / name).stat().st_size > 0, name
     assert not list(run_dir.glob(".tmp-*")), "temporary files left behind"
 
@@ -34,8 +40,16 @@ def test_indicator_table_follows_method(run_dir):
     values = ind["value"].dropna()
     assert ((values >= 0) & (values <= 1)).all()
     agg = ind[ind["scope"].isin(["all", "urban", "rural"])]
-    keys = set(zip(agg["indicator"], agg["scope"], agg["mode"], agg["minutes_or_metres"], agg["categories"],
-                   strict=True))
+    keys = set(
+        zip(
+            agg["indicator"],
+            agg["scope"],
+            agg["mode"],
+            agg["minutes_or_metres"],
+            agg["categories"],
+            strict=True,
+        )
+    )
     for cat in ("primary_school", "health"):
         for minutes in (5, 10, 15):
             assert ("category_coverage", "all", "walk", minutes, cat) in keys
@@ -55,11 +69,15 @@ def test_indicator_table_follows_method(run_dir):
 def test_coverage_rises_with_time(run_dir):
     ind = pd.read_csv(run_dir / "indicators.csv")
     cat = ind[(ind["indicator"] == "category_coverage") & (ind["mode"] == "walk")]
-    wide = cat.pivot_table(index=["scope", "categories"], columns="minutes_or_metres", values="value")
+    wide = cat.pivot_table(
+        index=["scope", "categories"], columns="minutes_or_metres", values="value"
+    )
     assert (wide[5.0] <= wide[10.0] + 1e-12).all() and (wide[10.0] <= wide[15.0] + 1e-12).all()
     # on the demo, cycling 15 min (3x the speed) reaches at least the residents walking 15 min
     # does: a sanity check that caught points snapped into one-way dead ends
-    cyc = ind[(ind["indicator"] == "category_coverage") & (ind["mode"] == "cycle")].set_index(["scope", "categories"])
+    cyc = ind[(ind["indicator"] == "category_coverage") & (ind["mode"] == "cycle")].set_index(
+        ["scope", "categories"]
+    )
     walk15 = wide[15.0]
     assert (cyc["value"].reindex(walk15.index).dropna() >= walk15.dropna() - 1e-12).all()
 
@@ -79,7 +97,9 @@ def test_population_is_conserved(run_dir):
     assert pop["off_network_population_walk"] > 0
     dem = gpd.read_file(run_dir / "communities.gpkg", layer="demand_points")
     off = dem["walk_access_m"].isna()
-    assert dem.loc[off, "population"].sum() == pytest.approx(pop["off_network_population_walk"], abs=1e-3)
+    assert dem.loc[off, "population"].sum() == pytest.approx(
+        pop["off_network_population_walk"], abs=1e-3
+    )
     assert not dem.loc[off, "covered_A1_service_circle_walk_15min"].any()
 
 
@@ -94,7 +114,9 @@ def test_run_json_records_settings_hashes_versions(run_dir):
 def test_communities_table_and_gpkg(run_dir):
     comm = gpd.read_file(run_dir / "communities.gpkg", layer="communities")
     assert len(comm) == 44 and comm["community_id"].is_unique
-    assert {"A1_service_circle_walk_15min", "shortfall", "short_indicators", "kind"} <= set(comm.columns)
+    assert {"A1_service_circle_walk_15min", "shortfall", "short_indicators", "kind"} <= set(
+        comm.columns
+    )
     short = pd.read_csv(run_dir / "shortfalls.csv")
     a1 = short[short["indicator"] == "A1_service_circle"]
     assert len(a1) > 0 and (a1["uncovered_population"] > 0).all()

@@ -27,7 +27,9 @@ def test_coverage_by_group():
 def test_service_circle_needs_every_category():
     # minutes to (school, health) per demand point
     costs = np.array([[5.0, 14.0], [5.0, 16.0], [15.0, 15.0]])
-    spec = IndicatorSpec("A1_service_circle", "walk", 15.0, "min", ("primary_school", "health"), costs)
+    spec = IndicatorSpec(
+        "A1_service_circle", "walk", 15.0, "min", ("primary_school", "health"), costs
+    )
     np.testing.assert_array_equal(spec.covered, [True, False, True])
 
 
@@ -46,7 +48,10 @@ def test_evaluate_scopes_targets_and_statuses():
     assert rows.loc["urban", "target"] == 1.0
     assert rows.loc["urban", "status"] == "short"
     assert rows.loc["urban", "gap"] == pytest.approx(0.3)
-    assert rows.loc["urban", "covered_population"] == 70 and rows.loc["urban", "total_population"] == 100
+    assert (
+        rows.loc["urban", "covered_population"] == 70
+        and rows.loc["urban", "total_population"] == 100
+    )
     assert rows.loc["urban", "communities_fully_covered"] == 1
     assert rows.loc["urban", "communities_with_residents"] == 2
     assert rows.loc["community:A", "value"] == pytest.approx(0.25)
@@ -71,7 +76,9 @@ def test_target_for_all_applies_to_every_scope_and_rural_only_specs():
 
 def test_shortfalls_list_missing_categories_and_worst_times():
     costs = np.array([[5.0, 14.0], [5.0, np.inf], [1.0, 1.0]])
-    spec = IndicatorSpec("A1_service_circle", "walk", 15.0, "min", ("primary_school", "health"), costs)
+    spec = IndicatorSpec(
+        "A1_service_circle", "walk", 15.0, "min", ("primary_school", "health"), costs
+    )
     table = evaluate([spec], POP, CIDX, IDS, KINDS, [_t("A1_service_circle", "urban", 1.0)])
     short = shortfalls(table, [spec], POP, CIDX, IDS)
     assert list(short["community_id"]) == ["A"]
@@ -84,8 +91,12 @@ def test_shortfalls_list_missing_categories_and_worst_times():
 def test_shipped_presets_load_and_cite_sources():
     assert {"suining-2022", "suining-2025"} <= set(shipped_presets())
     targets = {t.indicator: t for t in load_preset("suining-2025")}
-    assert targets["A1_service_circle"].target == 1.0 and targets["A1_service_circle"].scope == "urban"
-    assert targets["A2_rural_cycling"].target == 0.8 and targets["A2_rural_cycling"].scope == "rural"
+    assert (
+        targets["A1_service_circle"].target == 1.0 and targets["A1_service_circle"].scope == "urban"
+    )
+    assert (
+        targets["A2_rural_cycling"].target == 0.8 and targets["A2_rural_cycling"].scope == "rural"
+    )
     assert all(t.source and t.wording_zh and t.wording_en for t in targets.values())
     assert load_preset("suining-2022")[0].target == 0.6
 
@@ -96,7 +107,9 @@ def test_user_preset_file_and_bad_presets(tmp_path):
     good = tmp_path / "mine.csv"
     good.write_text(
         "indicator,scope,target,year,binding,wording_zh,wording_en,source\n"
-        "A1_service_circle,all,0.9,2030,expected,中文,English,my plan\n", encoding="utf-8")
+        "A1_service_circle,all,0.9,2030,expected,中文,English,my plan\n",
+        encoding="utf-8",
+    )
     assert load_preset(str(good))[0].target == 0.9
     with pytest.raises(PresetError, match="neither a shipped preset"):
         load_preset("suining-2099")

@@ -25,8 +25,12 @@ def write(tmp_path, name, data, geoms, crs="EPSG:4326"):
 
 
 def test_good_layers_read(tmp_path):
-    c = write(tmp_path, "c.gpkg", {"community_id": [1, 2], "name": ["a", "b"], "kind": ["Urban", "rural"]},
-              [box(0, 0, 1, 1), box(1, 0, 2, 1)])
+    c = write(
+        tmp_path,
+        "c.gpkg",
+        {"community_id": [1, 2], "name": ["a", "b"], "kind": ["Urban", "rural"]},
+        [box(0, 0, 1, 1), box(1, 0, 2, 1)],
+    )
     comm, notes = read_communities(c)
     assert list(comm["community_id"]) == ["1", "2"] and list(comm["kind"]) == ["urban", "rural"]
     f = write(tmp_path, "f.gpkg", {"facility_id": ["x"], "category": ["health"]}, [box(0, 0, 1, 1)])
@@ -36,34 +40,52 @@ def test_good_layers_read(tmp_path):
 
 def test_no_crs(tmp_path):
     with pytest.warns(UserWarning, match="crs"):
-        c = write(tmp_path, "c.gpkg", {"community_id": [1], "name": ["a"]}, [box(0, 0, 1, 1)], crs=None)
-    with pytest.raises(NoCrsError, match="communities layer: .* no coordinate reference system. Fix: set the CRS"):
+        c = write(
+            tmp_path, "c.gpkg", {"community_id": [1], "name": ["a"]}, [box(0, 0, 1, 1)], crs=None
+        )
+    with pytest.raises(
+        NoCrsError, match="communities layer: .* no coordinate reference system. Fix: set the CRS"
+    ):
         read_communities(c)
 
 
 def test_missing_id_column(tmp_path):
     c = write(tmp_path, "c.gpkg", {"id": [1], "name": ["a"]}, [box(0, 0, 1, 1)])
-    with pytest.raises(MissingColumnError, match="'community_id' is missing .*columns present: id, name"):
+    with pytest.raises(
+        MissingColumnError, match="'community_id' is missing .*columns present: id, name"
+    ):
         read_communities(c)
 
 
 def test_duplicate_ids(tmp_path):
-    f = write(tmp_path, "f.gpkg", {"facility_id": ["a", "a"], "category": ["health"] * 2},
-              [Point(0, 0), Point(1, 1)])
-    with pytest.raises(DuplicateIdError, match="facilities layer: facility_id values are repeated: a"):
+    f = write(
+        tmp_path,
+        "f.gpkg",
+        {"facility_id": ["a", "a"], "category": ["health"] * 2},
+        [Point(0, 0), Point(1, 1)],
+    )
+    with pytest.raises(
+        DuplicateIdError, match="facilities layer: facility_id values are repeated: a"
+    ):
         read_facilities(f)
 
 
 def test_missing_ids(tmp_path):
-    f = write(tmp_path, "f.gpkg", {"facility_id": ["a", None], "category": ["health"] * 2},
-              [Point(0, 0), Point(1, 1)])
+    f = write(
+        tmp_path,
+        "f.gpkg",
+        {"facility_id": ["a", None], "category": ["health"] * 2},
+        [Point(0, 0), Point(1, 1)],
+    )
     with pytest.raises(MissingIdError, match="1 feature\\(s\\) have no facility_id \\(rows 1\\)"):
         read_facilities(f)
 
 
 def test_unknown_category_lists_the_valid_ones(tmp_path):
     f = write(tmp_path, "f.gpkg", {"facility_id": ["a"], "category": ["hospitalx"]}, [Point(0, 0)])
-    with pytest.raises(UnknownCategoryError, match="a \\('hospitalx'\\).*use one of: community_service, "):
+    with pytest.raises(
+        UnknownCategoryError, match="a \\('hospitalx'\\).*use one of: community_service, "
+    ):
         read_facilities(f)
 
 
@@ -74,22 +96,39 @@ def test_empty_layer(tmp_path):
 
 
 def test_wrong_geometry_type(tmp_path):
-    c = write(tmp_path, "c.gpkg", {"community_id": ["x"], "name": ["a"]}, [LineString([(0, 0), (1, 1)])])
+    c = write(
+        tmp_path, "c.gpkg", {"community_id": ["x"], "name": ["a"]}, [LineString([(0, 0), (1, 1)])]
+    )
     with pytest.raises(GeometryError, match="x \\(LineString\\) have the wrong geometry type"):
         read_communities(c)
 
 
 def test_bad_kind(tmp_path):
-    c = write(tmp_path, "c.gpkg", {"community_id": ["x"], "name": ["a"], "kind": ["suburb"]}, [box(0, 0, 1, 1)])
+    c = write(
+        tmp_path,
+        "c.gpkg",
+        {"community_id": ["x"], "name": ["a"], "kind": ["suburb"]},
+        [box(0, 0, 1, 1)],
+    )
     with pytest.raises(ValueColumnError, match="'kind' must be 'urban' or 'rural'"):
         read_communities(c)
 
 
 def test_negative_and_non_numeric_population(tmp_path):
-    p = write(tmp_path, "p.gpkg", {"id": ["a", "b"], "population": [5.0, -1.0]}, [Point(0, 0), Point(1, 1)])
+    p = write(
+        tmp_path,
+        "p.gpkg",
+        {"id": ["a", "b"], "population": [5.0, -1.0]},
+        [Point(0, 0), Point(1, 1)],
+    )
     with pytest.raises(ValueColumnError, match="'population' is negative for feature\\(s\\) b"):
         read_population(p)
-    q = write(tmp_path, "q.gpkg", {"id": ["a", "b"], "population": ["5", "many"]}, [Point(0, 0), Point(1, 1)])
+    q = write(
+        tmp_path,
+        "q.gpkg",
+        {"id": ["a", "b"], "population": ["5", "many"]},
+        [Point(0, 0), Point(1, 1)],
+    )
     with pytest.raises(ValueColumnError, match="missing or not numeric for feature\\(s\\) b"):
         read_population(q)
 
@@ -116,15 +155,34 @@ def test_population_raster(tmp_path):
 
     path = tmp_path / "pop.tif"
     data = np.array([[1.0, 0.0], [2.5, -9999.0]], dtype="float32")
-    with rasterio.open(path, "w", driver="GTiff", height=2, width=2, count=1, dtype="float32",
-                       crs="EPSG:32722", transform=Affine(100, 0, 0, 0, -100, 200), nodata=-9999.0) as dst:
+    with rasterio.open(
+        path,
+        "w",
+        driver="GTiff",
+        height=2,
+        width=2,
+        count=1,
+        dtype="float32",
+        crs="EPSG:32722",
+        transform=Affine(100, 0, 0, 0, -100, 200),
+        nodata=-9999.0,
+    ) as dst:
         dst.write(data, 1)
     pop, _ = read_population(path)
     assert sorted(pop["population"]) == [1.0, 2.5]
     assert pop.geometry.iloc[0].equals(box(0, 100, 100, 200))
     bad = tmp_path / "neg.tif"
-    with rasterio.open(bad, "w", driver="GTiff", height=1, width=1, count=1, dtype="float32",
-                       crs="EPSG:32722", transform=Affine(100, 0, 0, 0, -100, 100)) as dst:
+    with rasterio.open(
+        bad,
+        "w",
+        driver="GTiff",
+        height=1,
+        width=1,
+        count=1,
+        dtype="float32",
+        crs="EPSG:32722",
+        transform=Affine(100, 0, 0, 0, -100, 100),
+    ) as dst:
         dst.write(np.array([[-3.0]], dtype="float32"), 1)
     with pytest.raises(ValueColumnError, match="negative residents"):
         read_population(bad)

@@ -79,8 +79,12 @@ def test_network_from_a_hand_made_osm_file():
     assert cycle.n_segments == 4
     assert set(cycle.seg_highway) == {"residential", "cycleway"}
     osm = cycle.node_osmid
-    pairs = {(int(osm[u]), int(osm[v])): (bool(f), bool(b)) for u, v, f, b in zip(
-        cycle.seg_u, cycle.seg_v, cycle.seg_forward, cycle.seg_backward, strict=True)}
+    pairs = {
+        (int(osm[u]), int(osm[v])): (bool(f), bool(b))
+        for u, v, f, b in zip(
+            cycle.seg_u, cycle.seg_v, cycle.seg_forward, cycle.seg_backward, strict=True
+        )
+    }
     assert pairs[(1, 2)] == (True, False)
     assert pairs[(1, 4)] == (True, True)
     # lengths are great-circle metres: 0.001 degree of longitude at 30 S

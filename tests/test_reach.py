@@ -12,9 +12,18 @@ def costs(net, demand_xy, fac_xy, groups, n_groups, limit=300.0, speed=1.0):
     d = snap_points(net, np.asarray(demand_xy, float), limit)
     f = snap_points(net, np.asarray(fac_xy, float), limit)
     return nearest_costs(
-        net.n_nodes, net.seg_u, net.seg_v, net.seg_length_m / speed, net.seg_forward,
-        net.seg_backward, d, d.access_m / speed, f, f.access_m / speed,
-        np.asarray(groups, dtype=np.int64), n_groups,
+        net.n_nodes,
+        net.seg_u,
+        net.seg_v,
+        net.seg_length_m / speed,
+        net.seg_forward,
+        net.seg_backward,
+        d,
+        d.access_m / speed,
+        f,
+        f.access_m / speed,
+        np.asarray(groups, dtype=np.int64),
+        n_groups,
     )
 
 
@@ -71,8 +80,10 @@ def test_group_without_facilities_is_unreachable():
 def test_one_way_segment_is_respected():
     # square 0(0,0) 1(100,0) 2(100,100) 3(0,100); segment 0->1 one-way
     net = make_network(
-        [(0, 0), (100, 0), (100, 100), (0, 100)], [(0, 1), (1, 2), (2, 3), (3, 0)],
-        one_way=[0], mode="cycle",
+        [(0, 0), (100, 0), (100, 100), (0, 100)],
+        [(0, 1), (1, 2), (2, 3), (3, 0)],
+        one_way=[0],
+        mode="cycle",
     )
     # from node 0 to a facility at node 1: direct 100 m
     assert costs(net, [(0, 0)], [(100, 0)], [0], 1)[0, 0] == pytest.approx(100)
@@ -84,8 +95,10 @@ def test_one_way_segment_is_respected():
 
 def test_same_one_way_segment_behind_the_facility():
     net = make_network(
-        [(0, 0), (1000, 0), (1000, 1000), (0, 1000)], [(0, 1), (1, 2), (2, 3), (3, 0)],
-        one_way=[0], mode="cycle",
+        [(0, 0), (1000, 0), (1000, 1000), (0, 1000)],
+        [(0, 1), (1, 2), (2, 3), (3, 0)],
+        one_way=[0],
+        mode="cycle",
     )
     # demand at 600, facility at 200 on the one-way segment 0->1: around the loop
     out = costs(net, [(600, 0)], [(200, 0)], [0], 1, limit=10)
@@ -99,8 +112,20 @@ def test_parallel_edges_keep_the_shorter():
     lengths[1] = 300.0
     d = Snaps(np.array([0]), np.array([0.0]), np.array([0.0]))
     f = Snaps(np.array([0]), np.array([1.0]), np.array([0.0]))
-    out = nearest_costs(2, net.seg_u, net.seg_v, lengths, net.seg_forward, net.seg_backward,
-                        d, np.zeros(1), f, np.zeros(1), np.zeros(1, dtype=np.int64), 1)
+    out = nearest_costs(
+        2,
+        net.seg_u,
+        net.seg_v,
+        lengths,
+        net.seg_forward,
+        net.seg_backward,
+        d,
+        np.zeros(1),
+        f,
+        np.zeros(1),
+        np.zeros(1, dtype=np.int64),
+        1,
+    )
     assert out[0, 0] == pytest.approx(100)  # a summed matrix would give 400
 
 
@@ -111,8 +136,9 @@ def test_cheapest_parallel():
 
 def test_snapping_ignores_small_components():
     # main component 0-1; stranded segment 2-3 right next to the point
-    net = make_network([(0, 0), (100, 0), (0, 50), (100, 50)], [(0, 1), (2, 3)],
-                       main=[True, True, False, False])
+    net = make_network(
+        [(0, 0), (100, 0), (0, 50), (100, 50)], [(0, 1), (2, 3)], main=[True, True, False, False]
+    )
     snaps = snap_points(net, np.array([[50.0, 45.0]]), 300.0)
     assert snaps.segment[0] == 0 and snaps.access_m[0] == pytest.approx(45.0)
 

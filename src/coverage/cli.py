@@ -19,12 +19,17 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"service-coverage {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser(
-        "run", help="run a study (no study file: the embedded Porto Alegre demo)",
+        "run",
+        help="run a study (no study file: the embedded Porto Alegre demo)",
         description="Run a study: indicators.csv, communities.gpkg/.csv, shortfalls.csv, "
         "map.html and run.json in --out.",
     )
-    run.add_argument("study", nargs="?", type=Path, help="study file (.toml); default: the demo study")
-    run.add_argument("--out", type=Path, default=Path("maps"), help="output folder (default: ./maps)")
+    run.add_argument(
+        "study", nargs="?", type=Path, help="study file (.toml); default: the demo study"
+    )
+    run.add_argument(
+        "--out", type=Path, default=Path("maps"), help="output folder (default: ./maps)"
+    )
     run.add_argument("--preset", help="target preset name or CSV path (overrides the study file)")
     run.add_argument("--lang", choices=("en", "zh"), default="en", help="map labels")
     run.add_argument("--quiet", action="store_true", help="no progress messages")
@@ -50,7 +55,9 @@ def main(argv: list[str] | None = None) -> int:
             study = study.with_overrides(targets=Targets(preset=args.preset))
         result = run_study(study, progress=progress)
         progress(f"writing outputs to {args.out}")
-        paths = write_outputs(result, args.out, lang=args.lang, elapsed_s=time.perf_counter() - start)
+        paths = write_outputs(
+            result, args.out, lang=args.lang, elapsed_s=time.perf_counter() - start
+        )
     except CoverageError as exc:
         print(f"service-coverage: error: {exc}", file=sys.stderr)
         return 2

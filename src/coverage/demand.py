@@ -57,13 +57,12 @@ def _point_in_piece(pieces: gpd.GeoSeries) -> gpd.GeoSeries:
     inside = centroid.within(pieces)
     return gpd.GeoSeries(
         np.where(inside, centroid.values, pieces.representative_point().values),
-        index=pieces.index, crs=pieces.crs,
+        index=pieces.index,
+        crs=pieces.crs,
     )
 
 
-def demand_from_population(
-    population: gpd.GeoDataFrame, communities: gpd.GeoDataFrame
-) -> Demand:
+def demand_from_population(population: gpd.GeoDataFrame, communities: gpd.GeoDataFrame) -> Demand:
     """Split a population layer (polygons or points) among communities.
 
     Parameters
@@ -121,9 +120,16 @@ def demand_from_population(
         points = pd.concat(frames, ignore_index=True)
     else:
         points = gpd.GeoDataFrame(
-            {"community_id": [], "source_id": [], "population": [], "_corder": [], "_porder": [],
-             "piece": []},
-            geometry=[], crs=communities.crs,
+            {
+                "community_id": [],
+                "source_id": [],
+                "population": [],
+                "_corder": [],
+                "_porder": [],
+                "piece": [],
+            },
+            geometry=[],
+            crs=communities.crs,
         )
     points = points.sort_values(["_corder", "_porder"], kind="stable").reset_index(drop=True)
     points = gpd.GeoDataFrame(
@@ -138,12 +144,12 @@ def demand_from_population(
         crs=communities.crs,
     )
     used = float(points["population"].sum())
-    return Demand(points, total, max(total - used, 0.0), "polygons" if (~is_point).any() else "points")
+    return Demand(
+        points, total, max(total - used, 0.0), "polygons" if (~is_point).any() else "points"
+    )
 
 
-def demand_from_community_counts(
-    communities: gpd.GeoDataFrame, node_xy: np.ndarray
-) -> Demand:
+def demand_from_community_counts(communities: gpd.GeoDataFrame, node_xy: np.ndarray) -> Demand:
     """Spread each community's ``population`` evenly over the network nodes inside it.
 
     The weakest fallback, used when no population layer is given; reports say so.
@@ -151,7 +157,9 @@ def demand_from_community_counts(
     representative point.
     """
     if communities["population"].isna().any():
-        missing = ", ".join(communities.loc[communities["population"].isna(), "community_id"].head(5))
+        missing = ", ".join(
+            communities.loc[communities["population"].isna(), "community_id"].head(5)
+        )
         raise InputLayerError(
             "communities",
             f"no population layer was given and community/ies {missing} have no 'population'",
@@ -160,7 +168,12 @@ def demand_from_community_counts(
     nodes = gpd.GeoDataFrame(geometry=shapely.points(node_xy), crs=communities.crs)
     rows = []
     for corder, (cid, geom, popn) in enumerate(
-        zip(communities["community_id"], communities.geometry, communities["population"], strict=True)
+        zip(
+            communities["community_id"],
+            communities.geometry,
+            communities["population"],
+            strict=True,
+        )
     ):
         if popn <= 0:
             continue
@@ -169,7 +182,9 @@ def demand_from_community_counts(
         share = float(popn) / len(pts)
         for k, p in enumerate(pts):
             rows.append((cid, f"{cid}#{k}", share, corder, p))
-    frame = pd.DataFrame(rows, columns=["community_id", "source_id", "population", "_corder", "geometry"])
+    frame = pd.DataFrame(
+        rows, columns=["community_id", "source_id", "population", "_corder", "geometry"]
+    )
     points = gpd.GeoDataFrame(
         {
             "demand_id": np.arange(len(frame), dtype=np.int64),

@@ -22,10 +22,25 @@ FloatArray = npt.NDArray[np.float64]
 TOLERANCE = 1e-9
 
 INDICATOR_COLUMNS = [
-    "indicator", "scope", "mode", "minutes_or_metres", "categories", "target", "value", "status",
-    "gap", "covered_population", "total_population", "communities_fully_covered",
-    "communities_with_residents", "target_year", "binding", "wording_zh", "wording_en",
-    "source", "note",
+    "indicator",
+    "scope",
+    "mode",
+    "minutes_or_metres",
+    "categories",
+    "target",
+    "value",
+    "status",
+    "gap",
+    "covered_population",
+    "total_population",
+    "communities_fully_covered",
+    "communities_with_residents",
+    "target_year",
+    "binding",
+    "wording_zh",
+    "wording_en",
+    "source",
+    "note",
 ]
 
 
@@ -80,7 +95,10 @@ class IndicatorSpec:
 
 
 def coverage_by_group(
-    population: FloatArray, covered: npt.NDArray[np.bool_], group: npt.NDArray[np.int64], n_groups: int
+    population: FloatArray,
+    covered: npt.NDArray[np.bool_],
+    group: npt.NDArray[np.int64],
+    n_groups: int,
 ) -> tuple[FloatArray, FloatArray]:
     """Covered and total population per group.
 
@@ -91,9 +109,9 @@ def coverage_by_group(
     ...                   np.array([0, 0, 1]), 2)
     (array([10., 30.]), array([30., 30.]))
     """
-    total = np.bincount(group, weights=population, minlength=n_groups)
+    total = np.bincount(group, weights=population, minlength=n_groups).astype(float)
     cov = np.bincount(group, weights=np.where(covered, population, 0.0), minlength=n_groups)
-    return cov, total
+    return cov.astype(float), total
 
 
 def _status(covered: float, total: float, target: float | None) -> tuple[float, str, float]:
@@ -107,9 +125,7 @@ def _status(covered: float, total: float, target: float | None) -> tuple[float, 
     return value, "met" if met else "short", target - value
 
 
-def _target_for(
-    targets: list[Target], indicator: str, scope_kind: str
-) -> Target | None:
+def _target_for(targets: list[Target], indicator: str, scope_kind: str) -> Target | None:
     """Target for an indicator at a scope: ``all``, ``urban`` or ``rural`` (community kind)."""
     for t in targets:
         if t.indicator == indicator and (t.scope == "all" or t.scope == scope_kind):
@@ -166,27 +182,29 @@ def evaluate(
             covered, total = float(cov_c[mask].sum()), float(tot_c[mask].sum())
             target = _target_for(targets, spec.indicator, scope_kind)
             value, status, gap = _status(covered, total, target.target if target else None)
-            rows.append({
-                "indicator": spec.indicator,
-                "scope": scope,
-                "mode": spec.mode,
-                "minutes_or_metres": spec.threshold,
-                "categories": "+".join(spec.categories),
-                "target": target.target if target else np.nan,
-                "value": value,
-                "status": status,
-                "gap": gap,
-                "covered_population": covered,
-                "total_population": total,
-                "communities_fully_covered": int((full_c & mask).sum()),
-                "communities_with_residents": int(((tot_c > 0) & mask).sum()),
-                "target_year": target.year if target else pd.NA,
-                "binding": target.binding if target else "",
-                "wording_zh": target.wording_zh if target else "",
-                "wording_en": target.wording_en if target else "",
-                "source": target.source if target else "",
-                "note": spec.note,
-            })
+            rows.append(
+                {
+                    "indicator": spec.indicator,
+                    "scope": scope,
+                    "mode": spec.mode,
+                    "minutes_or_metres": spec.threshold,
+                    "categories": "+".join(spec.categories),
+                    "target": target.target if target else np.nan,
+                    "value": value,
+                    "status": status,
+                    "gap": gap,
+                    "covered_population": covered,
+                    "total_population": total,
+                    "communities_fully_covered": int((full_c & mask).sum()),
+                    "communities_with_residents": int(((tot_c > 0) & mask).sum()),
+                    "target_year": target.year if target else pd.NA,
+                    "binding": target.binding if target else "",
+                    "wording_zh": target.wording_zh if target else "",
+                    "wording_en": target.wording_en if target else "",
+                    "source": target.source if target else "",
+                    "note": spec.note,
+                }
+            )
     frame = pd.DataFrame(rows, columns=INDICATOR_COLUMNS)
     frame["target_year"] = frame["target_year"].astype("Int64")
     return frame
@@ -214,7 +232,9 @@ def shortfalls(
     """
     by_key = {(s.indicator, s.mode, s.threshold, "+".join(s.categories)): s for s in specs}
     pos = {cid: i for i, cid in enumerate(community_ids)}
-    short = indicators[(indicators["status"] == "short") & indicators["scope"].str.startswith("community:")]
+    short = indicators[
+        (indicators["status"] == "short") & indicators["scope"].str.startswith("community:")
+    ]
     rows = []
     for _, r in short.iterrows():
         spec = by_key[(r["indicator"], r["mode"], r["minutes_or_metres"], r["categories"])]
@@ -227,26 +247,47 @@ def shortfalls(
             beyond = cost > spec.threshold + TOLERANCE
             lacking = float(population[inside][beyond].sum())
             finite = cost[np.isfinite(cost)]
-            worst_v = "unreachable" if np.isinf(cost).any() or finite.size == 0 else f"{finite.max():.1f} {unit}"
+            worst_v = (
+                "unreachable"
+                if np.isinf(cost).any() or finite.size == 0
+                else f"{finite.max():.1f} {unit}"
+            )
             worst.append(f"{cat}: {worst_v}")
             if lacking > 0:
                 missing.append(f"{cat} ({lacking:.0f} residents beyond {spec.threshold:g} {unit})")
-        rows.append({
-            "community_id": cid,
-            "indicator": r["indicator"],
-            "mode": r["mode"],
-            "minutes_or_metres": r["minutes_or_metres"],
-            "categories": r["categories"],
-            "target": r["target"],
-            "value": r["value"],
-            "gap": r["gap"],
-            "uncovered_population": r["total_population"] - r["covered_population"],
-            "missing_categories": "; ".join(missing),
-            "worst_nearest": "; ".join(worst),
-        })
-    out = pd.DataFrame(rows, columns=[
-        "community_id", "indicator", "mode", "minutes_or_metres", "categories", "target", "value",
-        "gap", "uncovered_population", "missing_categories", "worst_nearest",
-    ])
-    return out.sort_values(["uncovered_population", "community_id", "indicator"],
-                           ascending=[False, True, True], kind="stable").reset_index(drop=True)
+        rows.append(
+            {
+                "community_id": cid,
+                "indicator": r["indicator"],
+                "mode": r["mode"],
+                "minutes_or_metres": r["minutes_or_metres"],
+                "categories": r["categories"],
+                "target": r["target"],
+                "value": r["value"],
+                "gap": r["gap"],
+                "uncovered_population": r["total_population"] - r["covered_population"],
+                "missing_categories": "; ".join(missing),
+                "worst_nearest": "; ".join(worst),
+            }
+        )
+    out = pd.DataFrame(
+        rows,
+        columns=[
+            "community_id",
+            "indicator",
+            "mode",
+            "minutes_or_metres",
+            "categories",
+            "target",
+            "value",
+            "gap",
+            "uncovered_population",
+            "missing_categories",
+            "worst_nearest",
+        ],
+    )
+    return out.sort_values(
+        ["uncovered_population", "community_id", "indicator"],
+        ascending=[False, True, True],
+        kind="stable",
+    ).reset_index(drop=True)

@@ -37,14 +37,16 @@ def read_layer(path: Path, layer: str) -> gpd.GeoDataFrame:
         gdf = gpd.read_file(path)
     except Exception as exc:  # pyogrio raises several types for unreadable files
         raise InputLayerError(
-            layer, f"{path} could not be read as a vector file ({exc})",
+            layer,
+            f"{path} could not be read as a vector file ({exc})",
             "give a GeoPackage, GeoJSON or Shapefile",
         ) from exc
     if len(gdf) == 0:
         raise EmptyLayerError(layer, f"{path} holds no features", "give a file with features")
     if gdf.crs is None:
         raise NoCrsError(
-            layer, f"{path} carries no coordinate reference system",
+            layer,
+            f"{path} carries no coordinate reference system",
             "set the CRS in the file (e.g. geopandas: gdf.set_crs('EPSG:4326'))",
         )
     return gdf
@@ -55,7 +57,8 @@ def _require_columns(gdf: pd.DataFrame, layer: str, columns: tuple[str, ...]) ->
         if col not in gdf.columns:
             have = ", ".join(c for c in gdf.columns if c != "geometry")
             raise MissingColumnError(
-                layer, f"required column {col!r} is missing (columns present: {have})",
+                layer,
+                f"required column {col!r} is missing (columns present: {have})",
                 f"add a {col!r} column or rename the matching one",
             )
 
@@ -66,7 +69,8 @@ def _check_ids(gdf: pd.DataFrame, layer: str, column: str) -> pd.Series:
     if missing.any():
         rows = ", ".join(str(i) for i in np.flatnonzero(missing.to_numpy())[:5])
         raise MissingIdError(
-            layer, f"{int(missing.sum())} feature(s) have no {column} (rows {rows})",
+            layer,
+            f"{int(missing.sum())} feature(s) have no {column} (rows {rows})",
             f"give every feature a unique {column}",
         )
     ids = raw.astype(str).str.strip()
@@ -79,20 +83,24 @@ def _check_ids(gdf: pd.DataFrame, layer: str, column: str) -> pd.Series:
     return ids
 
 
-def _numeric(gdf: pd.DataFrame, layer: str, column: str, id_col: str, *, required: bool) -> pd.Series:
+def _numeric(
+    gdf: pd.DataFrame, layer: str, column: str, id_col: str, *, required: bool
+) -> pd.Series:
     values = pd.to_numeric(gdf[column], errors="coerce")
     bad = values.isna() & (gdf[column].notna() | required)
     if bad.any():
         feats = ", ".join(gdf[id_col].astype(str)[bad].head(5))
         raise ValueColumnError(
-            layer, f"column {column!r} is missing or not numeric for feature(s) {feats}",
+            layer,
+            f"column {column!r} is missing or not numeric for feature(s) {feats}",
             f"give a number (0 or more) in {column!r} for every feature",
         )
     neg = values < 0
     if neg.any():
         feats = ", ".join(gdf[id_col].astype(str)[neg].head(5))
         raise ValueColumnError(
-            layer, f"column {column!r} is negative for feature(s) {feats}",
+            layer,
+            f"column {column!r} is negative for feature(s) {feats}",
             f"{column!r} must be 0 or more",
         )
     return values.astype(float)
@@ -104,17 +112,21 @@ def _check_geometry(gdf: gpd.GeoDataFrame, layer: str, id_col: str, types: tuple
     if empty.any():
         feats = ", ".join(gdf[id_col].astype(str)[empty].head(5))
         raise GeometryError(
-            layer, f"feature(s) {feats} have empty or missing geometry",
+            layer,
+            f"feature(s) {feats} have empty or missing geometry",
             "give every feature a geometry, or remove it",
         )
     wrong = ~geom.geom_type.isin(types)
     if wrong.any():
         feats = ", ".join(
-            f"{i} ({t})" for i, t in zip(gdf[id_col].astype(str)[wrong].head(5),
-                                          geom.geom_type[wrong].head(5), strict=True)
+            f"{i} ({t})"
+            for i, t in zip(
+                gdf[id_col].astype(str)[wrong].head(5), geom.geom_type[wrong].head(5), strict=True
+            )
         )
         raise GeometryError(
-            layer, f"feature(s) {feats} have the wrong geometry type",
+            layer,
+            f"feature(s) {feats} have the wrong geometry type",
             f"this layer takes {' or '.join(types)} geometries",
         )
 
@@ -142,9 +154,13 @@ def read_communities(path: Path) -> tuple[gpd.GeoDataFrame, list[str]]:
         kind = gdf["kind"].astype(str).str.strip().str.lower()
         bad = ~kind.isin(KINDS)
         if bad.any():
-            feats = ", ".join(f"{i} ({k})" for i, k in zip(ids[bad].head(5), gdf["kind"][bad].head(5), strict=True))
+            feats = ", ".join(
+                f"{i} ({k})"
+                for i, k in zip(ids[bad].head(5), gdf["kind"][bad].head(5), strict=True)
+            )
             raise ValueColumnError(
-                layer, f"'kind' must be 'urban' or 'rural'; feature(s) {feats} have other values",
+                layer,
+                f"'kind' must be 'urban' or 'rural'; feature(s) {feats} have other values",
                 "set kind to urban or rural",
             )
         out["kind"] = kind.to_numpy()
@@ -154,7 +170,8 @@ def read_communities(path: Path) -> tuple[gpd.GeoDataFrame, list[str]]:
     for col in ("population", "households"):
         out[col] = (
             _numeric(gdf, layer, col, "community_id", required=False).to_numpy()
-            if col in gdf.columns else np.nan
+            if col in gdf.columns
+            else np.nan
         )
     invalid = ~out.geometry.is_valid
     if invalid.any():
@@ -188,9 +205,12 @@ def read_facilities(path: Path) -> tuple[gpd.GeoDataFrame, list[str]]:
     cat = gdf["category"].astype(str).str.strip()
     unknown = ~cat.isin(list(CATEGORIES))
     if unknown.any():
-        shown = ", ".join(f"{i} ({c!r})" for i, c in zip(ids[unknown].head(5), cat[unknown].head(5), strict=True))
+        shown = ", ".join(
+            f"{i} ({c!r})" for i, c in zip(ids[unknown].head(5), cat[unknown].head(5), strict=True)
+        )
         raise UnknownCategoryError(
-            layer, f"unknown category for feature(s) {shown}",
+            layer,
+            f"unknown category for feature(s) {shown}",
             f"use one of: {', '.join(CATEGORIES)}",
         )
     out["category"] = cat.to_numpy()
@@ -198,7 +218,8 @@ def read_facilities(path: Path) -> tuple[gpd.GeoDataFrame, list[str]]:
     for col in ("floor_area_m2", "capacity"):
         out[col] = (
             _numeric(gdf, layer, col, "facility_id", required=False).to_numpy()
-            if col in gdf.columns else np.nan
+            if col in gdf.columns
+            else np.nan
         )
     notes: list[str] = []
     poly = out.geometry.geom_type != "Point"
@@ -225,7 +246,8 @@ def read_population(path: Path) -> tuple[gpd.GeoDataFrame, list[str]]:
     pop = _numeric(gdf, layer, "population", id_col, required=True)
     out = gpd.GeoDataFrame(
         {"source_id": gdf[id_col].astype(str).to_numpy(), "population": pop.to_numpy()},
-        geometry=gdf.geometry.values, crs=gdf.crs,
+        geometry=gdf.geometry.values,
+        crs=gdf.crs,
     )
     _check_geometry(out, layer, "source_id", ("Point", "Polygon", "MultiPolygon"))
     notes = []
@@ -245,8 +267,11 @@ def _population_from_raster(path: Path) -> gpd.GeoDataFrame:
     try:
         src = rasterio.open(path)
     except rasterio.errors.RasterioIOError as exc:
-        raise InputLayerError(layer, f"{path} could not be read as a raster ({exc})",
-                              "give a GeoTIFF of residents per cell") from exc
+        raise InputLayerError(
+            layer,
+            f"{path} could not be read as a raster ({exc})",
+            "give a GeoTIFF of residents per cell",
+        ) from exc
     with src:
         if src.crs is None:
             raise NoCrsError(layer, f"raster {path} carries no CRS", "set the raster's CRS")
@@ -259,16 +284,22 @@ def _population_from_raster(path: Path) -> gpd.GeoDataFrame:
     if (values < 0).any():
         r, c = np.argwhere(values < 0)[0]
         raise ValueColumnError(
-            layer, f"raster {path} has negative residents (first at row {r}, column {c})",
+            layer,
+            f"raster {path} has negative residents (first at row {r}, column {c})",
             "residents per cell must be 0 or more; set the raster's nodata value if these mark no data",
         )
     rows, cols = np.nonzero(np.nan_to_num(values) > 0)
     t = transform
     x0, y0 = t.c + t.a * cols + t.b * rows, t.f + t.d * cols + t.e * rows
     x1, y1 = x0 + t.a + t.b, y0 + t.d + t.e
-    geoms = shapely.box(np.minimum(x0, x1), np.minimum(y0, y1), np.maximum(x0, x1), np.maximum(y0, y1))
+    geoms = shapely.box(
+        np.minimum(x0, x1), np.minimum(y0, y1), np.maximum(x0, x1), np.maximum(y0, y1)
+    )
     return gpd.GeoDataFrame(
-        {"source_id": [f"r{r}c{c}" for r, c in zip(rows, cols, strict=True)],
-         "population": values[rows, cols]},
-        geometry=geoms, crs=crs,
+        {
+            "source_id": [f"r{r}c{c}" for r, c in zip(rows, cols, strict=True)],
+            "population": values[rows, cols],
+        },
+        geometry=geoms,
+        crs=crs,
     )

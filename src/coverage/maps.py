@@ -21,8 +21,22 @@ if TYPE_CHECKING:
 
 #: Colours per category (ColorBrewer Set1/Dark2, distinct for up to 16 categories).
 PALETTE = [
-    "#e41a1c", "#377eb8", "#4daf4a", "#984ea3", "#ff7f00", "#a65628", "#f781bf", "#999999",
-    "#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#a6761d", "#666666",
+    "#e41a1c",
+    "#377eb8",
+    "#4daf4a",
+    "#984ea3",
+    "#ff7f00",
+    "#a65628",
+    "#f781bf",
+    "#999999",
+    "#1b9e77",
+    "#d95f02",
+    "#7570b3",
+    "#e7298a",
+    "#66a61e",
+    "#e6ab02",
+    "#a6761d",
+    "#666666",
 ]
 
 
@@ -75,7 +89,9 @@ def build_map(result: StudyResult, lang: str = "en") -> folium.Map:
     bounds = comm.total_bounds
     fmap = folium.Map(
         location=[(bounds[1] + bounds[3]) / 2, (bounds[0] + bounds[2]) / 2],
-        tiles=None, control_scale=True, prefer_canvas=True,
+        tiles=None,
+        control_scale=True,
+        prefer_canvas=True,
     )
     folium.TileLayer(
         "OpenStreetMap",
@@ -86,35 +102,42 @@ def build_map(result: StudyResult, lang: str = "en") -> folium.Map:
     fmap.fit_bounds([[bounds[1], bounds[0]], [bounds[3], bounds[2]]])
 
     colormap = cm.LinearColormap(
-        ["#d7191c", "#fdae61", "#ffffbf", "#a6d96a", "#1a9641"], vmin=0.0, vmax=1.0,
+        ["#d7191c", "#fdae61", "#ffffbf", "#a6d96a", "#1a9641"],
+        vmin=0.0,
+        vmax=1.0,
         caption=f"{a1.indicator}: share of residents with "
         f"{' + '.join(label(c, lang) for c in a1.categories)} within {a1.threshold:g} min walk",
     )
     features = []
     for rec in comm.to_dict("records"):
         value = rec[a1.column]
-        features.append({
-            "type": "Feature",
-            "geometry": rec["geometry"].__geo_interface__,
-            "properties": {
-                "name": html.escape(str(rec["name"])),
-                "value_text": _fmt_share(value),
-                "colour": colormap(value) if np.isfinite(value) else "#bbbbbb",
-                "shortfall": bool(rec["shortfall"]),
-                "popup": _community_popup(rec, result),
-            },
-        })
+        features.append(
+            {
+                "type": "Feature",
+                "geometry": rec["geometry"].__geo_interface__,
+                "properties": {
+                    "name": html.escape(str(rec["name"])),
+                    "value_text": _fmt_share(value),
+                    "colour": colormap(value) if np.isfinite(value) else "#bbbbbb",
+                    "shortfall": bool(rec["shortfall"]),
+                    "popup": _community_popup(rec, result),
+                },
+            }
+        )
     geo = {"type": "FeatureCollection", "features": features}
     folium.GeoJson(
         geo,
         name=f"communities: {a1.indicator}",
         style_function=lambda f: {
-            "fillColor": f["properties"]["colour"], "fillOpacity": 0.6,
+            "fillColor": f["properties"]["colour"],
+            "fillOpacity": 0.6,
             "color": "#b00000" if f["properties"]["shortfall"] else "#555555",
             "weight": 3 if f["properties"]["shortfall"] else 1,
             "dashArray": "6 4" if f["properties"]["shortfall"] else None,
         },
-        tooltip=folium.GeoJsonTooltip(fields=["name", "value_text"], aliases=["community", a1.indicator]),
+        tooltip=folium.GeoJsonTooltip(
+            fields=["name", "value_text"], aliases=["community", a1.indicator]
+        ),
         popup=folium.GeoJsonPopup(fields=["popup"], labels=False, max_width=480),
     ).add_to(fmap)
     colormap.add_to(fmap)
@@ -133,8 +156,13 @@ def build_map(result: StudyResult, lang: str = "en") -> folium.Map:
                 f"on walk network: {'yes' if rec['on_network_walk'] else 'no (beyond snapping limit)'}"
             )
             folium.CircleMarker(
-                location=[rec["geometry"].y, rec["geometry"].x], radius=4, color="#222",
-                weight=1, fill=True, fill_color=colours[cat], fill_opacity=0.9,
+                location=[rec["geometry"].y, rec["geometry"].x],
+                radius=4,
+                color="#222",
+                weight=1,
+                fill=True,
+                fill_color=colours[cat],
+                fill_opacity=0.9,
                 popup=folium.Popup(pop_html, max_width=320),
                 tooltip=html.escape(label(cat, lang)),
             ).add_to(group)

@@ -85,9 +85,7 @@ def keeps_way(tags: dict[str, str], mode: Mode) -> bool:
     """
     if "highway" not in tags:
         return False
-    return not any(
-        key in tags and rx.search(tags[key]) for key, rx in _COMPILED[mode]
-    )
+    return not any(key in tags and rx.search(tags[key]) for key, rx in _COMPILED[mode])
 
 
 def way_directions(tags: dict[str, str], mode: Mode) -> tuple[bool, bool]:
@@ -242,7 +240,7 @@ def read_osm_ways(path: Path, mode: Mode) -> list[Way]:
             .with_filter(osmium.filter.KeyFilter("highway"))
         )
         for obj in processor:
-            if not obj.is_way():
+            if not isinstance(obj, osmium.osm.Way):
                 continue
             tags = dict(obj.tags)
             if not keeps_way(tags, mode):
@@ -370,7 +368,9 @@ def network_from_ways(ways: Iterable[Way], mode: Mode, crs: str | CRS) -> Street
     )
 
 
-def load_network(source: Path | None, mode: Mode, crs: str | CRS, boundary: Any = None) -> StreetNetwork:
+def load_network(
+    source: Path | None, mode: Mode, crs: str | CRS, boundary: Any = None
+) -> StreetNetwork:
     """Load a mode's network from an OSM file, a GraphML file or an OSMnx download.
 
     Parameters
@@ -395,7 +395,8 @@ def load_network(source: Path | None, mode: Mode, crs: str | CRS, boundary: Any 
             graph = ox.load_graphml(source)
         except Exception as exc:  # osmnx raises many kinds on bad files
             raise NetworkError(
-                "network", f"{source} is not a GraphML file OSMnx can read ({exc})",
+                "network",
+                f"{source} is not a GraphML file OSMnx can read ({exc})",
                 "write the graph with osmnx.save_graphml, or give an OSM file",
             ) from exc
         return network_from_ways(ways_from_osmnx_graph(graph, mode), mode, crs)
@@ -414,13 +415,16 @@ def _download_ways(boundary: Any, mode: Mode) -> Iterator[Way]:
 
     if boundary is None:
         raise NetworkError(
-            "network", "no network file was given and no study area to download for",
+            "network",
+            "no network file was given and no study area to download for",
             "name a network file in [inputs]",
         )
     try:
         graph = ox.graph_from_polygon(
-            boundary, network_type="walk" if mode == "walk" else "bike",
-            simplify=False, retain_all=True,
+            boundary,
+            network_type="walk" if mode == "walk" else "bike",
+            simplify=False,
+            retain_all=True,
         )
     except Exception as exc:  # network failures surface as many exception types
         raise NetworkError(

@@ -83,10 +83,18 @@ def _mode_reach(
     dsnap = snap_points(net, demand_xy, limit_m)
     fsnap = snap_points(net, facility_xy, limit_m)
     seconds = nearest_costs(
-        net.n_nodes, net.seg_u, net.seg_v, net.seg_length_m / speed_ms,
-        net.seg_forward, net.seg_backward,
-        dsnap, dsnap.access_m / speed_ms, fsnap, fsnap.access_m / speed_ms,
-        facility_group, n_groups,
+        net.n_nodes,
+        net.seg_u,
+        net.seg_v,
+        net.seg_length_m / speed_ms,
+        net.seg_forward,
+        net.seg_backward,
+        dsnap,
+        dsnap.access_m / speed_ms,
+        fsnap,
+        fsnap.access_m / speed_ms,
+        facility_group,
+        n_groups,
     )
     return ModeReach(speed_kmh, limit_m, dsnap, fsnap, seconds / 60.0, net.summary())
 
@@ -171,18 +179,34 @@ def run_study(study: Study, progress: Progress = _quiet) -> StudyResult:
     for mode in MODES:
         progress(f"{mode}: snapping and shortest paths to the nearest facility of each category")
         reach[mode] = _mode_reach(
-            networks[mode], speeds[mode], limits[mode], demand_xy,
-            fac_xy, fgroup, len(groups),
+            networks[mode],
+            speeds[mode],
+            limits[mode],
+            demand_xy,
+            fac_xy,
+            fgroup,
+            len(groups),
         )
     # A3, network variant: walking network distance in metres to the nearest complex
     walk_net, wr = networks["walk"], reach["walk"]
     is_complex = fgroup == group_index[study.indicators.complex_category]
     fsn = wr.facility_snaps
-    complex_snaps = Snaps(fsn.segment[is_complex], fsn.fraction[is_complex], fsn.access_m[is_complex])
+    complex_snaps = Snaps(
+        fsn.segment[is_complex], fsn.fraction[is_complex], fsn.access_m[is_complex]
+    )
     complex_net_m = nearest_costs(
-        walk_net.n_nodes, walk_net.seg_u, walk_net.seg_v, walk_net.seg_length_m,
-        walk_net.seg_forward, walk_net.seg_backward, wr.demand_snaps, wr.demand_snaps.access_m,
-        complex_snaps, complex_snaps.access_m, np.zeros(int(is_complex.sum()), dtype=np.int64), 1,
+        walk_net.n_nodes,
+        walk_net.seg_u,
+        walk_net.seg_v,
+        walk_net.seg_length_m,
+        walk_net.seg_forward,
+        walk_net.seg_backward,
+        wr.demand_snaps,
+        wr.demand_snaps.access_m,
+        complex_snaps,
+        complex_snaps.access_m,
+        np.zeros(int(is_complex.sum()), dtype=np.int64),
+        1,
     )[:, 0]
     complex_xy = fac_xy[facilities["category"].to_numpy() == study.indicators.complex_category]
     if len(complex_xy):
@@ -217,11 +241,24 @@ def run_study(study: Study, progress: Progress = _quiet) -> StudyResult:
         on = reach[mode].demand_snaps.on_network
         accounting[f"off_network_population_{mode}"] = float(pop[~on].sum())
         accounting[f"off_network_demand_points_{mode}"] = int((~on).sum())
-        accounting[f"off_network_facilities_{mode}"] = int((~facilities[f"on_network_{mode}"]).sum())
+        accounting[f"off_network_facilities_{mode}"] = int(
+            (~facilities[f"on_network_{mode}"]).sum()
+        )
     return StudyResult(
-        study=study, crs=crs, communities=communities, facilities=facilities, demand=dem,
-        categories=categories, reach=reach, specs=specs, indicators=table, shortfalls=short,
-        targets=targets, accounting=accounting, notes=notes, timings_s=timings,
+        study=study,
+        crs=crs,
+        communities=communities,
+        facilities=facilities,
+        demand=dem,
+        categories=categories,
+        reach=reach,
+        specs=specs,
+        indicators=table,
+        shortfalls=short,
+        targets=targets,
+        accounting=accounting,
+        notes=notes,
+        timings_s=timings,
     )
 
 
@@ -247,22 +284,75 @@ def _specs(
     specs = []
     for minutes in ind.tiers_min:
         for c in categories:
-            specs.append(IndicatorSpec("category_coverage", "walk", minutes, "min", (c,),
-                                       costs("walk", (c,)), note=note((c,))))
+            specs.append(
+                IndicatorSpec(
+                    "category_coverage",
+                    "walk",
+                    minutes,
+                    "min",
+                    (c,),
+                    costs("walk", (c,)),
+                    note=note((c,)),
+                )
+            )
     for c in categories:
-        specs.append(IndicatorSpec("category_coverage", "cycle", ind.rural_cycle_min, "min", (c,),
-                                   costs("cycle", (c,)), note=note((c,))))
-    specs.append(IndicatorSpec("A1_service_circle", "walk", ind.circle_min, "min",
-                               ind.service_circle, costs("walk", ind.service_circle),
-                               note=note(ind.service_circle)))
-    specs.append(IndicatorSpec("A2_rural_cycling", "cycle", ind.rural_cycle_min, "min",
-                               ind.rural_services, costs("cycle", ind.rural_services),
-                               rural_only=True, note=note(ind.rural_services)))
+        specs.append(
+            IndicatorSpec(
+                "category_coverage",
+                "cycle",
+                ind.rural_cycle_min,
+                "min",
+                (c,),
+                costs("cycle", (c,)),
+                note=note((c,)),
+            )
+        )
+    specs.append(
+        IndicatorSpec(
+            "A1_service_circle",
+            "walk",
+            ind.circle_min,
+            "min",
+            ind.service_circle,
+            costs("walk", ind.service_circle),
+            note=note(ind.service_circle),
+        )
+    )
+    specs.append(
+        IndicatorSpec(
+            "A2_rural_cycling",
+            "cycle",
+            ind.rural_cycle_min,
+            "min",
+            ind.rural_services,
+            costs("cycle", ind.rural_services),
+            rural_only=True,
+            note=note(ind.rural_services),
+        )
+    )
     cx = (ind.complex_category,)
-    specs.append(IndicatorSpec("A3_complex_radius_straight", "straight", ind.complex_radius_m, "m",
-                               cx, complex_line_m[:, None], note=note(cx)))
-    specs.append(IndicatorSpec("A3_complex_radius_network", "walk", ind.complex_radius_m, "m",
-                               cx, complex_net_m[:, None], note=note(cx)))
+    specs.append(
+        IndicatorSpec(
+            "A3_complex_radius_straight",
+            "straight",
+            ind.complex_radius_m,
+            "m",
+            cx,
+            complex_line_m[:, None],
+            note=note(cx),
+        )
+    )
+    specs.append(
+        IndicatorSpec(
+            "A3_complex_radius_network",
+            "walk",
+            ind.complex_radius_m,
+            "m",
+            cx,
+            complex_net_m[:, None],
+            note=note(cx),
+        )
+    )
     return specs
 
 

@@ -273,7 +273,14 @@ def nearest_costs(
     seg = np.concatenate([demand_snaps.segment, facility_snaps.segment])
     frac = np.concatenate([demand_snaps.fraction, facility_snaps.fraction])
     tail, head, cost, node, n_total = split_graph(
-        n_nodes, seg_u, seg_v, seg_cost, seg_forward, seg_backward, seg, frac,
+        n_nodes,
+        seg_u,
+        seg_v,
+        seg_cost,
+        seg_forward,
+        seg_backward,
+        seg,
+        frac,
         extra_nodes=n_groups,
     )
     dnode, fnode = node[:nd], node[nd:]

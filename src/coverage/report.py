@@ -28,13 +28,27 @@ from coverage.maps import map_html
 from coverage.network import MODES
 from coverage.pipeline import StudyResult
 
-PACKAGES = ("numpy", "scipy", "pandas", "geopandas", "shapely", "pyproj", "pyogrio", "osmium",
-            "osmnx", "networkx", "folium", "rasterio")
+PACKAGES = (
+    "numpy",
+    "scipy",
+    "pandas",
+    "geopandas",
+    "shapely",
+    "pyproj",
+    "pyogrio",
+    "osmium",
+    "osmnx",
+    "networkx",
+    "folium",
+    "rasterio",
+)
 
 
 def _atomic(path: Path, write: Callable[[Path], None]) -> None:
     """Write via a temporary file in the same folder, then rename into place."""
-    fd, tmp_name = tempfile.mkstemp(prefix=f".tmp-{path.stem}-", suffix=path.suffix, dir=path.parent)
+    fd, tmp_name = tempfile.mkstemp(
+        prefix=f".tmp-{path.stem}-", suffix=path.suffix, dir=path.parent
+    )
     os.close(fd)
     tmp = Path(tmp_name)
     try:
@@ -44,6 +58,10 @@ def _atomic(path: Path, write: Callable[[Path], None]) -> None:
     finally:
         if tmp.exists():
             tmp.unlink()
+
+
+def _write_text(path: Path, text: str) -> None:
+    path.write_text(text, encoding="utf-8")
 
 
 def _csv(frame: pd.DataFrame, path: Path) -> None:
@@ -72,24 +90,32 @@ def indicators_table(result: StudyResult) -> pd.DataFrame:
 def demand_table(result: StudyResult) -> pd.DataFrame:
     """Per demand point: community, residents, minutes to the nearest facility per mode and category."""
     pts = result.demand.points
-    out = pd.DataFrame({
-        "demand_id": pts["demand_id"].to_numpy(),
-        "community_id": pts["community_id"].to_numpy(),
-        "source_id": pts["source_id"].to_numpy(),
-        "population": pts["population"].round(3).to_numpy(),
-    })
+    out = pd.DataFrame(
+        {
+            "demand_id": pts["demand_id"].to_numpy(),
+            "community_id": pts["community_id"].to_numpy(),
+            "source_id": pts["source_id"].to_numpy(),
+            "population": pts["population"].round(3).to_numpy(),
+        }
+    )
     for mode in MODES:
         r = result.reach[mode]
-        out[f"{mode}_access_m"] = np.round(np.where(r.demand_snaps.on_network, r.demand_snaps.access_m, np.nan), 3)
+        out[f"{mode}_access_m"] = np.round(
+            np.where(r.demand_snaps.on_network, r.demand_snaps.access_m, np.nan), 3
+        )
         for k, cat in enumerate(result.categories):
-            out[f"{mode}_min_{cat}"] = np.round(np.where(np.isfinite(r.minutes[:, k]), r.minutes[:, k], np.nan), 4)
+            out[f"{mode}_min_{cat}"] = np.round(
+                np.where(np.isfinite(r.minutes[:, k]), r.minutes[:, k], np.nan), 4
+            )
     for spec in result.specs:
         if spec.indicator != "category_coverage":
             out[f"covered_{spec.column}"] = spec.covered
     return out
 
 
-def write_outputs(result: StudyResult, out_dir: Path, lang: str = "en", elapsed_s: float | None = None) -> dict[str, Path]:
+def write_outputs(
+    result: StudyResult, out_dir: Path, lang: str = "en", elapsed_s: float | None = None
+) -> dict[str, Path]:
     """Write every output of a run into ``out_dir``.
 
     Returns
@@ -119,16 +145,21 @@ def write_outputs(result: StudyResult, out_dir: Path, lang: str = "en", elapsed_
 
     def write_gpkg(tmp: Path) -> None:
         comm.to_file(tmp, layer="communities", driver="GPKG")
-        dem = result.demand.points[["demand_id", "geometry"]].merge(demand_table(result), on="demand_id")
+        dem = result.demand.points[["demand_id", "geometry"]].merge(
+            demand_table(result), on="demand_id"
+        )
         dem.to_file(tmp, layer="demand_points", driver="GPKG")
         result.facilities.to_file(tmp, layer="facilities", driver="GPKG")
 
     _atomic(paths["communities_gpkg"], write_gpkg)
     page = map_html(result, lang)
-    _atomic(paths["map"], lambda p: p.write_text(page, encoding="utf-8"))
+    _atomic(paths["map"], lambda p: _write_text(p, page))
     run = run_record(result, elapsed_s)
     run["outputs"] = {k: str(v.name) for k, v in paths.items()}
-    _atomic(paths["run"], lambda p: p.write_text(json.dumps(run, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8"))
+    _atomic(
+        paths["run"],
+        lambda p: _write_text(p, json.dumps(run, indent=2, ensure_ascii=False, default=str) + "\n"),
+    )
     return paths
 
 
@@ -169,10 +200,16 @@ def headline(result: StudyResult) -> str:
     acc = result.accounting
     ind = indicators_table(result)
     agg = ind[ind["scope"].isin(["all", "urban", "rural"])]
-    keep = agg[(agg["status"].isin(["met", "short"]))
-               | ((agg["indicator"] == "A1_service_circle") & (agg["scope"] == "all"))
-               | ((agg["indicator"] == "category_coverage") & (agg["scope"] == "all")
-                  & (agg["mode"] == "walk") & (agg["minutes_or_metres"] == study.indicators.circle_min))]
+    keep = agg[
+        (agg["status"].isin(["met", "short"]))
+        | ((agg["indicator"] == "A1_service_circle") & (agg["scope"] == "all"))
+        | (
+            (agg["indicator"] == "category_coverage")
+            & (agg["scope"] == "all")
+            & (agg["mode"] == "walk")
+            & (agg["minutes_or_metres"] == study.indicators.circle_min)
+        )
+    ]
     lines = [
         f"{study.name}",
         f"targets: {study.targets.preset}; speeds: walk {study.speeds.walk_kmh:g} km/h, "

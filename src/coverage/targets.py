@@ -10,7 +10,16 @@ import pandas as pd
 
 from coverage.errors import PresetError
 
-PRESET_COLUMNS = ("indicator", "scope", "target", "year", "binding", "wording_zh", "wording_en", "source")
+PRESET_COLUMNS = (
+    "indicator",
+    "scope",
+    "target",
+    "year",
+    "binding",
+    "wording_zh",
+    "wording_en",
+    "source",
+)
 SCOPES = ("urban", "rural", "all")
 
 
@@ -73,20 +82,38 @@ def load_preset(name_or_path: str, base_dir: Path | None = None) -> list[Target]
     frame = pd.read_csv(StringIO(text), dtype=str, keep_default_na=False)
     missing = [c for c in PRESET_COLUMNS if c not in frame.columns]
     if missing:
-        raise PresetError(f"{where}: missing column(s) {', '.join(missing)}; needs {', '.join(PRESET_COLUMNS)}")
+        raise PresetError(
+            f"{where}: missing column(s) {', '.join(missing)}; needs {', '.join(PRESET_COLUMNS)}"
+        )
     targets = []
     for i, row in frame.iterrows():
         try:
             value = float(row["target"])
             year = int(row["year"])
         except ValueError as exc:
-            raise PresetError(f"{where}, row {int(str(i)) + 2}: target and year must be numbers ({exc})") from exc
+            raise PresetError(
+                f"{where}, row {int(str(i)) + 2}: target and year must be numbers ({exc})"
+            ) from exc
         if not 0 <= value <= 1:
-            raise PresetError(f"{where}, row {int(str(i)) + 2}: target {value} is not a share between 0 and 1")
+            raise PresetError(
+                f"{where}, row {int(str(i)) + 2}: target {value} is not a share between 0 and 1"
+            )
         if row["scope"] not in SCOPES:
-            raise PresetError(f"{where}, row {int(str(i)) + 2}: scope {row['scope']!r} is not one of {SCOPES}")
-        targets.append(Target(row["indicator"], row["scope"], value, year, row["binding"],
-                              row["wording_zh"], row["wording_en"], row["source"]))
+            raise PresetError(
+                f"{where}, row {int(str(i)) + 2}: scope {row['scope']!r} is not one of {SCOPES}"
+            )
+        targets.append(
+            Target(
+                row["indicator"],
+                row["scope"],
+                value,
+                year,
+                row["binding"],
+                row["wording_zh"],
+                row["wording_en"],
+                row["source"],
+            )
+        )
     keys = [(t.indicator, t.scope) for t in targets]
     if len(set(keys)) != len(keys):
         raise PresetError(f"{where}: an (indicator, scope) pair appears twice")
