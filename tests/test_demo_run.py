@@ -153,3 +153,14 @@ def test_bad_study_file_exits_with_a_message(tmp_path, capsys):
     assert main(["run", str(bad), "--out", str(tmp_path / "o")]) == 2
     assert "unknown key 'inputz' (did you mean 'inputs'?)" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
+
+
+def test_shortfall_areas_hold_the_uncovered_residents(run_dir):
+    areas = gpd.read_file(run_dir / "communities.gpkg", layer="shortfall_areas")
+    ind = pd.read_csv(run_dir / "indicators.csv")
+    a1 = ind[(ind["indicator"] == "A1_service_circle") & (ind["scope"] == "urban")].iloc[0]
+    mine = areas[areas["indicator"] == "A1_service_circle"]
+    assert mine["uncovered_population"].sum() == pytest.approx(
+        a1["total_population"] - a1["covered_population"], abs=1e-2)
+    assert list(mine["rank"]) == list(range(1, len(mine) + 1))
+    assert mine["uncovered_population"].is_monotonic_decreasing

@@ -117,3 +117,23 @@ def test_user_preset_file_and_bad_presets(tmp_path):
     bad.write_text(good.read_text(encoding="utf-8").replace("0.9", "90"), encoding="utf-8")
     with pytest.raises(PresetError, match="between 0 and 1"):
         load_preset(str(bad))
+
+
+def test_shortfall_areas_dissolve_adjacent_uncovered_pieces():
+    import geopandas as gpd
+    from shapely.geometry import box
+
+    from coverage.indicators import shortfall_areas
+
+    # four unit squares in a row; 0 and 1 touch, 3 stands alone, 2 is covered
+    pieces = gpd.GeoSeries([box(0, 0, 1, 1), box(1, 0, 2, 1), box(2, 0, 3, 1), box(4, 0, 5, 1)],
+                           crs="EPSG:32722")
+    pop = np.array([5.0, 6.0, 100.0, 20.0])
+    ids = np.array(["a", "b", "b", "c"], dtype=object)
+    out = shortfall_areas(pieces, pop, ids, np.array([True, True, False, True]), "A1")
+    assert list(out["rank"]) == [1, 2]
+    assert list(out["uncovered_population"]) == [20.0, 11.0]
+    assert list(out["communities"]) == ["c", "a, b"]
+    assert out.geometry.iloc[1].area == pytest.approx(2.0)
+    empty = shortfall_areas(pieces, pop, ids, np.zeros(4, dtype=bool), "A1")
+    assert len(empty) == 0

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import geopandas as gpd
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+import shapely
 
 from coverage.targets import Target
 
@@ -291,3 +293,67 @@ def shortfalls(
         ascending=[False, True, True],
         kind="stable",
     ).reset_index(drop=True)
+
+
+def shortfall_areas(
+    pieces: gpd.GeoSeries,
+    population: FloatArray,
+    community_ids: npt.NDArray[np.object_],
+    uncovered: npt.NDArray[np.bool_],
+    indicator: str,
+) -> gpd.GeoDataFrame:
+    """Dissolve uncovered demand into contiguous shortfall areas, ranked by residents.
+
+    Parameters
+    ----------
+    pieces
+        The area each demand point stands for (population polygon cut by its
+        community; a point for point population).
+    population
+        Residents per demand point.
+    community_ids
+        Community of each demand point.
+    uncovered
+        Demand points counted by the indicator and not covered.
+    indicator
+        Indicator id written in the ``indicator`` column.
+
+    Returns
+    -------
+    GeoDataFrame
+        ``rank, indicator, uncovered_population, demand_points, communities,
+        area_km2``; rank 1 holds the most uncovered residents.
+    """
+    cols = ["rank", "indicator", "uncovered_population", "demand_points", "communities", "area_km2"]
+    sel = np.flatnonzero(uncovered & (population > 0))
+    if sel.size == 0:
+        return gpd.GeoDataFrame(columns=[*cols, "geometry"], geometry="geometry", crs=pieces.crs)
+    merged = shapely.union_all(pieces.values[sel])
+    parts = np.asarray(shapely.get_parts(merged))
+    tree = shapely.STRtree(parts)
+    probe = shapely.point_on_surface(pieces.values[sel])
+    pi, pj = tree.query(probe, predicate="intersects")
+    part_of = np.full(sel.size, -1, dtype=np.int64)
+    part_of[pi[::-1]] = pj[::-1]  # first matching part per piece
+    uncovered_pop = np.bincount(part_of, weights=population[sel], minlength=parts.size)
+    counts = np.bincount(part_of, minlength=parts.size)
+    comms = [
+        ", ".join(sorted(set(community_ids[sel][part_of == k].astype(str))))
+        for k in range(parts.size)
+    ]
+    frame = gpd.GeoDataFrame(
+        {
+            "indicator": indicator,
+            "uncovered_population": np.round(uncovered_pop, 3),
+            "demand_points": counts,
+            "communities": comms,
+            "area_km2": np.round(shapely.area(parts) / 1e6, 4),
+        },
+        geometry=parts,
+        crs=pieces.crs,
+    )
+    frame = frame.sort_values(
+        ["uncovered_population", "communities"], ascending=[False, True], kind="stable"
+    ).reset_index(drop=True)
+    frame.insert(0, "rank", np.arange(1, len(frame) + 1))
+    return frame[[*cols, "geometry"]]

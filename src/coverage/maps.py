@@ -142,6 +142,34 @@ def build_map(result: StudyResult, lang: str = "en") -> folium.Map:
     ).add_to(fmap)
     colormap.add_to(fmap)
 
+    areas = result.shortfall_areas
+    if len(areas):
+        shown = areas[areas["indicator"] == a1.indicator].to_crs("EPSG:4326")
+        area_feats = [
+            {
+                "type": "Feature",
+                "geometry": rec["geometry"].__geo_interface__,
+                "properties": {
+                    "popup": (
+                        f"<b>shortfall area {int(rec['rank'])}</b> ({html.escape(a1.indicator)})<br>"
+                        f"uncovered residents: {rec['uncovered_population']:,.0f}<br>"
+                        f"area: {rec['area_km2']:.2f} km²<br>"
+                        f"communities: {html.escape(str(rec['communities']))}"
+                    ),
+                },
+            }
+            for rec in shown.to_dict("records")
+        ]
+        folium.GeoJson(
+            {"type": "FeatureCollection", "features": area_feats},
+            name=f"shortfall areas: {a1.indicator}",
+            style_function=lambda f: {
+                "fillColor": "#7b0000", "fillOpacity": 0.35, "color": "#7b0000", "weight": 1,
+            },
+            popup=folium.GeoJsonPopup(fields=["popup"], labels=False, max_width=420),
+            show=False,
+        ).add_to(fmap)
+
     fac = result.facilities.to_crs("EPSG:4326")
     cats = [c for c in result.categories if c in set(fac["category"])]
     colours = {c: PALETTE[i % len(PALETTE)] for i, c in enumerate(cats)}

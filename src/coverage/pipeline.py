@@ -19,7 +19,7 @@ from scipy.spatial import cKDTree
 from coverage import demand as demand_mod
 from coverage.categories import CATEGORIES
 from coverage.config import Study
-from coverage.indicators import IndicatorSpec, evaluate, shortfalls
+from coverage.indicators import IndicatorSpec, evaluate, shortfall_areas, shortfalls
 from coverage.inputs import read_communities, read_facilities, read_population
 from coverage.network import MODES, Mode, StreetNetwork, load_network
 from coverage.reach import Snaps, nearest_costs, snap_points
@@ -58,6 +58,7 @@ class StudyResult:
     specs: list[IndicatorSpec]
     indicators: pd.DataFrame
     shortfalls: pd.DataFrame
+    shortfall_areas: gpd.GeoDataFrame
     targets: list[Target]
     accounting: dict[str, Any]
     notes: list[str] = field(default_factory=list)
@@ -222,6 +223,7 @@ def run_study(study: Study, progress: Progress = _quiet) -> StudyResult:
     pop = dem.points["population"].to_numpy(dtype=float)
     table = evaluate(specs, pop, cindex, comm_ids, communities["kind"].tolist(), targets)
     short = shortfalls(table, specs, pop, cindex, comm_ids)
+    areas = _shortfall_areas(specs, targets, dem, communities, cindex)
     communities = _community_table(communities, specs, pop, cindex, table, reach)
     facilities = facilities.copy()
     for mode in MODES:
@@ -255,6 +257,7 @@ def run_study(study: Study, progress: Progress = _quiet) -> StudyResult:
         specs=specs,
         indicators=table,
         shortfalls=short,
+        shortfall_areas=areas,
         targets=targets,
         accounting=accounting,
         notes=notes,
@@ -354,6 +357,33 @@ def _specs(
         )
     )
     return specs
+
+
+def _shortfall_areas(
+    specs: list[IndicatorSpec],
+    targets: list[Target],
+    dem: demand_mod.Demand,
+    communities: gpd.GeoDataFrame,
+    cindex: np.ndarray,
+) -> gpd.GeoDataFrame:
+    """Shortfall areas of every indicator that has a target, over the scope the target covers."""
+    kinds = communities["kind"].to_numpy()[cindex]
+    pop = dem.points["population"].to_numpy(dtype=float)
+    ids = dem.points["community_id"].to_numpy(dtype=object)
+    frames = []
+    for spec in specs:
+        scopes = {t.scope for t in targets if t.indicator == spec.indicator}
+        if not scopes:
+            continue
+        counted = np.ones(len(pop), dtype=bool) if "all" in scopes else np.isin(kinds, list(scopes))
+        if spec.rural_only:
+            counted &= kinds == "rural"
+        frames.append(
+            shortfall_areas(dem.points["piece"], pop, ids, counted & ~spec.covered, spec.indicator)
+        )
+    if not frames:
+        return shortfall_areas(dem.points["piece"], pop, ids, np.zeros(len(pop), bool), "")
+    return gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), crs=communities.crs)
 
 
 def _community_table(

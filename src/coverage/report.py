@@ -150,6 +150,8 @@ def write_outputs(
         )
         dem.to_file(tmp, layer="demand_points", driver="GPKG")
         result.facilities.to_file(tmp, layer="facilities", driver="GPKG")
+        if len(result.shortfall_areas):
+            result.shortfall_areas.to_file(tmp, layer="shortfall_areas", driver="GPKG")
 
     _atomic(paths["communities_gpkg"], write_gpkg)
     page = map_html(result, lang)
