@@ -105,8 +105,18 @@ def build_map(result: StudyResult, lang: str = "en") -> folium.Map:
         ["#d7191c", "#fdae61", "#ffffbf", "#a6d96a", "#1a9641"],
         vmin=0.0,
         vmax=1.0,
-        caption=f"{a1.indicator}: share of residents with "
-        f"{' + '.join(label(c, lang) for c in a1.categories)} within {a1.threshold:g} min walk",
+        caption=f"A1: residents with {' + '.join(label(c, lang) for c in a1.categories)} "
+        f"within {a1.threshold:g} min walk",
+    )
+    # outline the communities short on the access targets (A1 walking, A2 rural cycling)
+    ind = result.indicators
+    access_short = set(
+        ind.loc[
+            ind["scope"].str.startswith("community:")
+            & ind["indicator"].isin(["A1_service_circle", "A2_rural_cycling"])
+            & (ind["status"] == "short"),
+            "scope",
+        ].str.split(":", n=1).str[1]
     )
     features = []
     for rec in comm.to_dict("records"):
@@ -119,7 +129,7 @@ def build_map(result: StudyResult, lang: str = "en") -> folium.Map:
                     "name": html.escape(str(rec["name"])),
                     "value_text": _fmt_share(value),
                     "colour": colormap(value) if np.isfinite(value) else "#bbbbbb",
-                    "shortfall": bool(rec["shortfall"]),
+                    "shortfall": rec["community_id"] in access_short,
                     "popup": _community_popup(rec, result),
                 },
             }
@@ -213,11 +223,11 @@ def build_map(result: StudyResult, lang: str = "en") -> folium.Map:
          padding:6px 10px;border:1px solid #888;border-radius:4px;font:14px sans-serif">
       <b>{html.escape(study.name)}</b><br>
       <span style="font-size:11px">{settings}</span></div>
-    <div id="sc-legend" style="position:fixed;bottom:30px;left:10px;z-index:9999;background:white;
+    <div id="sc-legend" style="position:fixed;bottom:30px;right:10px;z-index:9999;background:white;
          padding:6px 10px;border:1px solid #888;border-radius:4px;font:12px sans-serif">
       <b>Facilities</b>{legend_items}
       <div style="margin-top:4px"><span style="display:inline-block;width:18px;border-top:3px dashed #b00000;
-        margin-right:4px"></span>community below target</div></div>
+        margin-right:4px"></span>community below its A1 / A2 target</div></div>
     """
     fmap.get_root().html.add_child(folium.Element(overlay))  # type: ignore[attr-defined]
     return fmap
