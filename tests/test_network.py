@@ -150,3 +150,49 @@ def test_cycle_main_component_is_strongly_connected():
     main = dict(zip(net.node_osmid.tolist(), net.node_main.tolist(), strict=True))
     assert main == {1: True, 2: True, 3: False}
     assert net.seg_main.tolist() == [True, False]
+
+
+def test_download_failure_gives_a_clear_message(monkeypatch):
+    import osmnx as ox
+    from shapely.geometry import box
+
+    def offline(*args, **kwargs):
+        raise ConnectionError("no route to host")
+
+    monkeypatch.setattr(ox, "graph_from_polygon", offline)
+    with pytest.raises(NetworkError, match="downloading the walk network with OSMnx failed .*name an OSM extract"):
+        load_network(None, "walk", CRS, boundary=box(-51.2, -30.1, -51.1, -30.0))
+
+
+def test_download_path_builds_the_network_from_the_osmnx_graph(monkeypatch):
+    import osmnx as ox
+    from shapely.geometry import box
+
+    g = nx.MultiDiGraph(crs="EPSG:4326")
+    g.add_node(1, x=-51.2, y=-30.0)
+    g.add_node(2, x=-51.199, y=-30.0)
+    g.add_edge(1, 2, highway="residential")
+    g.add_edge(2, 1, highway="residential")
+    seen = {}
+
+    def fake(polygon, network_type, simplify, retain_all):
+        seen.update(network_type=network_type, simplify=simplify)
+        return g
+
+    monkeypatch.setattr(ox, "graph_from_polygon", fake)
+    net = load_network(None, "cycle", CRS, boundary=box(-51.3, -30.1, -51.1, -29.9))
+    assert seen == {"network_type": "bike", "simplify": False}
+    assert net.n_segments == 1 and net.seg_forward[0] and net.seg_backward[0]
+
+
+def test_graphml_file(tmp_path):
+    import osmnx as ox
+
+    g = nx.MultiDiGraph(crs="EPSG:4326")
+    g.add_node(1, x=-51.2, y=-30.0)
+    g.add_node(2, x=-51.199, y=-30.0)
+    g.add_edge(1, 2, highway="residential", oneway=True, reversed=False, length=96.4)
+    path = tmp_path / "g.graphml"
+    ox.save_graphml(g, path)
+    net = load_network(path, "cycle", CRS)
+    assert net.n_segments == 1 and net.seg_forward[0] and not net.seg_backward[0]
