@@ -161,6 +161,7 @@ def test_shortfall_areas_hold_the_uncovered_residents(run_dir):
     a1 = ind[(ind["indicator"] == "A1_service_circle") & (ind["scope"] == "urban")].iloc[0]
     mine = areas[areas["indicator"] == "A1_service_circle"]
     assert mine["uncovered_population"].sum() == pytest.approx(
-        a1["total_population"] - a1["covered_population"], abs=1e-2)
+        a1["total_population"] - a1["covered_population"], abs=1e-2
+    )
     assert list(mine["rank"]) == list(range(1, len(mine) + 1))
     assert mine["uncovered_population"].is_monotonic_decreasing

@@ -126,8 +126,9 @@ def test_shortfall_areas_dissolve_adjacent_uncovered_pieces():
     from coverage.indicators import shortfall_areas
 
     # four unit squares in a row; 0 and 1 touch, 3 stands alone, 2 is covered
-    pieces = gpd.GeoSeries([box(0, 0, 1, 1), box(1, 0, 2, 1), box(2, 0, 3, 1), box(4, 0, 5, 1)],
-                           crs="EPSG:32722")
+    pieces = gpd.GeoSeries(
+        [box(0, 0, 1, 1), box(1, 0, 2, 1), box(2, 0, 3, 1), box(4, 0, 5, 1)], crs="EPSG:32722"
+    )
     pop = np.array([5.0, 6.0, 100.0, 20.0])
     ids = np.array(["a", "b", "b", "c"], dtype=object)
     out = shortfall_areas(pieces, pop, ids, np.array([True, True, False, True]), "A1")

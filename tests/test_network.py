@@ -160,7 +160,9 @@ def test_download_failure_gives_a_clear_message(monkeypatch):
         raise ConnectionError("no route to host")
 
     monkeypatch.setattr(ox, "graph_from_polygon", offline)
-    with pytest.raises(NetworkError, match="downloading the walk network with OSMnx failed .*name an OSM extract"):
+    with pytest.raises(
+        NetworkError, match="downloading the walk network with OSMnx failed .*name an OSM extract"
+    ):
         load_network(None, "walk", CRS, boundary=box(-51.2, -30.1, -51.1, -30.0))
 
 

@@ -234,7 +234,8 @@ def study_from_dict(data: dict[str, Any], base_dir: Path, source: Path | None = 
         if key in data:
             if not isinstance(data[key], typ):
                 raise StudyFileError(f"{where}: {key} must be a string, got {data[key]!r}")
-            kwargs[key] = data[key] or None if key == "crs" else data[key]
+            # an empty crs means "choose the UTM zone"
+            kwargs[key] = (data[key] or None) if key == "crs" else data[key]
     for section, cls in _SECTIONS.items():
         if section not in data:
             continue
@@ -250,8 +251,7 @@ def study_from_dict(data: dict[str, Any], base_dir: Path, source: Path | None = 
                     f"Valid keys in [{section}]: {', '.join(flds)}"
                 )
             f = flds[key]
-            default = f.default if f.default is not f.default_factory else None
-            values[key] = _typed(where, f"{section}.{key}", value, default, str(f.type))
+            values[key] = _typed(where, f"{section}.{key}", value, f.default, str(f.type))
         if section == "inputs":
             for required in ("communities", "facilities"):
                 if required not in values:

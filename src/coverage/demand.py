@@ -11,6 +11,7 @@ order). Population outside every community is counted, never dropped silently.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -50,6 +51,21 @@ class Demand:
     def used_population(self) -> float:
         """Residents carried by demand points."""
         return float(self.points["population"].sum())
+
+
+def _demand_frame(frame: pd.DataFrame, points: Any, pieces: Any, crs: Any) -> gpd.GeoDataFrame:
+    """The demand-point frame: ids, community, source, residents, point and piece geometry."""
+    return gpd.GeoDataFrame(
+        {
+            "demand_id": np.arange(len(frame), dtype=np.int64),
+            "community_id": frame["community_id"].astype(str).to_numpy(),
+            "source_id": frame["source_id"].astype(str).to_numpy(),
+            "population": frame["population"].astype(float).to_numpy(),
+            "piece": gpd.GeoSeries(pieces, crs=crs),
+        },
+        geometry=gpd.GeoSeries(points, crs=crs),
+        crs=crs,
+    )
 
 
 def _point_in_piece(pieces: gpd.GeoSeries) -> gpd.GeoSeries:
@@ -132,17 +148,7 @@ def demand_from_population(population: gpd.GeoDataFrame, communities: gpd.GeoDat
             crs=communities.crs,
         )
     points = points.sort_values(["_corder", "_porder"], kind="stable").reset_index(drop=True)
-    points = gpd.GeoDataFrame(
-        {
-            "demand_id": np.arange(len(points), dtype=np.int64),
-            "community_id": points["community_id"].astype(str).to_numpy(),
-            "source_id": points["source_id"].astype(str).to_numpy(),
-            "population": points["population"].astype(float).to_numpy(),
-            "piece": gpd.GeoSeries(points["piece"].values, crs=communities.crs),
-        },
-        geometry=gpd.GeoSeries(points.geometry.values, crs=communities.crs),
-        crs=communities.crs,
-    )
+    points = _demand_frame(points, points.geometry.values, points["piece"].values, communities.crs)
     used = float(points["population"].sum())
     return Demand(
         points, total, max(total - used, 0.0), "polygons" if (~is_point).any() else "points"
@@ -185,16 +191,7 @@ def demand_from_community_counts(communities: gpd.GeoDataFrame, node_xy: np.ndar
     frame = pd.DataFrame(
         rows, columns=["community_id", "source_id", "population", "_corder", "geometry"]
     )
-    points = gpd.GeoDataFrame(
-        {
-            "demand_id": np.arange(len(frame), dtype=np.int64),
-            "community_id": frame["community_id"].astype(str).to_numpy(),
-            "source_id": frame["source_id"].astype(str).to_numpy(),
-            "population": frame["population"].astype(float).to_numpy(),
-            "piece": gpd.GeoSeries(frame["geometry"].values, crs=communities.crs),
-        },
-        geometry=gpd.GeoSeries(frame["geometry"].values, crs=communities.crs),
-        crs=communities.crs,
-    )
+    geoms = frame["geometry"].values
+    points = _demand_frame(frame, geoms, geoms, communities.crs)
     total = float(communities["population"].sum())
     return Demand(points, total, 0.0, "network nodes")

@@ -116,7 +116,9 @@ def build_map(result: StudyResult, lang: str = "en") -> folium.Map:
             & ind["indicator"].isin(["A1_service_circle", "A2_rural_cycling"])
             & (ind["status"] == "short"),
             "scope",
-        ].str.split(":", n=1).str[1]
+        ]
+        .str.split(":", n=1)
+        .str[1]
     )
     features = []
     for rec in comm.to_dict("records"):
@@ -174,7 +176,10 @@ def build_map(result: StudyResult, lang: str = "en") -> folium.Map:
             {"type": "FeatureCollection", "features": area_feats},
             name=f"shortfall areas: {a1.indicator}",
             style_function=lambda f: {
-                "fillColor": "#7b0000", "fillOpacity": 0.35, "color": "#7b0000", "weight": 1,
+                "fillColor": "#7b0000",
+                "fillOpacity": 0.35,
+                "color": "#7b0000",
+                "weight": 1,
             },
             popup=folium.GeoJsonPopup(fields=["popup"], labels=False, max_width=420),
             show=False,
