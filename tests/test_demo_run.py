@@ -100,7 +100,7 @@ def test_population_is_conserved(run_dir):
     assert dem.loc[off, "population"].sum() == pytest.approx(
         pop["off_network_population_walk"], abs=1e-3
     )
-    assert not dem.loc[off, "covered_A1_service_circle_walk_15min"].any()
+    assert not dem.loc[off, "covered_A1_service_circle_15min"].any()
 
 
 def test_run_json_records_settings_hashes_versions(run_dir):
@@ -114,7 +114,7 @@ def test_run_json_records_settings_hashes_versions(run_dir):
 def test_communities_table_and_gpkg(run_dir):
     comm = gpd.read_file(run_dir / "communities.gpkg", layer="communities")
     assert len(comm) == 44 and comm["community_id"].is_unique
-    assert {"A1_service_circle_walk_15min", "shortfall", "short_indicators", "kind"} <= set(
+    assert {"A1_service_circle_15min", "shortfall", "short_indicators", "kind"} <= set(
         comm.columns
     )
     short = pd.read_csv(run_dir / "shortfalls.csv")

@@ -88,12 +88,12 @@ class IndicatorSpec:
 
     @property
     def column(self) -> str:
-        """Column name for per-community tables, e.g. ``A1_service_circle_walk_15min``."""
+        """Column name for per-community tables, e.g. ``A1_service_circle_15min``
+        or ``cov_walk_15min_health``."""
         thr = f"{self.threshold:g}{self.unit}"
-        base = f"{self.indicator}_{self.mode}_{thr}"
         if self.indicator == "category_coverage":
-            base = f"cov_{self.mode}_{thr}_{'+'.join(self.categories)}"
-        return base
+            return f"cov_{self.mode}_{thr}_{'+'.join(self.categories)}"
+        return f"{self.indicator}_{thr}"
 
 
 def coverage_by_group(

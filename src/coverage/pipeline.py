@@ -404,9 +404,10 @@ def _community_table(
     )
     for spec in specs:
         cov = np.bincount(cindex, weights=np.where(spec.covered, pop, 0.0), minlength=nc)
-        out[spec.column] = np.round(
-            np.divide(cov, total, out=np.full(nc, np.nan), where=total > 0), 6
-        )
+        share = np.divide(cov, total, out=np.full(nc, np.nan), where=total > 0)
+        if spec.rural_only:
+            share[out["kind"].to_numpy() != "rural"] = np.nan
+        out[spec.column] = np.round(share, 6)
     for mode, r in reach.items():
         off = ~r.demand_snaps.on_network
         out[f"off_network_population_{mode}"] = np.round(
