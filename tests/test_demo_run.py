@@ -114,9 +114,7 @@ def test_run_json_records_settings_hashes_versions(run_dir):
 def test_communities_table_and_gpkg(run_dir):
     comm = gpd.read_file(run_dir / "communities.gpkg", layer="communities")
     assert len(comm) == 44 and comm["community_id"].is_unique
-    assert {"A1_service_circle_15min", "shortfall", "short_indicators", "kind"} <= set(
-        comm.columns
-    )
+    assert {"A1_service_circle_15min", "shortfall", "short_indicators", "kind"} <= set(comm.columns)
     short = pd.read_csv(run_dir / "shortfalls.csv")
     a1 = short[short["indicator"] == "A1_service_circle"]
     assert len(a1) > 0 and (a1["uncovered_population"] > 0).all()
