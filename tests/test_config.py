@@ -65,3 +65,29 @@ def test_demo_study_is_shipped():
     study = demo_study()
     assert study.inputs.network is not None and study.inputs.network.name == "poa_osm.pbf"
     assert study.indicators.service_circle == ("primary_school", "health")
+
+
+def test_speeds_by_highway_pushing_and_component(tmp_path):
+    study = load_study(
+        study_file(
+            tmp_path,
+            "[speeds]\ncycle_push_kmh = 4.0\n[speeds.walk_highway_kmh]\nsteps = 2\n"
+            '[speeds.cycle_highway_kmh]\nsteps = 1.5\ntrack = 8\n[network]\ncomponent = "all"\n',
+        )
+    )
+    assert study.speeds.highway_kmh("walk") == {"steps": 2.0}
+    # pushing covers footways; the user's steps speed wins over the pushing speed
+    assert study.speeds.highway_kmh("cycle") == {"footway": 4.0, "steps": 1.5, "track": 8.0}
+    assert study.speeds.push and study.network.component == "all"
+    assert "cycle 12 km/h (footway 4, steps 1.5, track 8 km/h)" in study.speeds.describe()
+
+
+def test_bad_speed_tables_and_component(tmp_path):
+    with pytest.raises(StudyFileError, match="speeds.walk_highway_kmh must be a table of numbers"):
+        load_study(study_file(tmp_path, '[speeds]\nwalk_highway_kmh = "steps"\n'))
+    with pytest.raises(StudyFileError, match="speeds.cycle_highway_kmh.steps must be a positive"):
+        load_study(study_file(tmp_path, "[speeds.cycle_highway_kmh]\nsteps = 0\n"))
+    with pytest.raises(StudyFileError, match="cycle_push_kmh must be 0 \\(no pushing\\)"):
+        load_study(study_file(tmp_path, "[speeds]\ncycle_push_kmh = -1\n"))
+    with pytest.raises(StudyFileError, match='network.component must be "largest" or "all"'):
+        load_study(study_file(tmp_path, '[network]\ncomponent = "biggest"\n'))

@@ -105,7 +105,14 @@ def test_population_is_conserved(run_dir):
 
 def test_run_json_records_settings_hashes_versions(run_dir):
     run = json.loads((run_dir / "run.json").read_text())
-    assert run["settings"]["speeds"] == {"walk_kmh": 4.0, "cycle_kmh": 12.0}
+    assert run["settings"]["speeds"] == {
+        "walk_kmh": 4.0,
+        "cycle_kmh": 12.0,
+        "walk_highway_kmh": {},
+        "cycle_highway_kmh": {},
+        "cycle_push_kmh": 0.0,
+    }
+    assert run["settings"]["network"] == {"component": "largest", "service_area_buffer_m": 50.0}
     assert len(run["inputs"]["network"]["sha256"]) == 64
     assert run["versions"]["scipy"] != "not installed"
     assert run["elapsed_s"] > 0 and run["crs"] == "EPSG:32722"
@@ -163,3 +170,47 @@ def test_shortfall_areas_hold_the_uncovered_residents(run_dir):
     )
     assert list(mine["rank"]) == list(range(1, len(mine) + 1))
     assert mine["uncovered_population"].is_monotonic_decreasing
+
+
+def test_catchments_add_up_to_the_coverage(run_dir):
+    """Residents served by the facilities of a category = residents covered by that category."""
+    fac = gpd.read_file(run_dir / "communities.gpkg", layer="facilities")
+    ind = pd.read_csv(run_dir / "indicators.csv")
+    for mode, minutes in (("walk", 15), ("cycle", 15)):
+        rows = ind[
+            (ind["indicator"] == "category_coverage")
+            & (ind["scope"] == "all")
+            & (ind["mode"] == mode)
+            & (ind["minutes_or_metres"] == minutes)
+        ]
+        for _, r in rows.iterrows():
+            served = fac.loc[fac["category"] == r["categories"], f"served_population_{mode}"].sum()
+            assert served == pytest.approx(r["covered_population"], abs=0.5)
+            within = fac.loc[fac["category"] == r["categories"], f"population_within_{mode}"]
+            assert within.sum() >= served - 0.5  # overlapping catchments count residents twice
+
+
+def test_demand_points_name_their_nearest_facility(run_dir):
+    dem = gpd.read_file(run_dir / "communities.gpkg", layer="demand_points")
+    fac = gpd.read_file(run_dir / "communities.gpkg", layer="facilities")
+    ids = set(fac["facility_id"])
+    reached = dem["walk_min_health"].notna()
+    assert dem.loc[reached, "walk_nearest_health"].isin(ids).all()
+    assert dem.loc[~reached, "walk_nearest_health"].isna().all()
+    health = set(fac.loc[fac["category"] == "health", "facility_id"])
+    assert dem.loc[reached, "walk_nearest_health"].isin(health).all()
+    # the demo's off-network residents are all on islands: stranded beside cut-off streets
+    assert (dem["walk_stranded"] == dem["walk_access_m"].isna()).all()
+
+
+def test_service_areas_are_written_for_display(run_dir):
+    areas = gpd.read_file(run_dir / "communities.gpkg", layer="service_areas")
+    assert set(zip(areas["mode"], areas["category"], strict=True)) == {
+        ("walk", "primary_school"),
+        ("walk", "health"),
+        ("cycle", "primary_school"),
+        ("cycle", "health"),
+    }
+    assert areas.geometry.is_valid.all() and (areas.area > 1e6).all()
+    html = (run_dir / "map.html").read_text(encoding="utf-8")
+    assert "service area:" in html

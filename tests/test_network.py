@@ -198,3 +198,52 @@ def test_graphml_file(tmp_path):
     ox.save_graphml(g, path)
     net = load_network(path, "cycle", CRS)
     assert net.n_segments == 1 and net.seg_forward[0] and not net.seg_backward[0]
+
+
+def _osmnx_rules(network_type):
+    """Parse OSMnx's own Overpass filter into (key, regex) pairs."""
+    import re
+
+    from osmnx import _overpass
+
+    text = _overpass._get_network_filter(network_type)
+    return re.findall(r'\["([^"]+)"!~"([^"]+)"\]', text)
+
+
+@pytest.mark.parametrize(("mode", "network_type"), [("walk", "walk"), ("cycle", "bike")])
+def test_filters_are_the_installed_osmnx_filters(mode, network_type):
+    from coverage.network import _FILTERS
+
+    assert _FILTERS[mode] == _osmnx_rules(network_type)
+
+
+def test_one_pass_reads_the_same_ways_as_one_pass_per_mode():
+    from coverage.network import load_networks, read_osm_ways, read_osm_ways_by_mode
+
+    both = read_osm_ways_by_mode(DATA / "tiny_oneway.osm")
+    for mode in ("walk", "cycle"):
+        assert both[mode] == read_osm_ways(DATA / "tiny_oneway.osm", mode)
+    nets = load_networks(DATA / "tiny_oneway.osm", CRS)
+    assert nets["cycle"].n_segments == 4 and nets["walk"].n_segments == 4
+
+
+def test_pushing_adds_footways_and_steps_to_the_cycle_network():
+    assert keeps_way({"highway": "steps"}, "cycle", push=True)
+    assert keeps_way({"highway": "footway"}, "cycle", push=True)
+    assert not keeps_way({"highway": "footway", "bicycle": "no"}, "cycle", push=True)
+    assert not keeps_way({"highway": "footway", "access": "private"}, "cycle", push=True)
+    assert not keeps_way({"highway": "motorway"}, "cycle", push=True)
+    cycle = load_network(DATA / "tiny_oneway.osm", "cycle", CRS, push=True)
+    assert set(cycle.seg_highway) == {"residential", "cycleway", "footway"}
+
+
+def test_segment_seconds_per_highway():
+    ways = [
+        Way((1, 2), ((0.0, 0.0), (0.001, 0.0)), True, True, "residential"),
+        Way((2, 3), ((0.001, 0.0), (0.002, 0.0)), True, True, "steps"),
+    ]
+    net = network_from_ways(ways, "walk", "EPSG:32631")
+    length = net.seg_length_m
+    seconds = net.segment_seconds(4.0, {"steps": 2.0})
+    np.testing.assert_allclose(seconds, [length[0] / (4 / 3.6), length[1] / (2 / 3.6)])
+    np.testing.assert_allclose(net.segment_seconds(3.6), length)

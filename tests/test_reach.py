@@ -148,3 +148,131 @@ def test_time_at_speed():
     net = make_network([(0, 0), (1000, 0)], [(0, 1)])
     out = costs(net, [(0, 0)], [(1000, 0)], [0], 1, speed=4 / 3.6)
     assert out[0, 0] / 60 == pytest.approx(15.0)
+
+
+def _graph(net, demand_xy, fac_xy, limit=300.0, segments=None):
+    from coverage.reach import build_reach_graph
+
+    d = snap_points(net, np.asarray(demand_xy, float), limit, segments)
+    f = snap_points(net, np.asarray(fac_xy, float), limit, segments)
+    return build_reach_graph(
+        net.node_xy,
+        net.seg_u,
+        net.seg_v,
+        net.seg_length_m,
+        net.seg_forward,
+        net.seg_backward,
+        d,
+        d.access_m,
+        f,
+        f.access_m,
+    )
+
+
+def test_nearest_tells_which_facility_serves_each_point():
+    from coverage.reach import nearest
+
+    # 0 --1000-- 1 --1000-- 2; facilities: A at node 0 (10 m off), B at node 2, C (group 1) at 1
+    net = make_network([(0, 0), (1000, 0), (2000, 0)], [(0, 1), (1, 2)])
+    rg = _graph(net, [(100, 0), (900, 0), (1900, 0), (5000, 5000)], [(0, 10), (2000, 0), (1000, 5)])
+    out = nearest(rg, np.array([0, 0, 1]), 2)
+    np.testing.assert_allclose(out.cost[:3, 0], [110, 910, 100])
+    np.testing.assert_allclose(out.cost[:3, 1], [905, 105, 905])
+    assert out.facility[:, 0].tolist() == [0, 0, 1, -1]
+    assert out.facility[:, 1].tolist() == [2, 2, 2, -1]
+    assert np.isinf(out.cost[3]).all()
+    # node costs: node 1 is 1000 m from A's snap + 10 m egress, 1000 m from B
+    np.testing.assert_allclose(out.node_cost[0, :3], [10, 1000, 0])
+
+
+def test_costs_within_match_every_pair_by_hand():
+    from coverage.reach import costs_within
+
+    net = make_network([(0, 0), (1000, 0), (2000, 0)], [(0, 1), (1, 2)])
+    rg = _graph(net, [(100, 0), (900, 0), (2000, 0)], [(0, 10), (2000, 0)])
+    within = costs_within(rg, np.array([0, 1]), 500.0)
+    # A reaches the point at 100 m (110); B reaches the point on it (0, stored) only
+    assert within.shape == (2, 3)
+    coo = within.tocoo()
+    assert sorted(zip(coo.row.tolist(), coo.col.tolist(), strict=True)) == [(0, 0), (1, 2)]
+    assert within[0, 0] == pytest.approx(110.0)
+    assert within.nnz == 2 and within[1, 2] == 0.0
+    # small blocks give the same matrix
+    small = costs_within(rg, np.array([0, 1]), 500.0, block_bytes=8)
+    assert (small != within).nnz == 0 and small.nnz == 2
+    # unbounded: every pair, equal to the nearest costs of single-facility groups
+    full = costs_within(rg, np.array([0, 1]), 1e9).toarray()
+    np.testing.assert_allclose(full, [[110, 910, 2010], [1900, 1100, 0]])
+
+
+def test_stranded_points_are_told_apart_from_far_ones():
+    from coverage.reach import stranded_points
+
+    # main line 0-1-2 and a separate island segment 3-4 500 m north
+    net = make_network(
+        [(0, 0), (500, 0), (1000, 0), (0, 500), (500, 500)],
+        [(0, 1), (1, 2), (3, 4)],
+        main=[True, True, True, False, False],
+    )
+    xy = np.array([[250.0, 480.0], [250.0, 2000.0], [250.0, 10.0]])
+    snaps = snap_points(net, xy, 100.0)
+    assert snaps.on_network.tolist() == [False, False, True]
+    assert stranded_points(net, xy, 100.0, snaps).tolist() == [True, False, False]
+
+
+def test_all_components_lets_an_island_serve_itself():
+    from coverage.reach import nearest
+
+    net = make_network(
+        [(0, 0), (500, 0), (0, 500), (500, 500)],
+        [(0, 1), (2, 3)],
+        main=[True, True, False, False],
+    )
+    demand, fac = [(100, 490), (100, 10)], [(400, 510)]
+    largest = nearest(_graph(net, demand, fac), np.array([0]), 1)
+    assert np.isinf(largest.cost).all()  # the facility is stranded, so is the resident
+    every = nearest(_graph(net, demand, fac, segments=np.ones(2, bool)), np.array([0]), 1)
+    assert every.cost[0, 0] == pytest.approx(10 + 300 + 10)
+    assert np.isinf(every.cost[1, 0])  # other component: unreachable, not covered
+
+
+def test_reachable_pieces_cut_partial_edges_at_the_remaining_budget():
+    from coverage.reach import nearest, reachable_pieces
+
+    # L-shaped street 0-(1000,0)-(1000,1000); facility at the corner, budget 300
+    net = make_network([(0, 0), (1000, 0), (1000, 1000)], [(0, 1), (1, 2)])
+    rg = _graph(net, [(0, 0)], [(1000, 0)])
+    near = nearest(rg, np.array([0]), 1)
+    pieces = reachable_pieces(rg, near.node_cost[0], 300.0)
+    starts = {tuple(np.round(p[0], 6)) for p in pieces if not np.allclose(p[0], p[1])}
+    assert starts == {(700.0, 0.0), (1000.0, 300.0)}
+
+
+def test_one_way_service_area_only_counts_the_upstream_side():
+    from coverage.reach import nearest, reachable_pieces
+
+    # one-way 0 -> 1 -> 2; facility at node 1: only the stretch before it reaches it
+    net = make_network([(0, 0), (1000, 0), (2000, 0)], [(0, 1), (1, 2)], one_way=(0, 1))
+    rg = _graph(net, [(0, 0)], [(1000, 0)])
+    near = nearest(rg, np.array([0]), 1)
+    pieces = reachable_pieces(rg, near.node_cost[0], 300.0)
+    xs = np.sort(pieces[:, :, 0].ravel())
+    assert xs.min() == pytest.approx(700.0) and xs.max() == pytest.approx(1000.0)
+
+
+def test_service_area_is_a_band_along_the_streets_not_a_hull():
+    import shapely
+
+    from coverage.reach import service_area_polygon
+
+    pieces = np.array([[[700.0, 0.0], [1000.0, 0.0]], [[1000.0, 300.0], [1000.0, 0.0]]])
+    area = service_area_polygon(pieces, 50.0, cell_m=5.0)
+    exact = shapely.union_all(shapely.buffer(shapely.linestrings(pieces), 50.0))
+    assert area.is_valid
+    # within two cells of the exact buffer everywhere
+    assert shapely.hausdorff_distance(area, exact) <= 10.0
+    assert abs(area.area / exact.area - 1) < 0.06
+    # the convex hull would claim the land between the two streets; the band does not
+    assert not area.contains(shapely.Point(800, 200))
+    assert area.contains(shapely.Point(850, 40)) and area.contains(shapely.Point(960, 250))
+    assert service_area_polygon(np.zeros((0, 2, 2)), 50.0).is_empty

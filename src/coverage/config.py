@@ -17,6 +17,15 @@ the closest valid key::
     [speeds]
     walk_kmh = 4.0
     cycle_kmh = 12.0
+    cycle_push_kmh = 0.0          # > 0: cyclists may push on footways/steps at this speed
+    [speeds.walk_highway_kmh]     # optional speeds for particular OSM highway values
+    steps = 2.0
+    [speeds.cycle_highway_kmh]
+    track = 8.0
+
+    [network]
+    component = "largest"         # "largest": the largest (strongly) connected part; "all"
+    service_area_buffer_m = 50.0  # half-width of the drawn service areas (display only)
 
     [snapping]
     walk_limit_m = 300.0
@@ -59,10 +68,39 @@ class Inputs:
 
 @dataclass(frozen=True)
 class Speeds:
-    """Travel speeds per mode, km/h."""
+    """Travel speeds per mode, km/h.
+
+    ``*_highway_kmh`` give speeds for particular OSM ``highway`` values; access
+    legs and every other street use the mode's speed. ``cycle_push_kmh > 0``
+    adds footways and steps to the cycle network, travelled at that speed
+    (pushing), unless ``cycle_highway_kmh`` names them.
+    """
 
     walk_kmh: float = 4.0
     cycle_kmh: float = 12.0
+    walk_highway_kmh: dict[str, float] = field(default_factory=dict)
+    cycle_highway_kmh: dict[str, float] = field(default_factory=dict)
+    cycle_push_kmh: float = 0.0
+
+    def highway_kmh(self, mode: str) -> dict[str, float]:
+        """Speeds by ``highway`` value for a mode, pushing speeds included."""
+        if mode == "walk":
+            return dict(self.walk_highway_kmh)
+        pushed = dict.fromkeys(("footway", "steps"), self.cycle_push_kmh) if self.push else {}
+        return pushed | dict(self.cycle_highway_kmh)
+
+    @property
+    def push(self) -> bool:
+        """Whether cyclists may push on footways and steps."""
+        return self.cycle_push_kmh > 0
+
+    def describe(self) -> str:
+        """The speeds in words, for reports."""
+        parts = []
+        for mode, kmh in (("walk", self.walk_kmh), ("cycle", self.cycle_kmh)):
+            extra = ", ".join(f"{k} {v:g}" for k, v in sorted(self.highway_kmh(mode).items()))
+            parts.append(f"{mode} {kmh:g} km/h" + (f" ({extra} km/h)" if extra else ""))
+        return "; ".join(parts)
 
 
 @dataclass(frozen=True)
@@ -71,6 +109,14 @@ class Snapping:
 
     walk_limit_m: float = 300.0
     cycle_limit_m: float = 1000.0
+
+
+@dataclass(frozen=True)
+class NetworkSettings:
+    """Which part of the network is used, and how service areas are drawn."""
+
+    component: str = "largest"
+    service_area_buffer_m: float = 50.0
 
 
 @dataclass(frozen=True)
@@ -103,6 +149,7 @@ class Study:
     attribution: str = ""
     speeds: Speeds = field(default_factory=Speeds)
     snapping: Snapping = field(default_factory=Snapping)
+    network: NetworkSettings = field(default_factory=NetworkSettings)
     indicators: IndicatorSettings = field(default_factory=IndicatorSettings)
     targets: Targets = field(default_factory=Targets)
     source: Path | None = None
@@ -125,9 +172,25 @@ def _validate(study: Study) -> None:
         ("indicators.circle_min", study.indicators.circle_min),
         ("indicators.rural_cycle_min", study.indicators.rural_cycle_min),
         ("indicators.complex_radius_m", study.indicators.complex_radius_m),
+        ("network.service_area_buffer_m", study.network.service_area_buffer_m),
+        *(
+            (f"speeds.{mode}_highway_kmh.{k}", v)
+            for mode in ("walk", "cycle")
+            for k, v in getattr(study.speeds, f"{mode}_highway_kmh").items()
+        ),
     ):
         if not value > 0:
             raise StudyFileError(f"{where}: {name} must be a positive number, got {value!r}")
+    if not study.speeds.cycle_push_kmh >= 0:
+        raise StudyFileError(
+            f"{where}: speeds.cycle_push_kmh must be 0 (no pushing) or a positive number, "
+            f"got {study.speeds.cycle_push_kmh!r}"
+        )
+    if study.network.component not in ("largest", "all"):
+        raise StudyFileError(
+            f'{where}: network.component must be "largest" or "all", '
+            f"got {study.network.component!r}"
+        )
     if not study.indicators.tiers_min or any(not t > 0 for t in study.indicators.tiers_min):
         raise StudyFileError(
             f"{where}: indicators.tiers_min must be a non-empty list of positive minutes, "
@@ -158,6 +221,7 @@ _SECTIONS: dict[str, type] = {
     "inputs": Inputs,
     "speeds": Speeds,
     "snapping": Snapping,
+    "network": NetworkSettings,
     "indicators": IndicatorSettings,
     "targets": Targets,
 }
@@ -176,6 +240,14 @@ def _typed(where: str, key: str, value: Any, default: Any, annotation: str) -> A
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise StudyFileError(f"{where}: {key} must be a list of strings, got {value!r}")
         return tuple(value)
+    if annotation.startswith("dict[str, float"):
+        if not isinstance(value, dict) or not all(
+            isinstance(v, int | float) and not isinstance(v, bool) for v in value.values()
+        ):
+            raise StudyFileError(
+                f"{where}: {key} must be a table of numbers, e.g. {{ steps = 2.0 }}, got {value!r}"
+            )
+        return {str(k): float(v) for k, v in value.items()}
     if "tuple[float" in annotation:
         if not isinstance(value, list) or not all(
             isinstance(v, int | float) and not isinstance(v, bool) for v in value

@@ -188,6 +188,28 @@ def build_map(result: StudyResult, lang: str = "en") -> folium.Map:
     fac = result.facilities.to_crs("EPSG:4326")
     cats = [c for c in result.categories if c in set(fac["category"])]
     colours = {c: PALETTE[i % len(PALETTE)] for i, c in enumerate(cats)}
+    service = result.service_areas.to_crs("EPSG:4326")
+    for rec in service.to_dict("records"):
+        colour = colours.get(rec["category"], "#555")
+        folium.GeoJson(
+            rec["geometry"].__geo_interface__,
+            name=(
+                f"service area: {html.escape(label(rec['category'], lang))}, "
+                f"{rec['minutes']:g} min {rec['mode']}"
+            ),
+            style_function=lambda f, c=colour: {
+                "fillColor": c,
+                "fillOpacity": 0.2,
+                "color": c,
+                "weight": 1,
+            },
+            tooltip=(
+                f"streets within {rec['minutes']:g} min by {rec['mode']} of a "
+                f"{html.escape(label(rec['category'], lang))} (display only; figures use each "
+                "demand point's own time)"
+            ),
+            show=False,
+        ).add_to(fmap)
     for cat in cats:
         group = folium.FeatureGroup(name=f"facilities: {label(cat, lang)}")
         sub = fac[fac["category"] == cat]
@@ -196,7 +218,11 @@ def build_map(result: StudyResult, lang: str = "en") -> folium.Map:
                 f"<b>{html.escape(str(rec['name']) or str(rec['facility_id']))}</b><br>"
                 f"id: {html.escape(str(rec['facility_id']))}<br>"
                 f"category: {html.escape(label(cat, lang))} ({html.escape(cat)})<br>"
-                f"on walk network: {'yes' if rec['on_network_walk'] else 'no (beyond snapping limit)'}"
+                f"on walk network: {'yes' if rec['on_network_walk'] else 'no (beyond snapping limit)'}<br>"
+                f"residents for whom it is the nearest within {result.reach['walk'].threshold_min:g} min "
+                f"walk: {rec['served_population_walk']:,.0f}<br>"
+                f"residents within {result.reach['walk'].threshold_min:g} min walk: "
+                f"{rec['population_within_walk']:,.0f}"
             )
             folium.CircleMarker(
                 location=[rec["geometry"].y, rec["geometry"].x],
@@ -219,7 +245,7 @@ def build_map(result: StudyResult, lang: str = "en") -> folium.Map:
         for c in cats
     )
     settings = (
-        f"walk {study.speeds.walk_kmh:g} km/h, cycle {study.speeds.cycle_kmh:g} km/h; "
+        f"{html.escape(study.speeds.describe())}; "
         f"snapping ≤ {study.snapping.walk_limit_m:g} m (walk), {study.snapping.cycle_limit_m:g} m (cycle); "
         f"targets: {html.escape(study.targets.preset)}"
     )

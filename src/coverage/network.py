@@ -14,7 +14,7 @@ a GraphML file written by OSMnx, or an OSMnx download for the study area.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -72,20 +72,39 @@ _ONEWAY = {"yes", "true", "1", "-1", "reverse", "T", "F"}
 _REVERSED = {"-1", "reverse", "T"}
 
 
-def keeps_way(tags: dict[str, str], mode: Mode) -> bool:
+_COMPILED_BICYCLE_NO = re.compile("no")
+
+#: Ways a cyclist may push the bicycle along when ``push`` is on (walkable, not
+#: rideable under OSMnx's ``bike`` filter).
+PUSH_HIGHWAYS = ("footway", "steps")
+
+
+def keeps_way(tags: dict[str, str], mode: Mode, push: bool = False) -> bool:
     """Whether a way with these tags belongs to the mode's network.
 
     Equivalent to OSMnx's ``network_type="walk"`` (mode ``walk``) and
-    ``network_type="bike"`` (mode ``cycle``) Overpass filters.
+    ``network_type="bike"`` (mode ``cycle``) Overpass filters. With ``push``,
+    the cycle network also takes the walkable footways and steps that do not
+    say ``bicycle=no`` (the bicycle is pushed there; give them a pushing speed).
 
     Examples
     --------
     >>> keeps_way({"highway": "footway"}, "walk"), keeps_way({"highway": "footway"}, "cycle")
     (True, False)
+    >>> keeps_way({"highway": "steps"}, "cycle", push=True)
+    True
     """
     if "highway" not in tags:
         return False
-    return not any(key in tags and rx.search(tags[key]) for key, rx in _COMPILED[mode])
+    if not any(key in tags and rx.search(tags[key]) for key, rx in _COMPILED[mode]):
+        return True
+    return (
+        push
+        and mode == "cycle"
+        and tags["highway"] in PUSH_HIGHWAYS
+        and keeps_way(tags, "walk")
+        and not _COMPILED_BICYCLE_NO.search(tags.get("bicycle", ""))
+    )
 
 
 def way_directions(tags: dict[str, str], mode: Mode) -> tuple[bool, bool]:
@@ -185,6 +204,24 @@ class StreetNetwork:
         """Whether each segment joins two nodes of the main component."""
         return self.node_main[self.seg_u] & self.node_main[self.seg_v]
 
+    def segment_seconds(
+        self, speed_kmh: float, highway_kmh: dict[str, float] | None = None
+    ) -> npt.NDArray[np.float64]:
+        """Travel time of each segment, seconds.
+
+        Parameters
+        ----------
+        speed_kmh
+            The mode's speed.
+        highway_kmh
+            Speeds for particular ``highway`` values (e.g. ``{"steps": 2.0}``);
+            other segments use ``speed_kmh``.
+        """
+        speed = np.full(self.n_segments, float(speed_kmh))
+        for highway, kmh in (highway_kmh or {}).items():
+            speed[self.seg_highway == highway] = float(kmh)
+        return np.asarray(self.seg_length_m / (speed / 3.6), dtype=float)
+
     def summary(self) -> dict[str, Any]:
         """Counts and lengths for reports."""
         main = self.seg_main
@@ -210,29 +247,40 @@ def great_circle_m(
     return np.asarray(2 * EARTH_RADIUS_M * np.arcsin(np.sqrt(np.clip(h, 0, 1))), dtype=float)
 
 
-def read_osm_ways(path: Path, mode: Mode) -> list[Way]:
-    """Read the ways of a mode from an OSM file with pyosmium.
+def read_osm_ways(path: Path, mode: Mode, push: bool = False) -> list[Way]:
+    """Read the ways of one mode from an OSM file (see :func:`read_osm_ways_by_mode`)."""
+    return read_osm_ways_by_mode(path, (mode,), push=push)[mode]
+
+
+def read_osm_ways_by_mode(
+    path: Path, modes: Iterable[Mode] = MODES, push: bool = False
+) -> dict[Mode, list[Way]]:
+    """Read the ways of several modes from an OSM file with pyosmium, in one pass.
 
     Parameters
     ----------
     path
         ``.osm.pbf``, ``.osm`` or ``.osm.bz2`` file.
-    mode
-        ``"walk"`` or ``"cycle"``.
+    modes
+        Modes to read ways for.
+    push
+        Let cycling use footways and steps (see :func:`keeps_way`).
 
     Returns
     -------
-    list of Way
-        The kept ways, in file order.
+    dict
+        Mode -> the kept ways, in file order. Ways kept by several modes share
+        their node and coordinate tuples.
 
     Raises
     ------
     NetworkError
-        When the file cannot be read as OSM or holds no usable way.
+        When the file cannot be read as OSM.
     """
     import osmium
 
-    ways: list[Way] = []
+    modes = tuple(modes)
+    ways: dict[Mode, list[Way]] = {m: [] for m in modes}
     try:
         processor = (
             osmium.FileProcessor(str(path))
@@ -243,21 +291,17 @@ def read_osm_ways(path: Path, mode: Mode) -> list[Way]:
             if not isinstance(obj, osmium.osm.Way):
                 continue
             tags = dict(obj.tags)
-            if not keeps_way(tags, mode):
+            kept = [m for m in modes if keeps_way(tags, m, push=push)]
+            if not kept:
                 continue
             refs = [(n.ref, n.lon, n.lat) for n in obj.nodes if n.location.valid()]
             if len(refs) < 2:
                 continue
-            fwd, bwd = way_directions(tags, mode)
-            ways.append(
-                Way(
-                    node_ids=tuple(r[0] for r in refs),
-                    lonlat=tuple((r[1], r[2]) for r in refs),
-                    forward=fwd,
-                    backward=bwd,
-                    highway=tags["highway"],
-                )
-            )
+            node_ids = tuple(r[0] for r in refs)
+            lonlat = tuple((r[1], r[2]) for r in refs)
+            for m in kept:
+                fwd, bwd = way_directions(tags, m)
+                ways[m].append(Way(node_ids, lonlat, fwd, bwd, tags["highway"]))
     except (RuntimeError, OSError) as exc:
         raise NetworkError(
             "network",
@@ -369,24 +413,54 @@ def network_from_ways(ways: Iterable[Way], mode: Mode, crs: str | CRS) -> Street
 
 
 def load_network(
-    source: Path | None, mode: Mode, crs: str | CRS, boundary: Any = None
+    source: Path | None, mode: Mode, crs: str | CRS, boundary: Any = None, push: bool = False
 ) -> StreetNetwork:
-    """Load a mode's network from an OSM file, a GraphML file or an OSMnx download.
+    """Load one mode's network (see :func:`load_networks`)."""
+    return load_networks(source, crs, boundary=boundary, modes=(mode,), push=push)[mode]
+
+
+def load_networks(
+    source: Path | None,
+    crs: str | CRS,
+    boundary: Any = None,
+    modes: Iterable[Mode] = MODES,
+    push: bool = False,
+) -> dict[Mode, StreetNetwork]:
+    """Load the networks of several modes from one source, reading it once.
 
     Parameters
     ----------
     source
         OSM (``.osm.pbf``/``.osm``/``.osm.bz2``) or GraphML file; ``None`` downloads
         with OSMnx for ``boundary``.
-    mode
-        ``"walk"`` or ``"cycle"``.
     crs
         Metric CRS to project to.
     boundary
         Study-area polygon in EPSG:4326, for the download.
+    modes
+        Modes to build.
+    push
+        Let cycling use footways and steps (pushing the bicycle). OSM files and
+        downloads only: a GraphML graph is used as it is.
+
+    Returns
+    -------
+    dict
+        Mode -> :class:`StreetNetwork`.
     """
+    modes = tuple(modes)
+    ways: dict[Mode, list[Way]]
     if source is None:
-        return network_from_ways(_download_ways(boundary, mode), mode, crs)
+        need = set(modes) | ({"walk"} if push and "cycle" in modes else set())
+        graphs = {m: _download_graph(boundary, m) for m in MODES if m in need}
+        ways = {m: ways_from_osmnx_graph(graphs[m], m) for m in modes}
+        if push and "cycle" in modes:
+            ways["cycle"] += [
+                w
+                for w in ways_from_osmnx_graph(graphs["walk"], "walk")
+                if w.highway in PUSH_HIGHWAYS
+            ]
+        return {m: network_from_ways(ways[m], m, crs) for m in modes}
     name = source.name.lower()
     if name.endswith(".graphml"):
         import osmnx as ox
@@ -399,17 +473,18 @@ def load_network(
                 f"{source} is not a GraphML file OSMnx can read ({exc})",
                 "write the graph with osmnx.save_graphml, or give an OSM file",
             ) from exc
-        return network_from_ways(ways_from_osmnx_graph(graph, mode), mode, crs)
+        return {m: network_from_ways(ways_from_osmnx_graph(graph, m), m, crs) for m in modes}
     if not name.endswith((".pbf", ".osm", ".osm.bz2", ".osm.gz")):
         raise NetworkError(
             "network",
             f"{source} has an unknown network file type",
             "give an .osm.pbf, .osm, .osm.bz2 or .graphml file",
         )
-    return network_from_ways(read_osm_ways(source, mode), mode, crs)
+    ways = read_osm_ways_by_mode(source, modes, push=push)
+    return {m: network_from_ways(ways[m], m, crs) for m in modes}
 
 
-def _download_ways(boundary: Any, mode: Mode) -> Iterator[Way]:
+def _download_graph(boundary: Any, mode: Mode) -> Any:
     """Download the mode's graph for ``boundary`` with OSMnx (needs internet)."""
     import osmnx as ox
 
@@ -420,7 +495,7 @@ def _download_ways(boundary: Any, mode: Mode) -> Iterator[Way]:
             "name a network file in [inputs]",
         )
     try:
-        graph = ox.graph_from_polygon(
+        return ox.graph_from_polygon(
             boundary,
             network_type="walk" if mode == "walk" else "bike",
             simplify=False,
@@ -432,4 +507,3 @@ def _download_ways(boundary: Any, mode: Mode) -> Iterator[Way]:
             f"downloading the {mode} network with OSMnx failed ({exc})",
             "connect to the internet, or name an OSM extract in [inputs] network",
         ) from exc
-    yield from ways_from_osmnx_graph(graph, mode)

@@ -19,10 +19,20 @@ from scipy.spatial import cKDTree
 from coverage import demand as demand_mod
 from coverage.categories import CATEGORIES
 from coverage.config import Study
-from coverage.indicators import IndicatorSpec, evaluate, shortfall_areas, shortfalls
+from coverage.indicators import TOLERANCE, IndicatorSpec, evaluate, shortfall_areas, shortfalls
 from coverage.inputs import read_communities, read_facilities, read_population
-from coverage.network import MODES, Mode, StreetNetwork, load_network
-from coverage.reach import Snaps, nearest_costs, snap_points
+from coverage.network import MODES, Mode, StreetNetwork, load_networks
+from coverage.reach import (
+    ReachGraph,
+    Snaps,
+    build_reach_graph,
+    costs_within,
+    nearest,
+    reachable_pieces,
+    service_area_polygon,
+    snap_points,
+    stranded_points,
+)
 from coverage.targets import Target, load_preset
 
 Progress = Callable[[str], None]
@@ -34,13 +44,49 @@ def _quiet(_: str) -> None:
 
 @dataclass(frozen=True)
 class ModeReach:
-    """Reach results of one mode."""
+    """Reach results of one mode, aligned to the demand points and facilities.
+
+    Attributes
+    ----------
+    speed_kmh, highway_kmh
+        The mode's speed and its speeds by ``highway`` value.
+    snap_limit_m
+        The snapping limit.
+    demand_snaps, facility_snaps
+        Where points join the network.
+    demand_stranded, facility_stranded
+        Off-network points near a street cut off from the main component.
+    minutes
+        ``(n_demand, n_categories)`` minutes to the nearest facility of each category.
+    nearest_facility
+        ``(n_demand, n_categories)`` row index of that facility, ``-1`` when none.
+    threshold_min
+        The catchment threshold (the A1 circle for walking, A2's for cycling).
+    facility_served_population
+        Residents for whom the facility is the nearest of its category and
+        within ``threshold_min``.
+    facility_within_population
+        Residents within ``threshold_min`` of the facility (shared between
+        facilities that overlap).
+    service_areas
+        Display polygons, one row per category with facilities on the network.
+    network
+        Network summary.
+    """
 
     speed_kmh: float
+    highway_kmh: dict[str, float]
     snap_limit_m: float
     demand_snaps: Snaps
     facility_snaps: Snaps
-    minutes: np.ndarray  # (n_demand, n_categories)
+    demand_stranded: np.ndarray
+    facility_stranded: np.ndarray
+    minutes: np.ndarray
+    nearest_facility: np.ndarray
+    threshold_min: float
+    facility_served_population: np.ndarray
+    facility_within_population: np.ndarray
+    service_areas: list[dict[str, Any]]
     network: dict[str, Any]
 
 
@@ -59,6 +105,7 @@ class StudyResult:
     indicators: pd.DataFrame
     shortfalls: pd.DataFrame
     shortfall_areas: gpd.GeoDataFrame
+    service_areas: gpd.GeoDataFrame
     targets: list[Target]
     accounting: dict[str, Any]
     notes: list[str] = field(default_factory=list)
@@ -73,31 +120,81 @@ def _categories(facilities: gpd.GeoDataFrame, study: Study) -> tuple[str, ...]:
 
 def _mode_reach(
     net: StreetNetwork,
-    speed_kmh: float,
-    limit_m: float,
+    study: Study,
     demand_xy: np.ndarray,
+    population: np.ndarray,
     facility_xy: np.ndarray,
     facility_group: np.ndarray,
-    n_groups: int,
+    groups: tuple[str, ...],
 ) -> ModeReach:
+    mode = net.mode
+    speed_kmh = study.speeds.walk_kmh if mode == "walk" else study.speeds.cycle_kmh
+    limit_m = study.snapping.walk_limit_m if mode == "walk" else study.snapping.cycle_limit_m
+    threshold = study.indicators.circle_min if mode == "walk" else study.indicators.rural_cycle_min
+    highway_kmh = study.speeds.highway_kmh(mode)
     speed_ms = speed_kmh / 3.6
-    dsnap = snap_points(net, demand_xy, limit_m)
-    fsnap = snap_points(net, facility_xy, limit_m)
-    seconds = nearest_costs(
-        net.n_nodes,
+    allowed = net.seg_main if study.network.component == "largest" else None
+    if allowed is None:
+        allowed = np.ones(net.n_segments, dtype=bool)
+    dsnap = snap_points(net, demand_xy, limit_m, allowed)
+    fsnap = snap_points(net, facility_xy, limit_m, allowed)
+    rg = build_reach_graph(
+        net.node_xy,
         net.seg_u,
         net.seg_v,
-        net.seg_length_m / speed_ms,
+        net.segment_seconds(speed_kmh, highway_kmh),
         net.seg_forward,
         net.seg_backward,
         dsnap,
         dsnap.access_m / speed_ms,
         fsnap,
         fsnap.access_m / speed_ms,
-        facility_group,
-        n_groups,
     )
-    return ModeReach(speed_kmh, limit_m, dsnap, fsnap, seconds / 60.0, net.summary())
+    near = nearest(rg, facility_group, len(groups))
+    minutes = near.cost / 60.0
+    limit_s = threshold * 60.0
+    # catchments: nearest-facility assignment, and everyone within the threshold
+    nf = len(facility_group)
+    served = np.zeros(nf)
+    for g in range(len(groups)):
+        ok = (near.facility[:, g] >= 0) & (minutes[:, g] <= threshold + TOLERANCE)
+        served += np.bincount(near.facility[ok, g], weights=population[ok], minlength=nf)
+    within = _within_population(rg, nf, limit_s, population)
+    areas = []
+    for g, cat in enumerate(groups):
+        if not np.isfinite(near.node_cost[g]).any():
+            continue
+        pieces = reachable_pieces(rg, near.node_cost[g], limit_s)
+        geom = service_area_polygon(pieces, study.network.service_area_buffer_m)
+        if geom.is_empty:
+            continue
+        areas.append({"mode": mode, "category": cat, "minutes": threshold, "geometry": geom})
+    return ModeReach(
+        speed_kmh=speed_kmh,
+        highway_kmh=highway_kmh,
+        snap_limit_m=limit_m,
+        demand_snaps=dsnap,
+        facility_snaps=fsnap,
+        demand_stranded=stranded_points(net, demand_xy, limit_m, dsnap, allowed),
+        facility_stranded=stranded_points(net, facility_xy, limit_m, fsnap, allowed),
+        minutes=minutes,
+        nearest_facility=near.facility,
+        threshold_min=threshold,
+        facility_served_population=served,
+        facility_within_population=within,
+        service_areas=areas,
+        network=net.summary(),
+    )
+
+
+def _within_population(
+    rg: ReachGraph, nf: int, limit_s: float, population: np.ndarray
+) -> np.ndarray:
+    """Residents within ``limit_s`` of each facility (sparse cost matrix times population)."""
+    within = costs_within(rg, np.arange(nf), limit_s)
+    hit = within.copy()
+    hit.data = np.ones_like(hit.data)
+    return np.asarray(hit @ population, dtype=float)
 
 
 def run_study(study: Study, progress: Progress = _quiet) -> StudyResult:
@@ -139,10 +236,17 @@ def run_study(study: Study, progress: Progress = _quiet) -> StudyResult:
     targets = load_preset(study.targets.preset, study.source.parent if study.source else None)
     stage("read inputs")
 
-    networks: dict[Mode, StreetNetwork] = {}
-    for mode in MODES:
-        progress(f"building the {mode} network")
-        networks[mode] = load_network(study.inputs.network, mode, crs, boundary=boundary_ll)
+    progress("building the walk and cycle networks")
+    networks: dict[Mode, StreetNetwork] = load_networks(
+        study.inputs.network, crs, boundary=boundary_ll, push=study.speeds.push
+    )
+    for mode, net in networks.items():
+        for highway in study.speeds.highway_kmh(mode):
+            if not (net.seg_highway == highway).any():
+                notes.append(
+                    f"speeds: the {mode} speed for highway={highway} applies to no street of the "
+                    f"{mode} network"
+                )
     stage("build networks")
 
     progress("placing demand points")
@@ -174,29 +278,16 @@ def run_study(study: Study, progress: Progress = _quiet) -> StudyResult:
     fgroup = facilities["category"].map(group_index).astype(np.int64).to_numpy()
     demand_xy = np.column_stack([dem.points.geometry.x, dem.points.geometry.y])
     fac_xy = np.column_stack([facilities.geometry.x, facilities.geometry.y])
-    speeds = {"walk": study.speeds.walk_kmh, "cycle": study.speeds.cycle_kmh}
-    limits = {"walk": study.snapping.walk_limit_m, "cycle": study.snapping.cycle_limit_m}
+    pop = dem.points["population"].to_numpy(dtype=float)
     reach: dict[str, ModeReach] = {}
     for mode in MODES:
-        progress(f"{mode}: snapping and shortest paths to the nearest facility of each category")
-        reach[mode] = _mode_reach(
-            networks[mode],
-            speeds[mode],
-            limits[mode],
-            demand_xy,
-            fac_xy,
-            fgroup,
-            len(groups),
-        )
+        progress(f"{mode}: snapping, nearest facilities, catchments and service areas")
+        reach[mode] = _mode_reach(networks[mode], study, demand_xy, pop, fac_xy, fgroup, groups)
     # A3, network variant: walking network distance in metres to the nearest complex
     walk_net, wr = networks["walk"], reach["walk"]
     is_complex = fgroup == group_index[study.indicators.complex_category]
-    fsn = wr.facility_snaps
-    complex_snaps = Snaps(
-        fsn.segment[is_complex], fsn.fraction[is_complex], fsn.access_m[is_complex]
-    )
-    complex_net_m = nearest_costs(
-        walk_net.n_nodes,
+    metres = build_reach_graph(
+        walk_net.node_xy,
         walk_net.seg_u,
         walk_net.seg_v,
         walk_net.seg_length_m,
@@ -204,11 +295,10 @@ def run_study(study: Study, progress: Progress = _quiet) -> StudyResult:
         walk_net.seg_backward,
         wr.demand_snaps,
         wr.demand_snaps.access_m,
-        complex_snaps,
-        complex_snaps.access_m,
-        np.zeros(int(is_complex.sum()), dtype=np.int64),
-        1,
-    )[:, 0]
+        wr.facility_snaps,
+        wr.facility_snaps.access_m,
+    )
+    complex_net_m = nearest(metres, np.where(is_complex, 0, -1), 1).cost[:, 0]
     complex_xy = fac_xy[facilities["category"].to_numpy() == study.indicators.complex_category]
     if len(complex_xy):
         complex_line_m, _ = cKDTree(complex_xy).query(demand_xy)
@@ -220,7 +310,6 @@ def run_study(study: Study, progress: Progress = _quiet) -> StudyResult:
     specs = _specs(study, categories, reach, complex_line_m, complex_net_m, facilities)
     comm_ids = communities["community_id"].tolist()
     cindex = pd.Index(comm_ids).get_indexer(dem.points["community_id"]).astype(np.int64)
-    pop = dem.points["population"].to_numpy(dtype=float)
     table = evaluate(specs, pop, cindex, comm_ids, communities["kind"].tolist(), targets)
     short = shortfalls(table, specs, pop, cindex, comm_ids)
     areas = _shortfall_areas(specs, targets, dem, communities, cindex)
@@ -229,6 +318,19 @@ def run_study(study: Study, progress: Progress = _quiet) -> StudyResult:
     for mode in MODES:
         facilities[f"on_network_{mode}"] = reach[mode].facility_snaps.on_network
         facilities[f"snap_distance_{mode}_m"] = np.round(reach[mode].facility_snaps.access_m, 3)
+        facilities[f"stranded_{mode}"] = reach[mode].facility_stranded
+        facilities[f"served_population_{mode}"] = np.round(
+            reach[mode].facility_served_population, 3
+        )
+        facilities[f"population_within_{mode}"] = np.round(
+            reach[mode].facility_within_population, 3
+        )
+    service_areas = gpd.GeoDataFrame(
+        [a for mode in MODES for a in reach[mode].service_areas],
+        columns=["mode", "category", "minutes", "geometry"],
+        geometry="geometry",
+        crs=crs,
+    )
     stage("indicators")
 
     accounting = {
@@ -246,6 +348,10 @@ def run_study(study: Study, progress: Progress = _quiet) -> StudyResult:
         accounting[f"off_network_facilities_{mode}"] = int(
             (~facilities[f"on_network_{mode}"]).sum()
         )
+        stranded = reach[mode].demand_stranded
+        accounting[f"stranded_population_{mode}"] = float(pop[stranded].sum())
+        accounting[f"stranded_demand_points_{mode}"] = int(stranded.sum())
+        accounting[f"stranded_facilities_{mode}"] = int(reach[mode].facility_stranded.sum())
     return StudyResult(
         study=study,
         crs=crs,
@@ -258,6 +364,7 @@ def run_study(study: Study, progress: Progress = _quiet) -> StudyResult:
         indicators=table,
         shortfalls=short,
         shortfall_areas=areas,
+        service_areas=service_areas,
         targets=targets,
         accounting=accounting,
         notes=notes,

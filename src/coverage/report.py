@@ -103,10 +103,14 @@ def demand_table(result: StudyResult) -> pd.DataFrame:
         out[f"{mode}_access_m"] = np.round(
             np.where(r.demand_snaps.on_network, r.demand_snaps.access_m, np.nan), 3
         )
+        out[f"{mode}_stranded"] = r.demand_stranded
+        fac_ids = result.facilities["facility_id"].to_numpy(dtype=object)
         for k, cat in enumerate(result.categories):
             out[f"{mode}_min_{cat}"] = np.round(
                 np.where(np.isfinite(r.minutes[:, k]), r.minutes[:, k], np.nan), 4
             )
+            which = r.nearest_facility[:, k]
+            out[f"{mode}_nearest_{cat}"] = np.where(which >= 0, fac_ids[np.maximum(which, 0)], None)
     for spec in result.specs:
         if spec.indicator != "category_coverage":
             out[f"covered_{spec.column}"] = spec.covered
@@ -152,6 +156,8 @@ def write_outputs(
         result.facilities.to_file(tmp, layer="facilities", driver="GPKG")
         if len(result.shortfall_areas):
             result.shortfall_areas.to_file(tmp, layer="shortfall_areas", driver="GPKG")
+        if len(result.service_areas):
+            result.service_areas.to_file(tmp, layer="service_areas", driver="GPKG")
 
     _atomic(paths["communities_gpkg"], write_gpkg)
     page = map_html(result, lang)
@@ -214,12 +220,14 @@ def headline(result: StudyResult) -> str:
     ]
     lines = [
         f"{study.name}",
-        f"targets: {study.targets.preset}; speeds: walk {study.speeds.walk_kmh:g} km/h, "
-        f"cycle {study.speeds.cycle_kmh:g} km/h; snapping limit: walk {study.snapping.walk_limit_m:g} m, "
-        f"cycle {study.snapping.cycle_limit_m:g} m",
+        f"targets: {study.targets.preset}; speeds: {study.speeds.describe()}; "
+        f"snapping limit: walk {study.snapping.walk_limit_m:g} m, "
+        f"cycle {study.snapping.cycle_limit_m:g} m; network: {study.network.component} component",
         f"residents: input {acc['input_population']:,.0f}, used {acc['used_population']:,.0f}, "
         f"outside communities {acc['outside_communities_population']:,.0f}, off-network "
-        f"{acc['off_network_population_walk']:,.0f} (walk) / {acc['off_network_population_cycle']:,.0f} (cycle)",
+        f"{acc['off_network_population_walk']:,.0f} (walk) / {acc['off_network_population_cycle']:,.0f} (cycle), "
+        f"of whom stranded beside a street cut off from the network "
+        f"{acc['stranded_population_walk']:,.0f} / {acc['stranded_population_cycle']:,.0f}",
         "",
         f"{'indicator':<28} {'scope':<6} {'mode':<8} {'T':>7} {'categories':<24} "
         f"{'target':>7} {'value':>7} {'status':<10} {'gap pp':>7} {'communities':>11}",
