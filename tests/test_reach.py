@@ -276,3 +276,51 @@ def test_service_area_is_a_band_along_the_streets_not_a_hull():
     assert not area.contains(shapely.Point(800, 200))
     assert area.contains(shapely.Point(850, 40)) and area.contains(shapely.Point(960, 250))
     assert service_area_polygon(np.zeros((0, 2, 2)), 50.0).is_empty
+
+
+def test_matches_networkx_on_a_random_lattice_with_one_way_streets():
+    """Every node's time to the nearest facility, against NetworkX's multi-source Dijkstra."""
+    import networkx as nx
+
+    from coverage.reach import Snaps, build_reach_graph, nearest
+
+    rng = np.random.default_rng(7)
+    side = 12
+    xy = np.array([(i * 80.0, j * 80.0) for i in range(side) for j in range(side)])
+    xy += rng.uniform(-15, 15, xy.shape)
+    ids = np.arange(side * side).reshape(side, side)
+    seg = np.concatenate(
+        [
+            np.column_stack([ids[:-1, :].ravel(), ids[1:, :].ravel()]),
+            np.column_stack([ids[:, :-1].ravel(), ids[:, 1:].ravel()]),
+        ]
+    )
+    one_way = np.flatnonzero(rng.random(len(seg)) < 0.3)
+    net = make_network(xy, seg, one_way=one_way)
+    facility_nodes = rng.choice(side * side, 6, replace=False)
+    group = np.array([0, 0, 0, 1, 1, 1])
+    # facilities exactly at nodes: as the start of one of their segments
+    first_seg = {int(u): k for k, u in reversed(list(enumerate(net.seg_u)))}
+    first_seg |= {
+        int(v): k for k, v in reversed(list(enumerate(net.seg_v))) if int(v) not in first_seg
+    }
+    fseg = np.array([first_seg[int(n)] for n in facility_nodes])
+    ffrac = np.where(net.seg_u[fseg] == facility_nodes, 0.0, 1.0)
+    fsnap = Snaps(fseg, ffrac, np.zeros(6))
+    none = Snaps(np.zeros(0, np.int64), np.zeros(0), np.zeros(0))
+    rg = build_reach_graph(
+        net.node_xy, net.seg_u, net.seg_v, net.seg_length_m, net.seg_forward,
+        net.seg_backward, none, np.zeros(0), fsnap, np.zeros(6),
+    )  # fmt: skip
+    ours = nearest(rg, group, 2).node_cost[:, : net.n_nodes]
+    g = nx.DiGraph()
+    for k, (u, v) in enumerate(seg):
+        g.add_edge(int(v), int(u), w=net.seg_length_m[k])  # reversed: towards the facility
+        if k not in set(one_way.tolist()):
+            g.add_edge(int(u), int(v), w=net.seg_length_m[k])
+    for grp in (0, 1):
+        ref = nx.multi_source_dijkstra_path_length(
+            g, set(facility_nodes[group == grp].tolist()), weight="w"
+        )
+        expect = np.array([ref.get(n, np.inf) for n in range(side * side)])
+        np.testing.assert_allclose(ours[grp], expect, atol=1e-6)

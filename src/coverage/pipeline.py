@@ -24,13 +24,13 @@ from coverage.inputs import read_communities, read_facilities, read_population
 from coverage.network import MODES, Mode, StreetNetwork, load_networks
 from coverage.reach import (
     ReachGraph,
+    SegmentIndex,
     Snaps,
     build_reach_graph,
     costs_within,
     nearest,
     reachable_pieces,
     service_area_polygon,
-    snap_points,
     stranded_points,
 )
 from coverage.targets import Target, load_preset
@@ -136,8 +136,9 @@ def _mode_reach(
     allowed = net.seg_main if study.network.component == "largest" else None
     if allowed is None:
         allowed = np.ones(net.n_segments, dtype=bool)
-    dsnap = snap_points(net, demand_xy, limit_m, allowed)
-    fsnap = snap_points(net, facility_xy, limit_m, allowed)
+    index = SegmentIndex(net, allowed)
+    dsnap = index.snap(demand_xy, limit_m)
+    fsnap = index.snap(facility_xy, limit_m)
     rg = build_reach_graph(
         net.node_xy,
         net.seg_u,

@@ -61,10 +61,78 @@ class Snaps:
         return np.asarray(self.segment >= 0)
 
 
+class SegmentIndex:
+    """A spatial index of a network's segments, built once and used for many snaps.
+
+    Parameters
+    ----------
+    network
+        The mode's network.
+    segments
+        Which segments points may join; default: the main component's.
+    """
+
+    def __init__(self, network: StreetNetwork, segments: BoolArray | None = None) -> None:
+        self.segment = np.flatnonzero(network.seg_main if segments is None else segments)
+        coords = np.stack(
+            [
+                network.node_xy[network.seg_u[self.segment]],
+                network.node_xy[network.seg_v[self.segment]],
+            ],
+            axis=1,
+        )
+        self.lines = shapely.linestrings(coords)
+        self.tree = shapely.STRtree(self.lines)
+
+    def snap(self, xy: FloatArray, limit_m: float) -> Snaps:
+        """Snap points to the nearest point on the nearest indexed segment.
+
+        Parameters
+        ----------
+        xy
+            ``(n, 2)`` projected coordinates in the network's CRS, metres.
+        limit_m
+            Snapping limit: points farther from every indexed segment are off-network.
+
+        Returns
+        -------
+        Snaps
+            One entry per input point, in input order.
+        """
+        n = int(xy.shape[0])
+        segment = np.full(n, -1, dtype=np.int64)
+        fraction = np.zeros(n)
+        access = np.full(n, np.inf)
+        if n == 0 or self.segment.size == 0:
+            return Snaps(segment, fraction, access)
+        points = shapely.points(xy)
+        (pi, ti), dist = self.tree.query_nearest(
+            points, max_distance=limit_m, return_distance=True, all_matches=True
+        )
+        # all_matches keeps every equidistant segment: choose the lowest segment index, so
+        # ties resolve the same way whatever the tree's internal order.
+        order = np.lexsort((self.segment[ti], pi))
+        pi, ti, dist = pi[order], ti[order], dist[order]
+        first = np.ones(pi.size, dtype=bool)
+        first[1:] = pi[1:] != pi[:-1]
+        pi, ti, dist = pi[first], ti[first], dist[first]
+        lines = self.lines[ti]
+        seg_len = shapely.length(lines)
+        proj = shapely.line_locate_point(lines, points[pi])
+        frac = np.divide(proj, seg_len, out=np.zeros_like(proj), where=seg_len > 0)
+        segment[pi] = self.segment[ti]
+        fraction[pi] = np.clip(frac, 0.0, 1.0)
+        access[pi] = dist
+        return Snaps(segment, fraction, access)
+
+
 def snap_points(
     network: StreetNetwork, xy: FloatArray, limit_m: float, segments: BoolArray | None = None
 ) -> Snaps:
     """Snap points to the nearest point on the nearest allowed segment.
+
+    Builds a :class:`SegmentIndex` and snaps; build the index yourself to snap
+    several sets of points against one network.
 
     Parameters
     ----------
@@ -82,36 +150,7 @@ def snap_points(
     Snaps
         One entry per input point, in input order.
     """
-    n = int(xy.shape[0])
-    segment = np.full(n, -1, dtype=np.int64)
-    fraction = np.zeros(n)
-    access = np.full(n, np.inf)
-    main = np.flatnonzero(network.seg_main if segments is None else segments)
-    if n == 0 or main.size == 0:
-        return Snaps(segment, fraction, access)
-    coords = np.stack(
-        [network.node_xy[network.seg_u[main]], network.node_xy[network.seg_v[main]]], axis=1
-    )
-    lines = shapely.linestrings(coords)
-    tree = shapely.STRtree(lines)
-    points = shapely.points(xy)
-    (pi, ti), dist = tree.query_nearest(
-        points, max_distance=limit_m, return_distance=True, all_matches=True
-    )
-    # all_matches keeps every equidistant segment: choose the lowest segment index, so
-    # ties resolve the same way whatever the tree's internal order.
-    order = np.lexsort((main[ti], pi))
-    pi, ti, dist = pi[order], ti[order], dist[order]
-    first = np.ones(pi.size, dtype=bool)
-    first[1:] = pi[1:] != pi[:-1]
-    pi, ti, dist = pi[first], ti[first], dist[first]
-    seg_len = shapely.length(lines[ti])
-    proj = shapely.line_locate_point(lines[ti], points[pi])
-    frac = np.divide(proj, seg_len, out=np.zeros_like(proj), where=seg_len > 0)
-    segment[pi] = main[ti]
-    fraction[pi] = np.clip(frac, 0.0, 1.0)
-    access[pi] = dist
-    return Snaps(segment, fraction, access)
+    return SegmentIndex(network, segments).snap(np.asarray(xy, dtype=float), limit_m)
 
 
 def stranded_points(
@@ -261,13 +300,25 @@ def cheapest_parallel(
     """Reduce parallel directed edges to the cheapest one.
 
     Building a scipy sparse matrix from repeated ``(i, j)`` pairs *sums* them;
-    this keeps the minimum instead.
+    this keeps the minimum instead. Edges come out sorted by ``(tail, head)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> cheapest_parallel(np.array([1, 0, 1]), np.array([2, 1, 2]), np.array([5.0, 1.0, 3.0]))
+    (array([0, 1]), array([1, 2]), array([1., 3.]))
     """
-    order = np.lexsort((cost, head, tail))
-    tail, head, cost = tail[order], head[order], cost[order]
-    first = np.ones(tail.size, dtype=bool)
-    first[1:] = (tail[1:] != tail[:-1]) | (head[1:] != head[:-1])
-    return tail[first], head[first], cost[first]
+    tail = np.asarray(tail, dtype=np.int64)
+    head = np.asarray(head, dtype=np.int64)
+    cost = np.asarray(cost, dtype=float)
+    if tail.size == 0:
+        return tail, head, cost
+    key = tail * (int(head.max()) + 1) + head
+    order = np.argsort(key, kind="stable")
+    key = key[order]
+    starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
+    first = order[starts]
+    return tail[first], head[first], np.minimum.reduceat(cost[order], starts)
 
 
 @dataclass(frozen=True)
