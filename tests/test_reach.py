@@ -324,3 +324,46 @@ def test_matches_networkx_on_a_random_lattice_with_one_way_streets():
         )
         expect = np.array([ref.get(n, np.inf) for n in range(side * side)])
         np.testing.assert_allclose(ours[grp], expect, atol=1e-6)
+
+
+@pytest.mark.parametrize("k_steps", [(8, 32), (1,)])
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_segment_index_finds_the_exact_nearest_segment(seed, k_steps):
+    """Against brute force over every segment; ``(1,)`` sends most points to the STRtree fallback."""
+    from coverage.reach import SegmentIndex
+
+    rng = np.random.default_rng(seed)
+    n_nodes = 300
+    xy = rng.uniform(0, 2000, (n_nodes, 2))
+    seg = rng.integers(0, n_nodes, (400, 2))
+    seg = seg[seg[:, 0] != seg[:, 1]]
+    # a few very long segments, and a tight cluster of short ones
+    xy[:20] = rng.uniform(900, 1000, (20, 2))
+    net = make_network(xy, seg)
+    pts = np.vstack(
+        [rng.uniform(-500, 2500, (300, 2)), rng.uniform(5000, 6000, (20, 2)), xy[seg[:5, 0]]]
+    )
+    index = SegmentIndex(net, np.ones(len(seg), dtype=bool))
+    index.K_STEPS = k_steps
+    snaps = index.snap(pts, 1e9)
+    if k_steps == (1,):
+        assert index._strtree is not None  # the fallback was used
+    a, b = xy[seg[:, 0]], xy[seg[:, 1]]
+    ab = b - a
+    t = np.clip(((pts[:, None, :] - a) * ab).sum(-1) / (ab * ab).sum(-1), 0, 1)
+    d = np.hypot(*np.moveaxis(pts[:, None, :] - (a + ab * t[..., None]), -1, 0))
+    best = d.min(axis=1)
+    np.testing.assert_allclose(snaps.access_m, best, rtol=0, atol=1e-9)
+    chosen = d[np.arange(len(pts)), snaps.segment]
+    np.testing.assert_allclose(chosen, best, atol=1e-9)
+    # ties go to the lowest segment index: points on a node shared by several segments
+    tied = np.flatnonzero((d <= best[:, None] + 1e-9).sum(axis=1) > 1)
+    for i in tied:
+        assert snaps.segment[i] == np.flatnonzero(d[i] <= best[i] + 1e-9).min()
+    # the limit: farther points are off-network
+    limited = index.snap(pts, 100.0)
+    assert (limited.on_network == (best <= 100.0)).all()
+    # input order does not matter
+    perm = rng.permutation(len(pts))
+    again = index.snap(pts[perm], 1e9)
+    assert (again.segment == snaps.segment[perm]).all()

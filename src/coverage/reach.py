@@ -61,8 +61,24 @@ class Snaps:
         return np.asarray(self.segment >= 0)
 
 
+#: Distances to two segments closer than this are a tie (e.g. a point nearest to a
+#: node shared by several segments), metres.
+TIE_M = 1e-9
+
+
 class SegmentIndex:
     """A spatial index of a network's segments, built once and used for many snaps.
+
+    Exact nearest-segment search in two steps. Points are sampled along every
+    segment (at least one per segment, at most ``spacing`` apart, each covering
+    the stretch within ``half`` of it) and put in a KD-tree. For a query point,
+    the segments of its *k* nearest samples are candidates, and the nearest
+    candidate at distance ``d`` is *proven* nearest when the *k*-th sample is
+    farther than ``d + half``: any segment at most ``d`` away has a sample
+    within ``d + half``, so it was among the candidates. Unproven points are
+    retried with more samples, then settled by a shapely STRtree on the segment
+    geometries. Ties go to the lowest segment index, so results do not depend
+    on input order.
 
     Parameters
     ----------
@@ -72,17 +88,75 @@ class SegmentIndex:
         Which segments points may join; default: the main component's.
     """
 
+    #: Candidate counts tried before the STRtree fallback.
+    K_STEPS = (8, 32)
+    #: Points handled at once (bounds the ``(n, k)`` work arrays).
+    BLOCK = 65_536
+
     def __init__(self, network: StreetNetwork, segments: BoolArray | None = None) -> None:
+        from scipy.spatial import cKDTree
+
         self.segment = np.flatnonzero(network.seg_main if segments is None else segments)
-        coords = np.stack(
-            [
-                network.node_xy[network.seg_u[self.segment]],
-                network.node_xy[network.seg_v[self.segment]],
-            ],
-            axis=1,
+        self.a = network.node_xy[network.seg_u[self.segment]]
+        self.b = network.node_xy[network.seg_v[self.segment]]
+        length = np.hypot(*(self.b - self.a).T)
+        spacing = max(float(np.percentile(length, 75)), 1.0) if length.size else 1.0
+        pieces = np.maximum(1, np.ceil(length / spacing)).astype(np.int64)
+        self.sample_segment = np.repeat(np.arange(length.size), pieces)
+        k = np.arange(self.sample_segment.size) - np.repeat(np.cumsum(pieces) - pieces, pieces)
+        t = (k + 0.5) / np.repeat(pieces, pieces)
+        a, b = self.a[self.sample_segment], self.b[self.sample_segment]
+        self.half = float((length / pieces).max() / 2) if length.size else 0.0
+        samples = a + (b - a) * t[:, None]
+        # an unbalanced tree builds several times faster and queries about as fast
+        self.kdtree = (
+            cKDTree(samples, balanced_tree=False, compact_nodes=False) if length.size else None
         )
-        self.lines = shapely.linestrings(coords)
-        self.tree = shapely.STRtree(self.lines)
+        self._strtree: Any = None
+
+    def _candidates(self, xy: FloatArray, local: IntArray) -> tuple[FloatArray, FloatArray]:
+        """Distance and fraction from each point to each of its candidate segments."""
+        a, b = self.a[local], self.b[local]
+        ab = b - a
+        den = (ab * ab).sum(axis=-1)
+        t = np.divide(
+            ((xy[:, None, :] - a) * ab).sum(axis=-1), den, out=np.zeros(den.shape), where=den > 0
+        )
+        t = np.clip(t, 0.0, 1.0)
+        d = np.hypot(*np.moveaxis(xy[:, None, :] - (a + ab * t[..., None]), -1, 0))
+        return d, t
+
+    def _strtree_snap(self, xy: FloatArray) -> tuple[IntArray, FloatArray, FloatArray]:
+        """Nearest segment by the STRtree (no distance limit), for unproven points."""
+        if self._strtree is None:
+            self._lines = shapely.linestrings(np.stack([self.a, self.b], axis=1))
+            self._strtree = shapely.STRtree(self._lines)
+        (pi, ti), _ = self._strtree.query_nearest(
+            shapely.points(xy), return_distance=True, all_matches=True
+        )
+        d, t = self._candidates(xy[pi][:, None, :].reshape(-1, 2), ti[:, None])
+        return self._pick(pi, ti, d[:, 0], t[:, 0], xy.shape[0])
+
+    def _pick(
+        self, row: IntArray, local: IntArray, d: FloatArray, t: FloatArray, n: int
+    ) -> tuple[IntArray, FloatArray, FloatArray]:
+        """Per row, the nearest candidate; ties (within a nanometre) to the lowest segment."""
+        out_local = np.full(n, -1, dtype=np.int64)
+        out_d = np.full(n, np.inf)
+        out_t = np.zeros(n)
+        if row.size == 0:
+            return out_local, out_d, out_t
+        dmin = np.full(n, np.inf)
+        np.minimum.at(dmin, row, d)
+        tied = d <= dmin[row] + TIE_M
+        row, local, d, t = row[tied], local[tied], d[tied], t[tied]
+        order = np.lexsort((self.segment[local], row))
+        row, local, d, t = row[order], local[order], d[order], t[order]
+        first = np.r_[True, row[1:] != row[:-1]]
+        out_local[row[first]] = local[first]
+        out_d[row[first]] = d[first]
+        out_t[row[first]] = t[first]
+        return out_local, out_d, out_t
 
     def snap(self, xy: FloatArray, limit_m: float) -> Snaps:
         """Snap points to the nearest point on the nearest indexed segment.
@@ -99,31 +173,39 @@ class SegmentIndex:
         Snaps
             One entry per input point, in input order.
         """
+        xy = np.asarray(xy, dtype=float).reshape(-1, 2)
         n = int(xy.shape[0])
-        segment = np.full(n, -1, dtype=np.int64)
-        fraction = np.zeros(n)
-        access = np.full(n, np.inf)
-        if n == 0 or self.segment.size == 0:
-            return Snaps(segment, fraction, access)
-        points = shapely.points(xy)
-        (pi, ti), dist = self.tree.query_nearest(
-            points, max_distance=limit_m, return_distance=True, all_matches=True
+        local = np.full(n, -1, dtype=np.int64)
+        dist = np.full(n, np.inf)
+        frac = np.zeros(n)
+        if n and self.kdtree is not None:
+            for start in range(0, n, self.BLOCK):
+                block = np.arange(start, min(start + self.BLOCK, n))
+                todo = block
+                for k in self.K_STEPS:
+                    k = min(k, self.kdtree.n)
+                    sd, si = self.kdtree.query(xy[todo], k=k)
+                    sd, si = sd.reshape(len(todo), k), si.reshape(len(todo), k)
+                    cand = self.sample_segment[si]
+                    d, t = self._candidates(xy[todo], cand)
+                    rows = np.repeat(np.arange(len(todo)), k)
+                    best, bd, bt = self._pick(rows, cand.ravel(), d.ravel(), t.ravel(), len(todo))
+                    proven = (k == self.kdtree.n) | (sd[:, -1] > bd + self.half)
+                    done = todo[proven]
+                    local[done], dist[done], frac[done] = best[proven], bd[proven], bt[proven]
+                    todo = todo[~proven]
+                    if todo.size == 0:
+                        break
+                if todo.size:
+                    best, bd, bt = self._strtree_snap(xy[todo])
+                    local[todo], dist[todo], frac[todo] = best, bd, bt
+        on = (local >= 0) & (dist <= limit_m)
+        segment = np.where(on, self.segment[np.maximum(local, 0)], -1) if n else local
+        return Snaps(
+            np.asarray(segment, dtype=np.int64),
+            np.where(on, frac, 0.0),
+            np.where(on, dist, np.inf),
         )
-        # all_matches keeps every equidistant segment: choose the lowest segment index, so
-        # ties resolve the same way whatever the tree's internal order.
-        order = np.lexsort((self.segment[ti], pi))
-        pi, ti, dist = pi[order], ti[order], dist[order]
-        first = np.ones(pi.size, dtype=bool)
-        first[1:] = pi[1:] != pi[:-1]
-        pi, ti, dist = pi[first], ti[first], dist[first]
-        lines = self.lines[ti]
-        seg_len = shapely.length(lines)
-        proj = shapely.line_locate_point(lines, points[pi])
-        frac = np.divide(proj, seg_len, out=np.zeros_like(proj), where=seg_len > 0)
-        segment[pi] = self.segment[ti]
-        fraction[pi] = np.clip(frac, 0.0, 1.0)
-        access[pi] = dist
-        return Snaps(segment, fraction, access)
 
 
 def snap_points(
