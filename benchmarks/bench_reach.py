@@ -508,10 +508,11 @@ def main(argv: list[str] | None = None) -> int:
             n = None if key == "poa" else float(key)
             results: dict[str, Any] = {}
             for method in args.methods:
-                if method == "textbook" and n is not None and n > args.textbook_max_nodes:
-                    results[method] = {
-                        "error": f"skipped above {args.textbook_max_nodes:.0e} nodes"
-                    }
+                if method in OSM_METHODS and key != "poa":
+                    continue
+                limit = {"textbook": args.textbook_max_nodes, "pandana": args.pandana_max_nodes}
+                if n is not None and n > limit.get(method, np.inf):
+                    results[method] = {"error": f"skipped above {limit[method]:.0e} nodes"}
                     continue
                 out = Path(tmp) / f"{key}-{method}.npz"
                 results[method] = spawn(method, key, out, args.timeout)

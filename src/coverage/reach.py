@@ -29,6 +29,7 @@ import numpy.typing as npt
 import shapely
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import dijkstra
+from scipy.spatial import cKDTree
 
 from coverage.network import StreetNetwork
 
@@ -94,8 +95,6 @@ class SegmentIndex:
     BLOCK = 65_536
 
     def __init__(self, network: StreetNetwork, segments: BoolArray | None = None) -> None:
-        from scipy.spatial import cKDTree
-
         self.segment = np.flatnonzero(network.seg_main if segments is None else segments)
         self.a = network.node_xy[network.seg_u[self.segment]]
         self.b = network.node_xy[network.seg_v[self.segment]]
