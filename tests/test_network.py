@@ -13,6 +13,7 @@ from coverage.network import (
     keeps_way,
     load_network,
     network_from_ways,
+    push_ways_from_osmnx_graph,
     way_directions,
     ways_from_osmnx_graph,
 )
@@ -235,6 +236,18 @@ def test_pushing_adds_footways_and_steps_to_the_cycle_network():
     assert not keeps_way({"highway": "motorway"}, "cycle", push=True)
     cycle = load_network(DATA / "tiny_oneway.osm", "cycle", CRS, push=True)
     assert set(cycle.seg_highway) == {"residential", "cycleway", "footway"}
+
+
+def test_pushing_on_a_downloaded_walk_graph_honours_bicycle_no():
+    g = nx.MultiDiGraph()
+    for n, x in enumerate(range(5)):
+        g.add_node(n, x=x * 0.001, y=0.0)
+    g.add_edge(0, 1, highway="footway")
+    g.add_edge(1, 2, highway="steps", bicycle="no")
+    g.add_edge(2, 3, highway="residential")
+    g.add_edge(3, 4, highway=["footway", "path"], bicycle=["designated", "no"])
+    ways = push_ways_from_osmnx_graph(g)
+    assert [w.node_ids for w in ways] == [(0, 1)]
 
 
 def test_segment_seconds_per_highway():

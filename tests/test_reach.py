@@ -367,3 +367,33 @@ def test_segment_index_finds_the_exact_nearest_segment(seed, k_steps):
     perm = rng.permutation(len(pts))
     again = index.snap(pts[perm], 1e9)
     assert (again.segment == snaps.segment[perm]).all()
+
+
+def test_a_network_with_no_allowed_segment_leaves_every_point_off_network():
+    # e.g. a cycle network whose largest strongly connected component is one node
+    from coverage.reach import SegmentIndex
+
+    net = make_network([(0, 0), (100, 0)], [(0, 1)], one_way=[0], main=[True, False])
+    snaps = SegmentIndex(net, np.zeros(1, dtype=bool)).snap(np.array([[50.0, 0.0]]), 300.0)
+    assert snaps.segment.tolist() == [-1]
+    assert not snaps.on_network.any() and np.isinf(snaps.access_m).all()
+    empty = SegmentIndex(net, np.zeros(1, dtype=bool)).snap(np.zeros((0, 2)), 300.0)
+    assert empty.segment.size == 0
+
+
+def test_strtree_fallback_breaks_near_ties_to_the_lowest_segment():
+    # two segments whose distances to the point differ by far less than a nanometre
+    # but not bit for bit; the fallback must still pick the lower index
+    from coverage.reach import SegmentIndex
+
+    net = make_network([(0, 10 + 1e-12), (100, 10 + 1e-12), (0, -10), (100, -10)], [(0, 1), (2, 3)])
+    index = SegmentIndex(net, np.ones(2, dtype=bool))
+    index.K_STEPS = ()  # straight to the fallback
+    snaps = index.snap(np.array([[50.0, 0.0]]), 300.0)
+    assert snaps.segment.tolist() == [0]
+    net_rev = make_network(
+        [(0, -10), (100, -10), (0, 10 + 1e-12), (100, 10 + 1e-12)], [(0, 1), (2, 3)]
+    )
+    index = SegmentIndex(net_rev, np.ones(2, dtype=bool))
+    index.K_STEPS = ()
+    assert index.snap(np.array([[50.0, 0.0]]), 300.0).segment.tolist() == [0]

@@ -455,11 +455,7 @@ def load_networks(
         graphs = {m: _download_graph(boundary, m) for m in MODES if m in need}
         ways = {m: ways_from_osmnx_graph(graphs[m], m) for m in modes}
         if push and "cycle" in modes:
-            ways["cycle"] += [
-                w
-                for w in ways_from_osmnx_graph(graphs["walk"], "walk")
-                if w.highway in PUSH_HIGHWAYS
-            ]
+            ways["cycle"] += push_ways_from_osmnx_graph(graphs["walk"])
         return {m: network_from_ways(ways[m], m, crs) for m in modes}
     name = source.name.lower()
     if name.endswith(".graphml"):
@@ -494,6 +490,9 @@ def _download_graph(boundary: Any, mode: Mode) -> Any:
             "no network file was given and no study area to download for",
             "name a network file in [inputs]",
         )
+    saved = list(ox.settings.useful_tags_way)
+    # keep the bicycle tag on edges, so pushing can honour bicycle=no
+    ox.settings.useful_tags_way = [*saved, *(["bicycle"] if "bicycle" not in saved else [])]
     try:
         return ox.graph_from_polygon(
             boundary,
@@ -507,3 +506,25 @@ def _download_graph(boundary: Any, mode: Mode) -> Any:
             f"downloading the {mode} network with OSMnx failed ({exc})",
             "connect to the internet, or name an OSM extract in [inputs] network",
         ) from exc
+    finally:
+        ox.settings.useful_tags_way = saved
+
+
+def push_ways_from_osmnx_graph(walk_graph: Any) -> list[Way]:
+    """Footways and steps of an OSMnx walk graph a cyclist may push along.
+
+    The same rule as :func:`keeps_way` with ``push``: ``highway`` in
+    :data:`PUSH_HIGHWAYS` and no ``bicycle=no``.
+    """
+
+    def tag(data: dict[str, Any], key: str) -> str:
+        value = data.get(key, "")
+        return ";".join(map(str, value)) if isinstance(value, list) else str(value)
+
+    edges = [
+        (u, v, k)
+        for u, v, k, data in walk_graph.edges(keys=True, data=True)
+        if set(tag(data, "highway").split(";")) & set(PUSH_HIGHWAYS)
+        and not _COMPILED_BICYCLE_NO.search(tag(data, "bicycle"))
+    ]
+    return ways_from_osmnx_graph(walk_graph.edge_subgraph(edges), "walk")

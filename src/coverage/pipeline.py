@@ -158,7 +158,8 @@ def _mode_reach(
     nf = len(facility_group)
     served = np.zeros(nf)
     for g in range(len(groups)):
-        ok = (near.facility[:, g] >= 0) & (minutes[:, g] <= threshold + TOLERANCE)
+        # compared in seconds, as in costs_within, so the two catchments agree
+        ok = (near.facility[:, g] >= 0) & (near.cost[:, g] <= limit_s + TOLERANCE)
         served += np.bincount(near.facility[ok, g], weights=population[ok], minlength=nf)
     within = _within_population(rg, nf, limit_s, population)
     areas = []
@@ -273,7 +274,8 @@ def run_study(study: Study, progress: Progress = _quiet) -> StudyResult:
     stage("demand points")
 
     categories = _categories(facilities, study)
-    groups = (*categories, study.indicators.complex_category)
+    complex_category = study.indicators.complex_category
+    groups = categories if complex_category in categories else (*categories, complex_category)
     group_index = {c: i for i, c in enumerate(groups)}
     # every facility category is in `categories`, so every facility has a group
     fgroup = facilities["category"].map(group_index).astype(np.int64).to_numpy()

@@ -1,8 +1,9 @@
 """Snapping, shortest travel costs, catchments and service areas.
 
 The numeric core works on arrays (segments, snaps, costs) and knows nothing of
-geometry; :func:`snap_points`, :func:`stranded_points` and
-:func:`service_area_polygon` are the only functions that touch shapely.
+geometry; :class:`SegmentIndex` (whose fallback uses shapely's STRtree),
+:func:`stranded_points` and :func:`service_area_polygon` are the only parts
+that touch shapely or rasterio.
 
 Method (METHOD.md, "Travel time"): a point joins the network at the nearest
 point on the nearest segment of the main component; the straight access leg is
@@ -130,9 +131,12 @@ class SegmentIndex:
         if self._strtree is None:
             self._lines = shapely.linestrings(np.stack([self.a, self.b], axis=1))
             self._strtree = shapely.STRtree(self._lines)
-        (pi, ti), _ = self._strtree.query_nearest(
-            shapely.points(xy), return_distance=True, all_matches=True
-        )
+        points = shapely.points(xy)
+        (pi, _), dn = self._strtree.query_nearest(points, return_distance=True, all_matches=True)
+        nearest_m = np.full(xy.shape[0], np.inf)
+        np.minimum.at(nearest_m, pi, dn)
+        # every segment within a nanometre of the nearest, so ties go to the lowest segment
+        pi, ti = self._strtree.query(points, predicate="dwithin", distance=nearest_m + 2 * TIE_M)
         d, t = self._candidates(xy[pi][:, None, :].reshape(-1, 2), ti[:, None])
         return self._pick(pi, ti, d[:, 0], t[:, 0], xy.shape[0])
 
@@ -199,7 +203,11 @@ class SegmentIndex:
                     best, bd, bt = self._strtree_snap(xy[todo])
                     local[todo], dist[todo], frac[todo] = best, bd, bt
         on = (local >= 0) & (dist <= limit_m)
-        segment = np.where(on, self.segment[np.maximum(local, 0)], -1) if n else local
+        if n and self.segment.size:
+            segment = np.where(on, self.segment[np.maximum(local, 0)], -1)
+        else:  # no points, or no segment to join: everyone is off-network
+            segment = np.full(n, -1, dtype=np.int64)
+            on = np.zeros(n, dtype=bool)
         return Snaps(
             np.asarray(segment, dtype=np.int64),
             np.where(on, frac, 0.0),
