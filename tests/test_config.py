@@ -22,7 +22,7 @@ def test_defaults_follow_method(tmp_path):
     assert study.snapping.walk_limit_m == 300.0 and study.snapping.cycle_limit_m == 1000.0
     assert study.indicators.service_circle == ("community_service",)
     assert study.indicators.complex_radius_m == 1500.0
-    assert study.targets.preset == "suining-2025"
+    assert study.targets.preset == ("suining-2025",)
     assert study.inputs.communities == (tmp_path / "c.geojson").resolve()
 
 

@@ -65,7 +65,7 @@ def test_evaluate_scopes_targets_and_statuses():
 def test_target_for_all_applies_to_every_scope_and_rural_only_specs():
     costs = np.array([[1.0], [1.0], [1.0]])
     spec_all = IndicatorSpec("A3", "straight", 1500.0, "m", ("community_complex",), costs)
-    spec_rural = IndicatorSpec("A2", "cycle", 15.0, "min", ("health",), costs, rural_only=True)
+    spec_rural = IndicatorSpec("A2", "cycle", 15.0, "min", ("health",), costs, scope="rural")
     table = evaluate([spec_all, spec_rural], POP, CIDX, IDS, KINDS, [_t("A3", "all", 1.0)])
     a3 = table[table["indicator"] == "A3"].set_index("scope")
     assert set(a3.index) == {"all", "urban", "rural", "community:A", "community:B", "community:C"}

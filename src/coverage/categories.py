@@ -20,6 +20,8 @@ CATEGORIES: dict[str, tuple[str, str]] = {
     "police": ("警务室", "community police office"),
     "post": ("邮政快递", "post and parcel point"),
     "pharmacy": ("药店", "pharmacy"),
+    "self_service": ("自助公共服务终端", "self-service public terminal"),
+    "legal_aid": ("公共法律服务站/法律援助", "legal-aid and public legal service point"),
 }
 
 #: OSM tag (key, value) -> category, for facility layers taken from OpenStreetMap.

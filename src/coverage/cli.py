@@ -30,8 +30,15 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--out", type=Path, default=Path("maps"), help="output folder (default: ./maps)"
     )
-    run.add_argument("--preset", help="target preset name or CSV path (overrides the study file)")
-    run.add_argument("--lang", choices=("en", "zh"), default="en", help="map labels")
+    run.add_argument(
+        "--preset",
+        action="append",
+        help="target preset name or CSV path, repeatable; 'all': every shipped preset "
+        "(overrides the study file)",
+    )
+    run.add_argument(
+        "--lang", choices=("en", "zh"), default="en", help="language of the map and report"
+    )
     run.add_argument("--quiet", action="store_true", help="no progress messages")
     return parser
 
@@ -52,7 +59,10 @@ def main(argv: list[str] | None = None) -> int:
 
         study = load_study(args.study) if args.study else demo_study()
         if args.preset:
-            study = study.with_overrides(targets=Targets(preset=args.preset))
+            from coverage.targets import shipped_presets
+
+            names = [n for p in args.preset for n in (shipped_presets() if p == "all" else [p])]
+            study = study.with_overrides(targets=Targets(preset=tuple(dict.fromkeys(names))))
         result = run_study(study, progress=progress)
         progress(f"writing outputs to {args.out}")
         paths = write_outputs(

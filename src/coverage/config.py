@@ -40,8 +40,17 @@ the closest valid key::
     complex_category = "community_complex"
     complex_radius_m = 1500.0
 
+    catalogue = ""                # optional: your own indicator catalogue (TOML)
+    [indicators.sets]             # optional: replace the facility set of a catalogue indicator
+    A4_circle_5min = ["community_service", "kindergarten", "convenience"]
+
+    [capacity]                    # 2SFCA for facilities whose capacity matters
+    categories = ["nursery", "elderly_care"]
+    mode = "walk"
+    minutes = 15.0
+
     [targets]
-    preset = "suining-2025"       # a shipped preset name, or a path to a CSV file
+    preset = ["suining-2025"]     # shipped preset names and/or paths to CSV files
 """
 
 from __future__ import annotations
@@ -64,6 +73,7 @@ class Inputs:
     facilities: Path
     population: Path | None = None
     network: Path | None = None
+    workplaces: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -130,13 +140,34 @@ class IndicatorSettings:
     rural_cycle_min: float = 15.0
     complex_category: str = "community_complex"
     complex_radius_m: float = 1500.0
+    catalogue: str = ""
+    sets: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Capacity:
+    """Capacity-aware access: two-step floating catchment (2SFCA) ratios.
+
+    For each category listed that has facilities with a ``capacity``, the ratio
+    of a facility is its capacity over the residents within ``minutes`` by
+    ``mode``; a demand point's access is the sum of the ratios of the facilities
+    within ``minutes`` of it (places per 1 000 residents in the outputs).
+    """
+
+    categories: tuple[str, ...] = ("nursery", "elderly_care")
+    mode: str = "walk"
+    minutes: float = 15.0
 
 
 @dataclass(frozen=True)
 class Targets:
-    """Target preset: a shipped name (see :mod:`coverage.targets`) or a CSV path."""
+    """Target presets: shipped names (see :mod:`coverage.targets`) or CSV paths."""
 
-    preset: str = "suining-2025"
+    preset: tuple[str, ...] = ("suining-2025",)
+
+    def describe(self) -> str:
+        """The presets in words, for reports."""
+        return ", ".join(self.preset)
 
 
 @dataclass(frozen=True)
@@ -151,6 +182,7 @@ class Study:
     snapping: Snapping = field(default_factory=Snapping)
     network: NetworkSettings = field(default_factory=NetworkSettings)
     indicators: IndicatorSettings = field(default_factory=IndicatorSettings)
+    capacity: Capacity = field(default_factory=Capacity)
     targets: Targets = field(default_factory=Targets)
     source: Path | None = None
 
@@ -196,11 +228,23 @@ def _validate(study: Study) -> None:
             f"{where}: indicators.tiers_min must be a non-empty list of positive minutes, "
             f"got {list(study.indicators.tiers_min)!r}"
         )
+    if not study.targets.preset:
+        raise StudyFileError(f"{where}: targets.preset must name at least one preset")
+    if study.capacity.mode not in ("walk", "cycle"):
+        raise StudyFileError(
+            f'{where}: capacity.mode must be "walk" or "cycle", got {study.capacity.mode!r}'
+        )
+    if not study.capacity.minutes > 0:
+        raise StudyFileError(
+            f"{where}: capacity.minutes must be a positive number, got {study.capacity.minutes!r}"
+        )
     ind = study.indicators
     for key, cats in (
         ("service_circle", ind.service_circle),
         ("rural_services", ind.rural_services),
         ("complex_category", (ind.complex_category,)),
+        *((f"sets.{k}", v) for k, v in ind.sets.items()),
+        ("capacity.categories", study.capacity.categories or ("nursery",)),
     ):
         if not cats:
             raise StudyFileError(f"{where}: indicators.{key} must name at least one category")
@@ -223,6 +267,7 @@ _SECTIONS: dict[str, type] = {
     "snapping": Snapping,
     "network": NetworkSettings,
     "indicators": IndicatorSettings,
+    "capacity": Capacity,
     "targets": Targets,
 }
 _TOP_SCALARS = {"name": str, "crs": str, "attribution": str}
@@ -240,6 +285,15 @@ def _typed(where: str, key: str, value: Any, default: Any, annotation: str) -> A
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise StudyFileError(f"{where}: {key} must be a list of strings, got {value!r}")
         return tuple(value)
+    if annotation.startswith("dict[str, tuple[str"):
+        if not isinstance(value, dict) or not all(
+            isinstance(v, list) and all(isinstance(c, str) for c in v) for v in value.values()
+        ):
+            raise StudyFileError(
+                f"{where}: {key} must be a table of category lists, e.g. "
+                f'{{ A5_market_10min = ["market", "supermarket"] }}, got {value!r}'
+            )
+        return {str(k): tuple(v) for k, v in value.items()}
     if annotation.startswith("dict[str, float"):
         if not isinstance(value, dict) or not all(
             isinstance(v, int | float) and not isinstance(v, bool) for v in value.values()

@@ -43,12 +43,13 @@ INDICATOR_COLUMNS = [
     "wording_en",
     "source",
     "note",
+    "preset",
 ]
 
 
 @dataclass(frozen=True)
 class IndicatorSpec:
-    """One indicator over demand points.
+    """One access indicator over demand points.
 
     Attributes
     ----------
@@ -64,8 +65,10 @@ class IndicatorSpec:
         The category set; all must be within the threshold.
     costs
         ``(n_demand, len(categories))`` cost to the nearest facility of each category.
-    rural_only
-        Computed over rural communities only (A2).
+    scope
+        ``all``: every community (rows for the whole area, its urban and rural
+        parts and each community); ``urban`` or ``rural``: only communities of
+        that kind (A2 counts rural residents only).
     note
         Text carried to every row (e.g. "no community_complex facilities were given").
     """
@@ -76,7 +79,7 @@ class IndicatorSpec:
     unit: str
     categories: tuple[str, ...]
     costs: FloatArray
-    rural_only: bool = False
+    scope: str = "all"
     note: str = ""
 
     @property
@@ -127,12 +130,51 @@ def _status(covered: float, total: float, target: float | None) -> tuple[float, 
     return value, "met" if met else "short", target - value
 
 
-def _target_for(targets: list[Target], indicator: str, scope_kind: str) -> Target | None:
-    """Target for an indicator at a scope: ``all``, ``urban`` or ``rural`` (community kind)."""
+def targets_for(targets: list[Target], indicator: str, scope_kind: str) -> list[Target | None]:
+    """The targets of an indicator at a scope, one per preset.
+
+    Within a preset, a target for the scope's own kind (``urban``/``rural``)
+    wins over one for ``all``. No target at all: ``[None]``.
+    """
+    chosen: dict[str, Target] = {}
     for t in targets:
-        if t.indicator == indicator and (t.scope == "all" or t.scope == scope_kind):
-            return t
-    return None
+        if t.indicator != indicator or t.scope not in ("all", scope_kind):
+            continue
+        if t.preset not in chosen or (t.scope == scope_kind and chosen[t.preset].scope == "all"):
+            chosen[t.preset] = t
+    return list(chosen.values()) or [None]
+
+
+def scopes_of(
+    scope: str, community_ids: list[str], kinds: npt.NDArray[np.object_]
+) -> list[tuple[str, str, npt.NDArray[np.bool_]]]:
+    """(scope name, scope kind, community mask) for an indicator of a given scope."""
+    nc = len(community_ids)
+    out: list[tuple[str, str, npt.NDArray[np.bool_]]] = []
+    if scope == "all":
+        out.append(("all", "all", np.ones(nc, dtype=bool)))
+        out.append(("urban", "urban", kinds == "urban"))
+        out.append(("rural", "rural", kinds == "rural"))
+    else:
+        out.append((scope, scope, kinds == scope))
+    positions = np.arange(nc)
+    for j, (cid, kind) in enumerate(zip(community_ids, kinds, strict=True)):
+        if scope == "all" or kind == scope:
+            out.append((f"community:{cid}", str(kind), positions == j))
+    return out
+
+
+def target_columns(target: Target | None) -> dict[str, object]:
+    """The target's columns of an indicator row."""
+    return {
+        "target": target.target if target else np.nan,
+        "target_year": target.year if target else pd.NA,
+        "binding": target.binding if target else "",
+        "wording_zh": target.wording_zh if target else "",
+        "wording_en": target.wording_en if target else "",
+        "source": target.source if target else "",
+        "preset": target.preset if target else "",
+    }
 
 
 def evaluate(
@@ -156,13 +198,15 @@ def evaluate(
     community_ids, community_kinds
         Communities and their ``urban``/``rural`` kind.
     targets
-        The target preset.
+        The targets of every preset.
 
     Returns
     -------
     DataFrame
-        One row per indicator and scope with :data:`INDICATOR_COLUMNS`; scopes are
-        ``all``, ``urban``, ``rural`` and ``community:<id>``.
+        One row per indicator, scope and preset with :data:`INDICATOR_COLUMNS`;
+        scopes are ``all``, ``urban``, ``rural`` and ``community:<id>``. A row
+        is repeated for each preset with a target for it; with none, one row
+        with an empty ``preset``.
     """
     nc = len(community_ids)
     kinds = np.asarray(community_kinds, dtype=object)
@@ -170,43 +214,33 @@ def evaluate(
     for spec in specs:
         cov_c, tot_c = coverage_by_group(population, spec.covered, community_index, nc)
         full_c = (tot_c > 0) & (tot_c - cov_c <= TOLERANCE * np.maximum(tot_c, 1.0))
-        scopes: list[tuple[str, str, np.ndarray]] = []
-        if not spec.rural_only:
-            scopes.append(("all", "all", np.ones(nc, dtype=bool)))
-            scopes.append(("urban", "urban", kinds == "urban"))
-        scopes.append(("rural", "rural", kinds == "rural"))
-        positions = np.arange(nc)
-        for j, (cid, kind) in enumerate(zip(community_ids, kinds, strict=True)):
-            if spec.rural_only and kind != "rural":
-                continue
-            scopes.append((f"community:{cid}", str(kind), positions == j))
-        for scope, scope_kind, mask in scopes:
+        for scope, scope_kind, mask in scopes_of(spec.scope, community_ids, kinds):
             covered, total = float(cov_c[mask].sum()), float(tot_c[mask].sum())
-            target = _target_for(targets, spec.indicator, scope_kind)
-            value, status, gap = _status(covered, total, target.target if target else None)
-            rows.append(
-                {
-                    "indicator": spec.indicator,
-                    "scope": scope,
-                    "mode": spec.mode,
-                    "minutes_or_metres": spec.threshold,
-                    "categories": "+".join(spec.categories),
-                    "target": target.target if target else np.nan,
-                    "value": value,
-                    "status": status,
-                    "gap": gap,
-                    "covered_population": covered,
-                    "total_population": total,
-                    "communities_fully_covered": int((full_c & mask).sum()),
-                    "communities_with_residents": int(((tot_c > 0) & mask).sum()),
-                    "target_year": target.year if target else pd.NA,
-                    "binding": target.binding if target else "",
-                    "wording_zh": target.wording_zh if target else "",
-                    "wording_en": target.wording_en if target else "",
-                    "source": target.source if target else "",
-                    "note": spec.note,
-                }
-            )
+            for target in targets_for(targets, spec.indicator, scope_kind):
+                value, status, gap = _status(covered, total, target.target if target else None)
+                rows.append(
+                    {
+                        "indicator": spec.indicator,
+                        "scope": scope,
+                        "mode": spec.mode,
+                        "minutes_or_metres": spec.threshold,
+                        "categories": "+".join(spec.categories),
+                        "value": value,
+                        "status": status,
+                        "gap": gap,
+                        "covered_population": covered,
+                        "total_population": total,
+                        "communities_fully_covered": int((full_c & mask).sum()),
+                        "communities_with_residents": int(((tot_c > 0) & mask).sum()),
+                        "note": spec.note,
+                        **target_columns(target),
+                    }
+                )
+    return indicator_frame(rows)
+
+
+def indicator_frame(rows: list[dict[str, object]]) -> pd.DataFrame:
+    """Rows as a frame with :data:`INDICATOR_COLUMNS`, in that order."""
     frame = pd.DataFrame(rows, columns=INDICATOR_COLUMNS)
     frame["target_year"] = frame["target_year"].astype("Int64")
     return frame
@@ -218,12 +252,14 @@ def shortfalls(
     population: FloatArray,
     community_index: npt.NDArray[np.int64],
     community_ids: list[str],
+    rule_details: dict[tuple[str, str], str] | None = None,
 ) -> pd.DataFrame:
-    """Communities below target, per indicator, with what they lack.
+    """Communities below target, per indicator and preset, with what they lack.
 
     For each community row with status ``short``: its uncovered residents, and
     for each category of the indicator the residents beyond the threshold and
-    the worst nearest-facility cost among its residents.
+    the worst nearest-facility cost among its residents. Rule rows (no spec)
+    take what they lack from ``rule_details[(indicator, community_id)]``.
 
     Returns
     -------
@@ -239,8 +275,26 @@ def shortfalls(
     ]
     rows = []
     for _, r in short.iterrows():
-        spec = by_key[(r["indicator"], r["mode"], r["minutes_or_metres"], r["categories"])]
         cid = str(r["scope"]).split(":", 1)[1]
+        spec = by_key.get((r["indicator"], r["mode"], r["minutes_or_metres"], r["categories"]))
+        if spec is None:
+            rows.append(
+                {
+                    "community_id": cid,
+                    "preset": r["preset"],
+                    "indicator": r["indicator"],
+                    "mode": r["mode"],
+                    "minutes_or_metres": r["minutes_or_metres"],
+                    "categories": r["categories"],
+                    "target": r["target"],
+                    "value": r["value"],
+                    "gap": r["gap"],
+                    "uncovered_population": r["total_population"],
+                    "missing_categories": (rule_details or {}).get((r["indicator"], cid), ""),
+                    "worst_nearest": "",
+                }
+            )
+            continue
         inside = community_index == pos[cid]
         missing, worst = [], []
         unit = spec.unit
@@ -260,6 +314,7 @@ def shortfalls(
         rows.append(
             {
                 "community_id": cid,
+                "preset": r["preset"],
                 "indicator": r["indicator"],
                 "mode": r["mode"],
                 "minutes_or_metres": r["minutes_or_metres"],
@@ -276,6 +331,7 @@ def shortfalls(
         rows,
         columns=[
             "community_id",
+            "preset",
             "indicator",
             "mode",
             "minutes_or_metres",
@@ -289,8 +345,8 @@ def shortfalls(
         ],
     )
     return out.sort_values(
-        ["uncovered_population", "community_id", "indicator"],
-        ascending=[False, True, True],
+        ["uncovered_population", "community_id", "indicator", "preset"],
+        ascending=[False, True, True, True],
         kind="stable",
     ).reset_index(drop=True)
 

@@ -303,3 +303,33 @@ def _population_from_raster(path: Path) -> gpd.GeoDataFrame:
         geometry=geoms,
         crs=crs,
     )
+
+
+def read_workplaces(path: Path) -> tuple[gpd.GeoDataFrame, list[str]]:
+    """Read a workplaces layer (industrial parks, office buildings) for A7.
+
+    Points or polygons (polygons stand at their representative point), with an
+    optional ``workers`` weight (default 1 per feature: the indicator is then
+    the share of workplaces).
+    """
+    layer = "workplaces"
+    gdf = read_layer(path, layer).reset_index(drop=True)
+    gdf["_row"] = gdf.index.astype(str)
+    id_col = next((c for c in ("workplace_id", "id", "name") if c in gdf.columns), "_row")
+    _check_geometry(gdf, layer, id_col, ("Point", "Polygon", "MultiPolygon"))
+    notes = []
+    if "workers" in gdf.columns:
+        workers = _numeric(gdf, layer, "workers", id_col, required=True).to_numpy(dtype=float)
+    else:
+        workers = np.ones(len(gdf))
+        notes.append("workplaces carry no 'workers' column: each counts once")
+    geoms = gdf.geometry.values
+    poly = gdf.geometry.geom_type != "Point"
+    if poly.any():
+        geoms = np.where(poly, gdf.geometry.representative_point().values, geoms)
+    out = gpd.GeoDataFrame(
+        {"workplace_id": gdf[id_col].astype(str).to_numpy(), "workers": workers},
+        geometry=gpd.GeoSeries(geoms, crs=gdf.crs).values,
+        crs=gdf.crs,
+    )
+    return out, notes

@@ -247,7 +247,7 @@ def build_map(result: StudyResult, lang: str = "en") -> folium.Map:
     settings = (
         f"{html.escape(study.speeds.describe())}; "
         f"snapping ≤ {study.snapping.walk_limit_m:g} m (walk), {study.snapping.cycle_limit_m:g} m (cycle); "
-        f"targets: {html.escape(study.targets.preset)}"
+        f"targets: {html.escape(study.targets.describe())}"
     )
     overlay = f"""
     <div id="sc-title" style="position:fixed;top:10px;left:60px;z-index:9999;background:white;

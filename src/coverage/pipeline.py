@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
@@ -17,10 +18,22 @@ import pandas as pd
 from scipy.spatial import cKDTree
 
 from coverage import demand as demand_mod
+from coverage.capacity import two_step_fca, weighted_mean_by_group
+from coverage.catalogue import AccessIndicator, Indicator, RuleIndicator, load_catalogue
 from coverage.categories import CATEGORIES
 from coverage.config import Study
-from coverage.indicators import TOLERANCE, IndicatorSpec, evaluate, shortfall_areas, shortfalls
-from coverage.inputs import read_communities, read_facilities, read_population
+from coverage.errors import StudyFileError
+from coverage.indicators import (
+    TOLERANCE,
+    IndicatorSpec,
+    evaluate,
+    indicator_frame,
+    shortfall_areas,
+    shortfalls,
+    target_columns,
+    targets_for,
+)
+from coverage.inputs import read_communities, read_facilities, read_population, read_workplaces
 from coverage.network import MODES, Mode, StreetNetwork, load_networks
 from coverage.reach import (
     ReachGraph,
@@ -33,7 +46,14 @@ from coverage.reach import (
     service_area_polygon,
     stranded_points,
 )
-from coverage.targets import Target, load_preset
+from coverage.rules import (
+    RuleCheck,
+    check_rules,
+    evaluate_rules,
+    facility_community,
+    rule_details,
+)
+from coverage.targets import Target, load_presets
 
 Progress = Callable[[str], None]
 
@@ -72,6 +92,8 @@ class ModeReach:
         Display polygons, one row per category with facilities on the network.
     network
         Network summary.
+    reach_graph
+        The mode's reach graph in seconds (for further catchment queries).
     """
 
     speed_kmh: float
@@ -88,6 +110,7 @@ class ModeReach:
     facility_within_population: np.ndarray
     service_areas: list[dict[str, Any]]
     network: dict[str, Any]
+    reach_graph: ReachGraph
 
 
 @dataclass(frozen=True)
@@ -107,6 +130,9 @@ class StudyResult:
     shortfall_areas: gpd.GeoDataFrame
     service_areas: gpd.GeoDataFrame
     targets: list[Target]
+    catalogue: dict[str, Indicator]
+    rule_checks: list[RuleCheck]
+    capacity_access: pd.DataFrame
     accounting: dict[str, Any]
     notes: list[str] = field(default_factory=list)
     timings_s: dict[str, float] = field(default_factory=dict)
@@ -186,6 +212,7 @@ def _mode_reach(
         facility_within_population=within,
         service_areas=areas,
         network=net.summary(),
+        reach_graph=rg,
     )
 
 
@@ -235,7 +262,14 @@ def run_study(study: Study, progress: Progress = _quiet) -> StudyResult:
     communities = communities.to_crs(crs)
     facilities = facilities.to_crs(crs)
     boundary_ll = communities.to_crs("EPSG:4326").union_all().buffer(0.02)
-    targets = load_preset(study.targets.preset, study.source.parent if study.source else None)
+    base_dir = study.source.parent if study.source else None
+    targets = load_presets(study.targets.preset, base_dir)
+    catalogue = _catalogue(study)
+    workplaces = None
+    if study.inputs.workplaces is not None:
+        workplaces, wnotes = read_workplaces(study.inputs.workplaces)
+        workplaces = workplaces.to_crs(crs)
+        notes += wnotes
     stage("read inputs")
 
     progress("building the walk and cycle networks")
@@ -286,37 +320,50 @@ def run_study(study: Study, progress: Progress = _quiet) -> StudyResult:
     for mode in MODES:
         progress(f"{mode}: snapping, nearest facilities, catchments and service areas")
         reach[mode] = _mode_reach(networks[mode], study, demand_xy, pop, fac_xy, fgroup, groups)
-    # A3, network variant: walking network distance in metres to the nearest complex
+    # network distances along the walk network and straight-line distances, in metres
     walk_net, wr = networks["walk"], reach["walk"]
-    is_complex = fgroup == group_index[study.indicators.complex_category]
-    metres = build_reach_graph(
-        walk_net.node_xy,
-        walk_net.seg_u,
-        walk_net.seg_v,
-        walk_net.seg_length_m,
-        walk_net.seg_forward,
-        walk_net.seg_backward,
-        wr.demand_snaps,
-        wr.demand_snaps.access_m,
-        wr.facility_snaps,
-        wr.facility_snaps.access_m,
+    walk_m = _walk_metres(walk_net, wr.demand_snaps, wr.facility_snaps, fgroup, len(groups))
+    straight_m = np.full((len(demand_xy), len(groups)), np.inf)
+    for g in range(len(groups)):
+        if (fgroup == g).any():
+            straight_m[:, g], _ = cKDTree(fac_xy[fgroup == g]).query(demand_xy)
+    costs = Costs(groups, {m: reach[m].minutes for m in MODES}, walk_m, straight_m)
+    capacity_access, capacity_ratio, cap_notes = _capacity_access(
+        study, reach, facilities, fgroup, groups, pop
     )
-    complex_net_m = nearest(metres, np.where(is_complex, 0, -1), 1).cost[:, 0]
-    complex_xy = fac_xy[facilities["category"].to_numpy() == study.indicators.complex_category]
-    if len(complex_xy):
-        complex_line_m, _ = cKDTree(complex_xy).query(demand_xy)
-    else:
-        complex_line_m = np.full(len(demand_xy), np.inf)
+    notes += cap_notes
     stage("reach")
 
     progress("computing indicators against targets")
-    specs = _specs(study, categories, reach, complex_line_m, complex_net_m, facilities)
+    present = set(facilities["category"])
+    specs = _specs(study, categories, costs, present)
+    specs += _catalogue_specs(catalogue, costs, present)
     comm_ids = communities["community_id"].tolist()
+    kinds = communities["kind"].tolist()
     cindex = pd.Index(comm_ids).get_indexer(dem.points["community_id"]).astype(np.int64)
-    table = evaluate(specs, pop, cindex, comm_ids, communities["kind"].tolist(), targets)
-    short = shortfalls(table, specs, pop, cindex, comm_ids)
+    table = evaluate(specs, pop, cindex, comm_ids, kinds, targets)
+    residents_c = np.bincount(cindex, weights=pop, minlength=len(comm_ids)).astype(float)
+    rules = [r for r in catalogue.values() if isinstance(r, RuleIndicator)]
+    checks = check_rules(rules, communities, facilities, residents_c)
+    tables = [table, evaluate_rules(checks, comm_ids, np.asarray(kinds), residents_c, targets)]
+    tables.append(
+        _workplace_rows(
+            catalogue,
+            workplaces,
+            walk_net,
+            facilities,
+            fgroup,
+            groups,
+            communities,
+            study,
+            targets,
+        )
+    )
+    table = pd.concat([t for t in tables if len(t)], ignore_index=True)
+    short = shortfalls(table, specs, pop, cindex, comm_ids, rule_details(checks, comm_ids))
     areas = _shortfall_areas(specs, targets, dem, communities, cindex)
     communities = _community_table(communities, specs, pop, cindex, table, reach)
+    communities = _with_rules_and_capacity(communities, checks, capacity_access, pop, cindex)
     facilities = facilities.copy()
     for mode in MODES:
         facilities[f"on_network_{mode}"] = reach[mode].facility_snaps.on_network
@@ -328,6 +375,8 @@ def run_study(study: Study, progress: Progress = _quiet) -> StudyResult:
         facilities[f"population_within_{mode}"] = np.round(
             reach[mode].facility_within_population, 3
         )
+    if capacity_access.shape[1]:
+        facilities["places_per_1000_within_2sfca"] = np.round(capacity_ratio, 6)
     service_areas = gpd.GeoDataFrame(
         [a for mode in MODES for a in reach[mode].service_areas],
         columns=["mode", "category", "minutes", "geometry"],
@@ -369,31 +418,154 @@ def run_study(study: Study, progress: Progress = _quiet) -> StudyResult:
         shortfall_areas=areas,
         service_areas=service_areas,
         targets=targets,
+        catalogue=catalogue,
+        rule_checks=checks,
+        capacity_access=capacity_access,
         accounting=accounting,
         notes=notes,
         timings_s=timings,
     )
 
 
-def _specs(
+@dataclass(frozen=True)
+class Costs:
+    """Costs from each demand point to the nearest facility of each group.
+
+    ``minutes[mode]`` by travel time, ``walk_m`` along the walk network and
+    ``straight_m`` in a straight line, each ``(n_demand, len(groups))``.
+    """
+
+    groups: tuple[str, ...]
+    minutes: dict[str, np.ndarray]
+    walk_m: np.ndarray
+    straight_m: np.ndarray
+
+    def of(self, mode: str, unit: str, cats: tuple[str, ...]) -> np.ndarray:
+        """``(n_demand, len(cats))`` costs; a category without facilities is unreachable."""
+        if unit == "min":
+            table = self.minutes[mode]
+        else:
+            table = self.straight_m if mode == "straight" else self.walk_m
+        col = {c: i for i, c in enumerate(self.groups)}
+        out = np.full((table.shape[0], len(cats)), np.inf)
+        for k, c in enumerate(cats):
+            if c in col:
+                out[:, k] = table[:, col[c]]
+        return out
+
+
+def _walk_metres(
+    net: StreetNetwork, dsnap: Snaps, fsnap: Snaps, fgroup: np.ndarray, n_groups: int
+) -> np.ndarray:
+    """Walking network distance, metres, from each demand point to each group's nearest."""
+    metres = build_reach_graph(
+        net.node_xy,
+        net.seg_u,
+        net.seg_v,
+        net.seg_length_m,
+        net.seg_forward,
+        net.seg_backward,
+        dsnap,
+        dsnap.access_m,
+        fsnap,
+        fsnap.access_m,
+    )
+    return nearest(metres, fgroup, n_groups).cost
+
+
+def _capacity_access(
     study: Study,
-    categories: tuple[str, ...],
     reach: dict[str, ModeReach],
-    complex_line_m: np.ndarray,
-    complex_net_m: np.ndarray,
     facilities: gpd.GeoDataFrame,
+    fgroup: np.ndarray,
+    groups: tuple[str, ...],
+    population: np.ndarray,
+) -> tuple[pd.DataFrame, np.ndarray, list[str]]:
+    """2SFCA access per demand point for the capacity categories that carry a capacity.
+
+    Returns
+    -------
+    access, ratio, notes
+        Per demand point ``access_2sfca_<category>`` in places per 1 000
+        residents; per facility its places per 1 000 residents within its
+        catchment (NaN when not computed); notes for the report.
+    """
+    cap = study.capacity
+    access = pd.DataFrame(index=pd.RangeIndex(len(population)))
+    ratio = np.full(len(facilities), np.nan)
+    notes: list[str] = []
+    if "capacity" not in facilities.columns:
+        return access, ratio, notes
+    capacity = pd.to_numeric(facilities["capacity"], errors="coerce").to_numpy(dtype=float)
+    rg = reach[cap.mode].reach_graph
+    for cat in cap.categories:
+        if cat not in groups:
+            continue
+        members = np.flatnonzero(fgroup == groups.index(cat))
+        if not np.isfinite(capacity[members]).any():
+            continue
+        missing = int((~np.isfinite(capacity[members])).sum())
+        if missing:
+            notes.append(f"2SFCA {cat}: {missing} facilities lack a capacity and count as 0 places")
+        within = costs_within(rg, members, cap.minutes * 60.0)
+        r, a = two_step_fca(within, capacity[members], population)
+        ratio[members] = r * 1000.0
+        access[f"access_2sfca_{cat}"] = a * 1000.0
+    return access, ratio, notes
+
+
+def _with_rules_and_capacity(
+    communities: gpd.GeoDataFrame,
+    checks: list[RuleCheck],
+    capacity_access: pd.DataFrame,
+    pop: np.ndarray,
+    cindex: np.ndarray,
+) -> gpd.GeoDataFrame:
+    """Per-community rule results (1 complies, 0 not, empty: not applicable or no data)
+    and population-weighted 2SFCA access."""
+    out = communities.copy()
+    for chk in checks:
+        value = np.where(chk.complies, 1.0, 0.0)
+        value[~(chk.applies & chk.known)] = np.nan
+        out[chk.rule.id] = value
+    for col in capacity_access.columns:
+        out[col] = np.round(
+            weighted_mean_by_group(
+                capacity_access[col].to_numpy(dtype=float), pop, cindex, len(out)
+            ),
+            6,
+        )
+    return out
+
+
+def _catalogue(study: Study) -> dict[str, Indicator]:
+    """The indicator catalogue with the study's facility-set overrides applied."""
+    path = None
+    if study.indicators.catalogue:
+        path = Path(study.indicators.catalogue)
+        if study.source is not None and not path.is_absolute():
+            path = study.source.parent / path
+    catalogue = load_catalogue(path)
+    for ident, cats in study.indicators.sets.items():
+        if ident not in catalogue:
+            raise StudyFileError(
+                f"indicators.sets names {ident!r}, which is not in the indicator catalogue; "
+                f"valid ids: {', '.join(catalogue)}"
+            )
+        catalogue[ident] = replace(catalogue[ident], categories=cats)
+    return catalogue
+
+
+def _note(cats: tuple[str, ...], present: set[str]) -> str:
+    absent = [c for c in cats if c not in present]
+    return f"no {', '.join(absent)} facilities were given" if absent else ""
+
+
+def _specs(
+    study: Study, categories: tuple[str, ...], costs: Costs, present: set[str]
 ) -> list[IndicatorSpec]:
+    """The core indicators of METHOD.md: category coverage, A1, A2, A3."""
     ind = study.indicators
-    present = set(facilities["category"])
-    col = {c: i for i, c in enumerate(categories)}
-
-    def note(cats: tuple[str, ...]) -> str:
-        absent = [c for c in cats if c not in present]
-        return f"no {', '.join(absent)} facilities were given" if absent else ""
-
-    def costs(mode: str, cats: tuple[str, ...]) -> np.ndarray:
-        return reach[mode].minutes[:, [col[c] for c in cats]]
-
     specs = []
     for minutes in ind.tiers_min:
         for c in categories:
@@ -404,8 +576,8 @@ def _specs(
                     minutes,
                     "min",
                     (c,),
-                    costs("walk", (c,)),
-                    note=note((c,)),
+                    costs.of("walk", "min", (c,)),
+                    note=_note((c,), present),
                 )
             )
     for c in categories:
@@ -416,8 +588,8 @@ def _specs(
                 ind.rural_cycle_min,
                 "min",
                 (c,),
-                costs("cycle", (c,)),
-                note=note((c,)),
+                costs.of("cycle", "min", (c,)),
+                note=_note((c,), present),
             )
         )
     specs.append(
@@ -427,8 +599,8 @@ def _specs(
             ind.circle_min,
             "min",
             ind.service_circle,
-            costs("walk", ind.service_circle),
-            note=note(ind.service_circle),
+            costs.of("walk", "min", ind.service_circle),
+            note=_note(ind.service_circle, present),
         )
     )
     specs.append(
@@ -438,35 +610,134 @@ def _specs(
             ind.rural_cycle_min,
             "min",
             ind.rural_services,
-            costs("cycle", ind.rural_services),
-            rural_only=True,
-            note=note(ind.rural_services),
+            costs.of("cycle", "min", ind.rural_services),
+            scope="rural",
+            note=_note(ind.rural_services, present),
         )
     )
     cx = (ind.complex_category,)
-    specs.append(
-        IndicatorSpec(
-            "A3_complex_radius_straight",
-            "straight",
-            ind.complex_radius_m,
-            "m",
-            cx,
-            complex_line_m[:, None],
-            note=note(cx),
+    for ident, mode in (
+        ("A3_complex_radius_straight", "straight"),
+        ("A3_complex_radius_network", "walk"),
+    ):
+        specs.append(
+            IndicatorSpec(
+                ident,
+                mode,
+                ind.complex_radius_m,
+                "m",
+                cx,
+                costs.of(mode, "m", cx),
+                note=_note(cx, present),
+            )
         )
-    )
-    specs.append(
-        IndicatorSpec(
-            "A3_complex_radius_network",
-            "walk",
-            ind.complex_radius_m,
-            "m",
-            cx,
-            complex_net_m[:, None],
-            note=note(cx),
-        )
-    )
     return specs
+
+
+def _catalogue_specs(
+    catalogue: dict[str, Indicator], costs: Costs, present: set[str]
+) -> list[IndicatorSpec]:
+    """Access indicators of the catalogue counted over residents."""
+    return [
+        IndicatorSpec(
+            e.id,
+            e.mode,
+            e.threshold,
+            e.unit,
+            e.categories,
+            costs.of(e.mode, e.unit, e.categories),
+            scope=e.scope,
+            note=_note(e.categories, present),
+        )
+        for e in catalogue.values()
+        if isinstance(e, AccessIndicator) and e.origins == "residents"
+    ]
+
+
+def _workplace_rows(
+    catalogue: dict[str, Indicator],
+    workplaces: gpd.GeoDataFrame | None,
+    walk_net: StreetNetwork,
+    facilities: gpd.GeoDataFrame,
+    fgroup: np.ndarray,
+    groups: tuple[str, ...],
+    communities: gpd.GeoDataFrame,
+    study: Study,
+    targets: list[Target],
+) -> pd.DataFrame:
+    """Rows of the indicators counted over workplaces (A7), weighted by ``workers``.
+
+    Without a workplaces layer each such indicator gets one ``no data`` row
+    saying what to give.
+    """
+    entries = [
+        e
+        for e in catalogue.values()
+        if isinstance(e, AccessIndicator) and e.origins == "workplaces"
+    ]
+    present = set(facilities["category"])
+    if workplaces is None or len(workplaces) == 0:
+        rows = []
+        for e in entries:
+            for scope, kind in (("all", "all"), ("urban", "urban"), ("rural", "rural")):
+                if e.scope not in ("all", kind):
+                    continue
+                for target in targets_for(targets, e.id, kind):
+                    rows.append(
+                        {
+                            "indicator": e.id,
+                            "scope": scope,
+                            "mode": e.mode,
+                            "minutes_or_metres": e.threshold,
+                            "categories": "+".join(e.categories),
+                            "value": np.nan,
+                            "status": "no data",
+                            "gap": np.nan,
+                            "covered_population": np.nan,
+                            "total_population": np.nan,
+                            "communities_fully_covered": 0,
+                            "communities_with_residents": 0,
+                            "note": "counted over industrial parks and office buildings: give "
+                            "[inputs] workplaces (points or polygons, optional `workers` column)",
+                            **target_columns(target),
+                        }
+                    )
+        return indicator_frame(rows)
+    xy = np.column_stack([workplaces.geometry.x, workplaces.geometry.y])
+    fac_xy = np.column_stack([facilities.geometry.x, facilities.geometry.y])
+    allowed = walk_net.seg_main if study.network.component == "largest" else None
+    index = SegmentIndex(walk_net, allowed)
+    wsnap = index.snap(xy, study.snapping.walk_limit_m)
+    fsnap = index.snap(fac_xy, study.snapping.walk_limit_m)
+    walk_m = _walk_metres(walk_net, wsnap, fsnap, fgroup, len(groups))
+    straight_m = np.full((len(xy), len(groups)), np.inf)
+    for g in range(len(groups)):
+        if (fgroup == g).any():
+            straight_m[:, g], _ = cKDTree(fac_xy[fgroup == g]).query(xy)
+    costs = Costs(groups, {}, walk_m, straight_m)
+    pos = facility_community(workplaces, communities)
+    comm_ids = communities["community_id"].tolist()
+    # workplaces outside every community form a pseudo-community of their own
+    ids = [*comm_ids, "(outside communities)"]
+    kinds = [*communities["kind"].tolist(), "outside"]
+    cindex = np.where(pos >= 0, pos, len(comm_ids))
+    weight = workplaces["workers"].to_numpy(dtype=float)
+    specs = [
+        IndicatorSpec(
+            e.id,
+            e.mode,
+            e.threshold,
+            e.unit,
+            e.categories,
+            costs.of(e.mode, e.unit, e.categories),
+            scope=e.scope,
+            note=(_note(e.categories, present) + "; " if _note(e.categories, present) else "")
+            + "counted over workplaces, weighted by workers",
+        )
+        for e in entries
+    ]
+    table = evaluate(specs, weight, cindex, ids, kinds, targets)
+    return table[table["scope"] != "community:(outside communities)"].reset_index(drop=True)
 
 
 def _shortfall_areas(
@@ -486,8 +757,8 @@ def _shortfall_areas(
         if not scopes:
             continue
         counted = np.ones(len(pop), dtype=bool) if "all" in scopes else np.isin(kinds, list(scopes))
-        if spec.rural_only:
-            counted &= kinds == "rural"
+        if spec.scope != "all":
+            counted &= kinds == spec.scope
         frames.append(
             shortfall_areas(dem.points["piece"], pop, ids, counted & ~spec.covered, spec.indicator)
         )
@@ -515,8 +786,8 @@ def _community_table(
     for spec in specs:
         cov = np.bincount(cindex, weights=np.where(spec.covered, pop, 0.0), minlength=nc)
         share = np.divide(cov, total, out=np.full(nc, np.nan), where=total > 0)
-        if spec.rural_only:
-            share[out["kind"].to_numpy() != "rural"] = np.nan
+        if spec.scope != "all":
+            share[out["kind"].to_numpy() != spec.scope] = np.nan
         out[spec.column] = np.round(share, 6)
     for mode, r in reach.items():
         off = ~r.demand_snaps.on_network

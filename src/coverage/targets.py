@@ -35,6 +35,7 @@ class Target:
     wording_zh: str
     wording_en: str
     source: str
+    preset: str = ""
 
 
 def shipped_presets() -> list[str]:
@@ -77,6 +78,7 @@ def load_preset(name_or_path: str, base_dir: Path | None = None) -> list[Target]
             )
         text = path.read_text("utf-8")
         where = f"preset file {path}"
+        name_or_path = path.stem
     from io import StringIO
 
     frame = pd.read_csv(StringIO(text), dtype=str, keep_default_na=False)
@@ -112,9 +114,28 @@ def load_preset(name_or_path: str, base_dir: Path | None = None) -> list[Target]
                 row["wording_zh"],
                 row["wording_en"],
                 row["source"],
+                name_or_path,
             )
         )
     keys = [(t.indicator, t.scope) for t in targets]
     if len(set(keys)) != len(keys):
         raise PresetError(f"{where}: an (indicator, scope) pair appears twice")
     return targets
+
+
+def load_presets(names: tuple[str, ...] | list[str], base_dir: Path | None = None) -> list[Target]:
+    """Load several presets (e.g. a plan's 2022 and 2025 targets) in the order given.
+
+    Each target keeps the name of its preset (a user file: its file name without
+    ``.csv``); two presets of the same name are refused.
+    """
+    out: list[Target] = []
+    seen: set[str] = set()
+    for name in names:
+        targets = load_preset(name, base_dir)
+        label = targets[0].preset if targets else name
+        if label in seen:
+            raise PresetError(f"target preset {label!r} is named twice")
+        seen.add(label)
+        out += targets
+    return out
