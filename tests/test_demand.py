@@ -75,3 +75,39 @@ def test_community_counts_spread_over_network_nodes():
     assert dem.method == "network nodes"
     np.testing.assert_allclose(dem.points["population"], [30, 30, 30, 10])
     assert dem.used_population == pytest.approx(100)
+
+
+def test_raster_cell_cut_by_a_community_boundary_splits_by_area(tmp_path):
+    """A 2 x 1 GeoTIFF: the boundary at x = 130 cuts the second cell 30 / 70."""
+    import rasterio
+    from affine import Affine
+
+    from coverage.inputs import read_population
+
+    path = tmp_path / "pop.tif"
+    with rasterio.open(
+        path,
+        "w",
+        driver="GTiff",
+        height=1,
+        width=3,
+        count=1,
+        dtype="float32",
+        crs="EPSG:32722",
+        transform=Affine(100.0, 0, 0.0, 0, -100.0, 100.0),
+        nodata=-9999.0,
+    ) as dst:
+        dst.write(np.array([[50.0, 200.0, -9999.0]], dtype="float32"), 1)
+    pop, _ = read_population(path)
+    assert len(pop) == 2  # the nodata cell makes no demand
+    communities = gpd.GeoDataFrame(
+        {"community_id": ["west", "east"]},
+        geometry=[box(0, 0, 130, 100), box(130, 0, 300, 100)],
+        crs="EPSG:32722",
+    )
+    dem = demand_from_population(pop, communities)
+    by = dem.points.groupby("community_id")["population"].sum()
+    assert by["west"] == pytest.approx(50 + 0.3 * 200)
+    assert by["east"] == pytest.approx(0.7 * 200)
+    assert dem.used_population == pytest.approx(250.0)
+    assert len(dem.points) == 3  # one whole cell, one cell in two pieces
