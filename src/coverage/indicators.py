@@ -71,6 +71,8 @@ class IndicatorSpec:
         that kind (A2 counts rural residents only).
     note
         Text carried to every row (e.g. "no community_complex facilities were given").
+    name
+        Column name in per-community tables; default: made from the id and threshold.
     """
 
     indicator: str
@@ -81,6 +83,7 @@ class IndicatorSpec:
     costs: FloatArray
     scope: str = "all"
     note: str = ""
+    name: str = ""
 
     @property
     def covered(self) -> npt.NDArray[np.bool_]:
@@ -93,6 +96,8 @@ class IndicatorSpec:
     def column(self) -> str:
         """Column name for per-community tables, e.g. ``A1_service_circle_15min``
         or ``cov_walk_15min_health``."""
+        if self.name:
+            return self.name
         thr = f"{self.threshold:g}{self.unit}"
         if self.indicator == "category_coverage":
             return f"cov_{self.mode}_{thr}_{'+'.join(self.categories)}"

@@ -648,6 +648,7 @@ def _catalogue_specs(
             costs.of(e.mode, e.unit, e.categories),
             scope=e.scope,
             note=_note(e.categories, present),
+            name=e.id,
         )
         for e in catalogue.values()
         if isinstance(e, AccessIndicator) and e.origins == "residents"
