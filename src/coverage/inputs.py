@@ -237,7 +237,7 @@ def read_population(path: Path) -> tuple[gpd.GeoDataFrame, list[str]]:
     """
     layer = "population"
     if path.suffix.lower() in (".tif", ".tiff"):
-        return _population_from_raster(path), []
+        return _population_from_raster(path)
     gdf = read_layer(path, layer)
     _require_columns(gdf, layer, ("population",))
     gdf = gdf.reset_index(drop=True)
@@ -260,7 +260,7 @@ def read_population(path: Path) -> tuple[gpd.GeoDataFrame, list[str]]:
     return out, notes
 
 
-def _population_from_raster(path: Path) -> gpd.GeoDataFrame:
+def _population_from_raster(path: Path) -> tuple[gpd.GeoDataFrame, list[str]]:
     import rasterio
 
     layer = "population"
@@ -295,7 +295,7 @@ def _population_from_raster(path: Path) -> gpd.GeoDataFrame:
     geoms = shapely.box(
         np.minimum(x0, x1), np.minimum(y0, y1), np.maximum(x0, x1), np.maximum(y0, y1)
     )
-    return gpd.GeoDataFrame(
+    frame = gpd.GeoDataFrame(
         {
             "source_id": [f"r{r}c{c}" for r, c in zip(rows, cols, strict=True)],
             "population": values[rows, cols],
@@ -303,6 +303,13 @@ def _population_from_raster(path: Path) -> gpd.GeoDataFrame:
         geometry=geoms,
         crs=crs,
     )
+    nodata = int(np.isnan(values).sum())
+    notes = (
+        [f"population raster: {nodata} of {values.size} cells are nodata (no residents there)"]
+        if nodata
+        else []
+    )
+    return frame, notes
 
 
 def read_workplaces(path: Path) -> tuple[gpd.GeoDataFrame, list[str]]:

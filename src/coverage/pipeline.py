@@ -305,6 +305,12 @@ def run_study(study: Study, progress: Progress = _quiet) -> StudyResult:
                 f"{len(off)} communities declare a population that differs from the population "
                 f"layer by more than one resident (e.g. {off.index[0]}); the population layer is used"
             )
+    empty = sorted(set(communities["community_id"]) - set(dem.points["community_id"]))
+    if empty:
+        notes.append(
+            f"{len(empty)} communities receive no residents from the population layer "
+            f"(e.g. {empty[0]}): check that the layer covers them"
+        )
     stage("demand points")
 
     categories = _categories(facilities, study)
