@@ -103,7 +103,7 @@ def test_rules_use_floor_areas_and_places(result):
 
 
 def test_two_step_floating_catchment_conserves_places(result):
-    res, ids = result
+    res, _ = result
     access = res.capacity_access["access_2sfca_nursery"].to_numpy()
     pop = res.demand.points["population"].to_numpy()
     fac = res.facilities

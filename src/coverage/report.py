@@ -14,6 +14,7 @@ import json
 import os
 import platform
 import tempfile
+import unicodedata
 from collections.abc import Callable
 from datetime import UTC, datetime
 from importlib import metadata
@@ -27,6 +28,7 @@ from coverage import __version__
 from coverage.maps import map_html
 from coverage.network import MODES
 from coverage.pipeline import StudyResult
+from coverage.report_html import report_html
 
 PACKAGES = (
     "numpy",
@@ -41,6 +43,8 @@ PACKAGES = (
     "networkx",
     "folium",
     "rasterio",
+    "matplotlib",
+    "openpyxl",
 )
 
 
@@ -117,6 +121,77 @@ def demand_table(result: StudyResult) -> pd.DataFrame:
     return out
 
 
+def _flatten(value: Any, key: str, out: list[tuple[str, Any]]) -> None:
+    if isinstance(value, dict):
+        if not value:
+            out.append((key, ""))
+        for k, v in value.items():
+            _flatten(v, f"{key}.{k}" if key else str(k), out)
+    elif isinstance(value, list | tuple):
+        if all(not isinstance(v, dict | list | tuple) for v in value):
+            out.append((key, ", ".join(str(v) for v in value)))
+        else:
+            for i, v in enumerate(value):
+                _flatten(v, f"{key}[{i}]", out)
+    elif value is None:
+        out.append((key, ""))
+    elif isinstance(value, bool | int | float | str):
+        out.append((key, value))
+    else:
+        out.append((key, str(value)))
+
+
+def settings_table(run: dict[str, Any]) -> pd.DataFrame:
+    """The run record as ``key`` / ``value`` rows (nested keys joined with dots).
+
+    Examples
+    --------
+    >>> t = settings_table({"study": "x", "settings": {"speeds": {"walk_kmh": 4.0}}, "notes": []})
+    >>> t.values.tolist()
+    [['study', 'x'], ['settings.speeds.walk_kmh', 4.0], ['notes', '']]
+    """
+    rows: list[tuple[str, Any]] = []
+    _flatten(run, "", rows)
+    return pd.DataFrame(rows, columns=["key", "value"], dtype=object)
+
+
+def _width(value: object) -> int:
+    """Display width of a cell: CJK characters count double."""
+    text = "" if value is None else str(value)
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def write_xlsx(sheets: dict[str, pd.DataFrame], path: Path) -> None:
+    """Write tables as sheets of one workbook: header row frozen, columns sized to fit.
+
+    Text is always stored as text: a value such as ``=HYPERLINK(...)`` in a
+    community name is never turned into a formula.
+
+    Parameters
+    ----------
+    sheets
+        Sheet name -> table, in order.
+    path
+        The ``.xlsx`` file to write.
+    """
+    from openpyxl.utils import get_column_letter
+
+    with pd.ExcelWriter(path, engine="openpyxl") as writer:
+        for name, frame in sheets.items():
+            frame.to_excel(writer, sheet_name=name, index=False)
+            ws = writer.sheets[name]
+            ws.freeze_panes = "A2"
+            for col in ws.iter_cols():
+                for cell in col:
+                    if cell.data_type == "f":  # openpyxl reads a leading "=" as a formula
+                        cell.data_type = "s"
+                sample = col[:200]
+                width = max((_width(c.value) for c in sample), default=8)
+                ws.column_dimensions[get_column_letter(col[0].column)].width = min(
+                    max(width + 2, 8), 60
+                )
+
+
 def write_outputs(
     result: StudyResult, out_dir: Path, lang: str = "en", elapsed_s: float | None = None
 ) -> dict[str, Path]:
@@ -134,6 +209,8 @@ def write_outputs(
         "communities_gpkg": out_dir / "communities.gpkg",
         "shortfalls": out_dir / "shortfalls.csv",
         "map": out_dir / "map.html",
+        "report": out_dir / "report.html",
+        "xlsx": out_dir / "indicators.xlsx",
         "run": out_dir / "run.json",
     }
     _csv(indicators_table(result), paths["indicators"])
@@ -164,6 +241,16 @@ def write_outputs(
     _atomic(paths["map"], lambda p: _write_text(p, page))
     run = run_record(result, elapsed_s)
     run["outputs"] = {k: str(v.name) for k, v in paths.items()}
+    sheets = {
+        "indicators": indicators_table(result),
+        "communities": pd.DataFrame(comm.drop(columns="geometry")),
+        "shortfalls": short,
+        "settings": settings_table(run),
+    }
+    _atomic(paths["xlsx"], lambda p: write_xlsx(sheets, p))
+    report = report_html(result, run, lang)
+    _atomic(paths["report"], lambda p: _write_text(p, report))
+    # run.json last: its presence says every other output is complete
     _atomic(
         paths["run"],
         lambda p: _write_text(p, json.dumps(run, indent=2, ensure_ascii=False, default=str) + "\n"),
@@ -220,7 +307,7 @@ def headline(result: StudyResult) -> str:
     ]
     lines = [
         f"{study.name}",
-        f"targets: {study.targets.preset}; speeds: {study.speeds.describe()}; "
+        f"targets: {study.targets.describe()}; speeds: {study.speeds.describe()}; "
         f"snapping limit: walk {study.snapping.walk_limit_m:g} m, "
         f"cycle {study.snapping.cycle_limit_m:g} m; network: {study.network.component} component",
         f"residents: input {acc['input_population']:,.0f}, used {acc['used_population']:,.0f}, "
@@ -235,12 +322,17 @@ def headline(result: StudyResult) -> str:
     noted: set[str] = set()
     for _, r in keep.iterrows():
         unit = "m" if r["indicator"].startswith("A3") else "min"
+        threshold = (
+            "rule".rjust(7)
+            if pd.isna(r["minutes_or_metres"])
+            else f"{r['minutes_or_metres']:>4g}{unit:<3}"
+        )
         target = "" if pd.isna(r["target"]) else f"{100 * r['target']:.0f} %"
         value = "" if pd.isna(r["value"]) else f"{100 * r['value']:.1f} %"
         gap = "" if pd.isna(r["gap"]) else f"{100 * r['gap']:+.1f}"
         comms = f"{r['communities_fully_covered']}/{r['communities_with_residents']}"
         lines.append(
-            f"{r['indicator']:<28} {r['scope']:<6} {r['mode']:<8} {r['minutes_or_metres']:>4g}{unit:<3} "
+            f"{r['indicator']:<28} {r['scope']:<6} {r['mode']:<8} {threshold} "
             f"{r['categories'][:24]:<24} {target:>7} {value:>7} {r['status']:<10} {gap:>7} {comms:>11}"
         )
         if r["note"] and r["indicator"] not in noted:

@@ -1,0 +1,1260 @@
+"""The publishable report: one self-contained HTML page per run, in English or Chinese.
+
+:func:`report_html` turns a finished run and its run record into a page a
+planner can send by e-mail: the population account, the headline indicators
+against their plan targets, charts (coverage by community; cumulative share of
+residents by travel time per category), the shortfall list, and the method and
+settings with the input hashes.
+
+The page loads nothing: the CSS is inline, the charts are inline SVG drawn by
+matplotlib with text kept as text (so the viewer's fonts render Chinese), and a
+Content-Security-Policy forbids scripts and every external resource. Every
+user-provided string (names, ids, categories, notes, study name, attribution)
+is HTML-escaped.
+"""
+
+from __future__ import annotations
+
+import html
+import io
+import re
+import unicodedata
+import warnings
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from coverage.catalogue import AccessIndicator, indicator_label
+from coverage.categories import label as category_label
+from coverage.indicators import TOLERANCE
+from coverage.maps import PALETTE
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+    from coverage.pipeline import StudyResult
+
+LANGS = ("en", "zh")
+
+#: Fonts the page and the charts ask for, CJK first (the viewer's own fonts render the text).
+FONT_STACK = (
+    '"Noto Sans CJK SC", "Source Han Sans SC", "Microsoft YaHei", "PingFang SC", '
+    '"Hiragino Sans GB", "WenQuanYi Micro Hei", "SimHei", "Segoe UI", "Helvetica Neue", '
+    "Arial, sans-serif"
+)
+#: CJK fonts matplotlib may measure chart text with, when installed.
+_MPL_CJK_FONTS = (
+    "Noto Sans CJK SC",
+    "Source Han Sans SC",
+    "Microsoft YaHei",
+    "PingFang SC",
+    "WenQuanYi Micro Hei",
+    "SimHei",
+)
+#: Rows of the shortfall list shown on the page (the CSV has them all).
+SHORTFALL_ROWS = 50
+#: Communities drawn in the coverage-by-community chart (the lowest first).
+CHART_COMMUNITIES = 100
+
+#: Fixed labels; the Chinese terms follow the plans' wording.
+TEXT: dict[str, dict[str, str]] = {
+    "en": {
+        "title": "coverage report",
+        "run": "Run finished {when} · service-coverage {version} · {elapsed} · CRS {crs}",
+        "elapsed": "{s:.1f} s",
+        "contents": "Contents",
+        "summary": "Residents: the population account",
+        "summary_lead": "Every resident of the population input is accounted for; off-network residents count as not covered.",
+        "input_population": "residents in the population input",
+        "used_population": "residents in communities (used)",
+        "outside": "residents outside every community",
+        "demand": "demand points (method)",
+        "facilities": "facilities",
+        "off_network": "off-network residents, {mode} (not covered)",
+        "stranded": "of whom stranded beside a street cut off from the network",
+        "off_network_facilities": "off-network facilities, {mode}",
+        "account_mismatch": "The account does not add up: input − used − outside = {d:,.0f} residents.",
+        "weak_demand": "Residents were spread over the network nodes of each community (community counts only): the weakest demand option.",
+        "headline": "Indicators against plan targets",
+        "headline_lead": "Value: population-weighted share of residents covered. Communities: fully covered / with residents. Gap: target − value, in percentage points (positive: short). Rule rows (mode “rule”): share of the applicable communities that comply; uncovered residents are those of the communities that do not.",
+        "preset": "Target preset: {name}",
+        "reference": "For reference (no target)",
+        "indicator": "indicator",
+        "wording": "plan wording",
+        "scope": "scope",
+        "mode_threshold": "mode, threshold",
+        "target": "target",
+        "value": "value",
+        "status": "status",
+        "gap": "gap (pp)",
+        "uncovered": "uncovered residents",
+        "communities": "communities",
+        "target_year": "target year",
+        "source": "source",
+        "note": "note",
+        "no_headline": "No indicator of this run has a target.",
+        "charts": "Charts",
+        "chart_communities": "Coverage by community: {label}",
+        "chart_communities_caption": "Population-weighted share of each community's residents covered by {label} ({cats} within {t} of walking). Communities without residents are omitted.",
+        "chart_communities_cut": " The {n} communities with the lowest coverage of {total} are drawn.",
+        "chart_cumulative": "Cumulative share of residents by {mode} time, per category",
+        "chart_cumulative_caption": "Share of all residents (population-weighted) whose {mode} time to the nearest facility of each category is at most x minutes; off-network residents never count. Dashed line: {t}.",
+        "share_covered": "share of residents covered",
+        "share_residents": "share of residents",
+        "minutes_axis": "minutes of {mode}",
+        "target_line": "target {v} ({preset}{scope})",
+        "threshold_line": "{t} threshold",
+        "shortfalls": "Shortfalls",
+        "shortfalls_lead": "Communities below a target, ranked by uncovered residents.",
+        "shortfalls_top": "The {n} largest of {total} shortfalls are listed; the other {rest} are in shortfalls.csv.",
+        "shortfalls_all": "All {total} shortfalls are listed (also in shortfalls.csv).",
+        "shortfalls_none": "No community is below a target.",
+        "shortfalls_count": "Communities below target per indicator: {counts}.",
+        "rank": "#",
+        "community": "community",
+        "missing": "categories lacking (residents beyond the threshold)",
+        "worst": "worst nearest facility",
+        "method": "Method and settings",
+        "method_text": (
+            "Residents are represented by demand points weighted by population. Each demand point "
+            "and each facility joins the street network at the nearest point on the nearest "
+            "street segment; the straight access leg is travelled at the mode's speed. A point "
+            "farther than the snapping limit from every street is off-network and its residents "
+            "count as not covered. The travel time to a category is the shortest time to its "
+            "nearest facility (access leg + network path + egress leg). The headline figure is the "
+            "population-weighted share of residents within the threshold; the second figure is "
+            "the share of communities in which every resident is covered. Service circles (A1, "
+            "A2) need every category of their set within the threshold. The full contract is "
+            "docs/METHOD.md."
+        ),
+        "settings": "Settings",
+        "setting": "setting",
+        "setting_value": "value",
+        "speeds": "speeds",
+        "snapping": "snapping limit",
+        "snapping_value": "walk {walk:g} m, cycle {cycle:g} m",
+        "component": "network used",
+        "component_largest": "the largest connected part (points snap only to it)",
+        "component_all": "every part of the network",
+        "a1_set": "A1 service circle",
+        "a2_set": "A2 rural cycling",
+        "set_value": "{cats} within {t}",
+        "a3": "A3 community complex radius",
+        "a3_value": "{cat} within {r:g} m (straight line and walking network)",
+        "tiers": "per-category walking thresholds",
+        "presets": "target presets",
+        "preset_col": "target preset",
+        "crs": "metric CRS",
+        "demand_method": "demand points",
+        "capacity": "capacity access (2SFCA)",
+        "capacity_value": "{cats}, {t} by {mode}",
+        "attribution": "data sources",
+        "osm": "road network: © OpenStreetMap contributors (ODbL)",
+        "inputs": "Input files",
+        "layer": "layer",
+        "file": "file",
+        "sha256": "SHA-256",
+        "size": "size",
+        "modified": "modified (UTC)",
+        "versions": "Package versions",
+        "timings": "Stage timings",
+        "total": "total",
+        "notes": "Notes",
+        "no_notes": "None.",
+        "networks": "network",
+        "network_value": "{nodes:,} nodes, {segments:,} segments, {km:,.1f} km; main part {main_km:,.1f} km",
+        "footer": "Written by service-coverage {version}. Figures follow docs/METHOD.md; tables: indicators.csv, communities.csv, shortfalls.csv, indicators.xlsx; settings: run.json.",
+        "min": "{v:g} min",
+        "m": "{v:g} m",
+        "none": "–",
+    },
+    "zh": {
+        "title": "覆盖率评估报告",
+        "run": "运行完成：{when} · service-coverage {version} · 用时 {elapsed} · 坐标系 {crs}",
+        "elapsed": "{s:.1f} 秒",
+        "contents": "目录",
+        "summary": "人口核算",
+        "summary_lead": "人口数据中的每一位居民均已计入；未接入路网的居民按未覆盖计。",
+        "input_population": "人口数据总人口",
+        "used_population": "社区内人口（参与计算）",
+        "outside": "不在任何社区内的人口",
+        "demand": "需求点（方法）",
+        "facilities": "设施",
+        "off_network": "未接入路网人口（{mode}，按未覆盖计）",
+        "stranded": "其中位于与主路网断开道路旁的人口",
+        "off_network_facilities": "未接入路网设施（{mode}）",
+        "account_mismatch": "人口核算不平衡：总人口 − 参与计算 − 社区外 = {d:,.0f} 人。",
+        "weak_demand": "居民按社区人数均匀分配到社区内路网节点（仅有社区人数）：精度最低的需求点方法。",
+        "headline": "指标与规划目标对照",
+        "headline_lead": "覆盖率：按人口加权的居民覆盖比例。社区：全部居民均覆盖的社区数 / 有居民的社区数。差距：目标 − 现状，单位为百分点（正值为未达标）。规则类指标（方式为“规则”）：适用社区中达标社区的比例；未覆盖人口为未达标社区的居民。",
+        "preset": "目标方案：{name}",
+        "reference": "参考（无目标）",
+        "indicator": "指标",
+        "wording": "规划表述",
+        "scope": "范围",
+        "mode_threshold": "方式、阈值",
+        "target": "目标",
+        "value": "现状值",
+        "status": "状态",
+        "gap": "差距（百分点）",
+        "uncovered": "未覆盖人口",
+        "communities": "社区",
+        "target_year": "目标年份",
+        "source": "依据",
+        "note": "说明",
+        "no_headline": "本次运行没有设定目标的指标。",
+        "charts": "图表",
+        "chart_communities": "各社区覆盖率：{label}",
+        "chart_communities_caption": "各社区按人口加权的{label}（步行{t}内可达{cats}）。无居民的社区未列出。",
+        "chart_communities_cut": "仅绘制覆盖率最低的 {n} 个社区（共 {total} 个）。",
+        "chart_cumulative": "按{mode}时间的居民累计比例（分设施类别）",
+        "chart_cumulative_caption": "{mode}至各类最近设施的时间不超过 x 分钟的居民比例（按人口加权，分母为全部居民）；未接入路网的居民不计入覆盖。虚线：{t}。",
+        "share_covered": "居民覆盖率",
+        "share_residents": "居民比例",
+        "minutes_axis": "{mode}时间（分钟）",
+        "target_line": "目标 {v}（{preset}{scope}）",
+        "threshold_line": "{t}阈值",
+        "shortfalls": "未达标社区",
+        "shortfalls_lead": "低于目标的社区，按未覆盖人口排序。",
+        "shortfalls_top": "列出未覆盖人口最多的 {n} 条（共 {total} 条），其余 {rest} 条见 shortfalls.csv。",
+        "shortfalls_all": "共 {total} 条，全部列出（亦见 shortfalls.csv）。",
+        "shortfalls_none": "没有低于目标的社区。",
+        "shortfalls_count": "各指标未达标社区数：{counts}。",
+        "rank": "序号",
+        "community": "社区",
+        "missing": "缺少的设施类别（超出阈值的居民）",
+        "worst": "到最近设施的最长用时",
+        "method": "方法与参数",
+        "method_text": (
+            "居民以按人口加权的需求点表示。每个需求点和设施在最近道路的最近点接入路网，"
+            "接入段按该出行方式的速度计时。与所有道路的距离超过接入距离上限的点视为未接入路网，"
+            "其居民按未覆盖计。到某类设施的出行时间为到最近一处该类设施的最短时间"
+            "（接入段 + 路网路径 + 离开段）。主要指标为阈值内居民占比（按人口加权）；"
+            "第二个数字为全部居民均覆盖的社区占比。服务圈指标（A1、A2）要求集合中的每类设施均在阈值内。"
+            "完整定义见 docs/METHOD.md。"
+        ),
+        "settings": "参数",
+        "setting": "参数",
+        "setting_value": "取值",
+        "speeds": "速度",
+        "snapping": "接入距离上限",
+        "snapping_value": "步行 {walk:g} 米，骑行 {cycle:g} 米",
+        "component": "使用的路网",
+        "component_largest": "最大连通部分（点只接入该部分）",
+        "component_all": "全部路网",
+        "a1_set": "A1 社区服务圈",
+        "a2_set": "A2 乡村骑行",
+        "set_value": "{t}内可达：{cats}",
+        "a3": "A3 社区综合体服务半径",
+        "a3_value": "{cat} {r:g} 米以内（直线与步行路网）",
+        "tiers": "单类设施步行阈值",
+        "presets": "目标方案",
+        "preset_col": "目标方案",
+        "crs": "投影坐标系",
+        "demand_method": "需求点",
+        "capacity": "容量可达性（2SFCA）",
+        "capacity_value": "{cats}，{mode}{t}",
+        "attribution": "数据来源",
+        "osm": "路网：© OpenStreetMap 贡献者（ODbL）",
+        "inputs": "输入文件",
+        "layer": "图层",
+        "file": "文件",
+        "sha256": "SHA-256",
+        "size": "大小",
+        "modified": "修改时间（UTC）",
+        "versions": "软件包版本",
+        "timings": "各阶段用时",
+        "total": "合计",
+        "notes": "备注",
+        "no_notes": "无。",
+        "networks": "路网",
+        "network_value": "{nodes:,} 个节点，{segments:,} 段，{km:,.1f} 公里；主体部分 {main_km:,.1f} 公里",
+        "footer": "由 service-coverage {version} 生成。计算方法见 docs/METHOD.md；数据表：indicators.csv、communities.csv、shortfalls.csv、indicators.xlsx；参数：run.json。",
+        "min": "{v:g}分钟",
+        "m": "{v:g}米",
+        "none": "–",
+    },
+}
+
+_MODES = {
+    "en": {"walk": "walk", "cycle": "cycle", "straight": "straight line", "rule": "rule"},
+    "zh": {"walk": "步行", "cycle": "骑行", "straight": "直线距离", "rule": "规则"},
+}
+_MODE_NOUN = {
+    "en": {"walk": "walking", "cycle": "cycling"},
+    "zh": {"walk": "步行", "cycle": "骑行"},
+}
+_SCOPES = {
+    "en": {"all": "whole area", "urban": "urban", "rural": "rural"},
+    "zh": {"all": "全域", "urban": "城市社区", "rural": "乡村社区"},
+}
+_KINDS = {
+    "en": {"urban": "urban", "rural": "rural"},
+    "zh": {"urban": "城市社区", "rural": "乡村社区"},
+}
+_STATUS = {
+    "en": {
+        "met": "met",
+        "short": "short",
+        "no target": "no target",
+        "no data": "no data",
+        "no residents": "no residents",
+        "not applicable": "not applicable",
+    },
+    "zh": {
+        "met": "达标",
+        "short": "未达标",
+        "no target": "无目标",
+        "no data": "无数据",
+        "no residents": "无居民",
+        "not applicable": "不适用",
+    },
+}
+_LAYERS = {
+    "en": {},
+    "zh": {
+        "communities": "社区边界",
+        "facilities": "设施",
+        "population": "人口",
+        "network": "路网",
+        "workplaces": "工作地",
+    },
+}
+_STAGES = {
+    "zh": {
+        "read inputs": "读取输入",
+        "build networks": "构建路网",
+        "demand points": "生成需求点",
+        "reach": "可达时间计算",
+        "indicators": "指标计算",
+    }
+}
+_DEMAND_METHODS = {
+    "zh": {
+        "polygons": "人口面",
+        "points": "人口点",
+        "raster": "人口栅格",
+        "network nodes": "路网节点",
+    }
+}
+
+CSS = f"""
+:root {{ --ink: #1d1d1f; --muted: #5f6368; --line: #d0d4d9; --met: #1a7f37; --short: #c62828;
+  --band: #f4f6f8; }}
+* {{ box-sizing: border-box; }}
+body {{ font-family: {FONT_STACK}; color: var(--ink); margin: 0 auto; padding: 24px 32px 48px;
+  max-width: 1240px; line-height: 1.5; font-size: 14px; background: #fff; }}
+h1 {{ font-size: 26px; margin: 0 0 4px; }}
+h2 {{ font-size: 20px; margin: 36px 0 8px; padding-bottom: 4px; border-bottom: 2px solid var(--ink); }}
+h3 {{ font-size: 16px; margin: 20px 0 6px; }}
+p.meta, p.lead, figcaption, .small {{ color: var(--muted); font-size: 12.5px; }}
+nav {{ margin: 12px 0; font-size: 13px; }}
+nav a {{ margin-right: 14px; color: #1558b0; text-decoration: none; }}
+.box {{ border: 1px solid var(--line); background: var(--band); border-radius: 6px;
+  padding: 10px 18px 14px; margin-top: 16px; }}
+.box h2 {{ border: 0; margin-top: 6px; }}
+.warn {{ color: var(--short); font-weight: 600; }}
+table {{ border-collapse: collapse; width: 100%; margin: 6px 0 10px; font-size: 12.5px; }}
+th, td {{ border-bottom: 1px solid var(--line); padding: 4px 6px; text-align: left;
+  vertical-align: top; }}
+th {{ background: var(--band); font-weight: 600; }}
+td.num, th.num {{ text-align: right; white-space: nowrap; font-variant-numeric: tabular-nums; }}
+table.account {{ width: auto; min-width: 60%; }}
+table.account td.num {{ padding-left: 24px; }}
+table.kv {{ width: auto; max-width: 100%; }}
+table.kv th {{ width: 16em; }}
+.status {{ font-weight: 700; white-space: nowrap; }}
+.nw {{ white-space: nowrap; }}
+.status.met {{ color: var(--met); }}
+.status.short {{ color: var(--short); }}
+.status.other {{ color: var(--muted); }}
+.cats, .note {{ display: block; color: var(--muted); font-size: 11.5px; }}
+.note::before {{ content: "※ "; }}
+.id {{ display: block; color: var(--muted); font-size: 11px; }}
+code, .hash {{ font-family: "DejaVu Sans Mono", Consolas, monospace; font-size: 11.5px; }}
+figure {{ margin: 18px 0 24px; }}
+figure h3 {{ margin-bottom: 2px; }}
+.chart svg {{ width: 100%; max-width: 980px; height: auto; display: block; }}
+.chart svg text {{ font-family: {FONT_STACK} !important; }}
+ul.notes li {{ margin-bottom: 4px; }}
+footer {{ margin-top: 40px; border-top: 1px solid var(--line); padding-top: 8px; }}
+@media print {{
+  body {{ padding: 0; max-width: none; }}
+  nav {{ display: none; }}
+  tr, figure {{ break-inside: avoid; }}
+  h2, h3 {{ break-after: avoid; }}
+}}
+"""
+
+
+def _t(lang: str, key: str, **values: Any) -> str:
+    text = TEXT[lang][key]
+    return text.format(**values) if values else text
+
+
+def _esc(value: object) -> str:
+    """Escape any value for HTML text or a quoted attribute."""
+    return html.escape("" if value is None else str(value), quote=True)
+
+
+def _missing(value: object) -> bool:
+    if value is None or value is pd.NA:
+        return True
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return False
+
+
+def _share(value: object, lang: str) -> str:
+    """A share 0–1 as a percentage: ``79.6 %`` (en), ``79.6%`` (zh)."""
+    if _missing(value):
+        return TEXT[lang]["none"]
+    v = 100 * float(value)  # type: ignore[arg-type]
+    return f"{v:.1f}%" if lang == "zh" else f"{v:.1f} %"
+
+
+def _target(value: object, lang: str) -> str:
+    """A target share without a trailing ``.0``: ``100 %``, ``62.5 %``."""
+    if _missing(value):
+        return TEXT[lang]["none"]
+    v = f"{100 * float(value):.1f}".removesuffix(".0")  # type: ignore[arg-type]
+    return f"{v}%" if lang == "zh" else f"{v} %"
+
+
+_NO_FACILITIES = re.compile(r"^no (.+) facilities were given$")
+
+
+def _note(note: str, lang: str) -> str:
+    """A row's note; in Chinese, the notes about absent categories are translated."""
+    if lang != "zh":
+        return note
+    parts = []
+    for part in note.split("; "):
+        match = _NO_FACILITIES.match(part)
+        if match:
+            cats = [c.strip() for c in match.group(1).split(",")]
+            part = f"未提供{_categories(cats, lang)}设施"
+        parts.append(part)
+    return "；".join(parts)
+
+
+def _pp(value: object, lang: str) -> str:
+    """A gap in percentage points with its sign (U+2212 for minus)."""
+    if _missing(value):
+        return TEXT[lang]["none"]
+    return f"{100 * float(value):+.1f}".replace("-", "\u2212")  # type: ignore[arg-type]
+
+
+def _count(value: object, lang: str) -> str:
+    if _missing(value):
+        return TEXT[lang]["none"]
+    return f"{float(value):,.0f}"  # type: ignore[arg-type]
+
+
+def _threshold(value: float, unit: str, lang: str) -> str:
+    return _t(lang, "m" if unit == "m" else "min", v=value)
+
+
+def _categories(cats: Sequence[str] | str, lang: str) -> str:
+    if isinstance(cats, str):
+        cats = [c for c in cats.split("+") if c]
+    sep = "、" if lang == "zh" else " + "
+    return sep.join(category_label(c, lang) for c in cats)
+
+
+def _units(result: StudyResult) -> dict[str, str]:
+    """Indicator id -> threshold unit (``min`` or ``m``)."""
+    units = {s.indicator: s.unit for s in result.specs}
+    for ident, entry in result.catalogue.items():
+        if isinstance(entry, AccessIndicator):
+            units.setdefault(ident, entry.unit)
+    return units
+
+
+def _mode_threshold(row: pd.Series, units: dict[str, str], lang: str) -> str:
+    mode = str(row["mode"])
+    text = _MODES[lang].get(mode, mode)
+    thr = row["minutes_or_metres"]
+    if mode == "rule" or _missing(thr) or str(thr).strip() == "":
+        return _esc(text)
+    unit = units.get(str(row["indicator"]), "m" if mode == "straight" else "min")
+    return _esc(f"{text} {_threshold(float(thr), unit, lang)}")
+
+
+def _status_cell(status: str, lang: str) -> str:
+    cls = status if status in ("met", "short") else "other"
+    return f'<td class="status {cls}">{_esc(_STATUS[lang].get(status, status))}</td>'
+
+
+def _utc(iso: str | None) -> str:
+    if not iso:
+        return ""
+    try:
+        when = datetime.fromisoformat(iso).astimezone(UTC)
+    except ValueError:
+        return iso
+    return when.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _table(headers: Sequence[tuple[str, bool]], rows: Sequence[str], cls: str = "") -> str:
+    """A table from ``(header, numeric)`` pairs and pre-rendered ``<tr>`` rows."""
+    head = "".join(f'<th class="num">{h}</th>' if num else f"<th>{h}</th>" for h, num in headers)
+    attr = f' class="{cls}"' if cls else ""
+    return f"<table{attr}><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+
+
+# -- sections -----------------------------------------------------------------------------
+
+
+def _summary(result: StudyResult, lang: str) -> str:
+    acc = result.accounting
+    rows = []
+
+    def add(key: str, value: str, **fmt: Any) -> None:
+        rows.append(f'<tr><td>{_esc(_t(lang, key, **fmt))}</td><td class="num">{value}</td></tr>')
+
+    add("input_population", _count(acc.get("input_population"), lang))
+    add("used_population", _count(acc.get("used_population"), lang))
+    add("outside", _count(acc.get("outside_communities_population"), lang))
+    method = str(acc.get("demand_method", ""))
+    method_text = _DEMAND_METHODS.get(lang, {}).get(method, method)
+    add("demand", f"{_count(acc.get('demand_points'), lang)} ({_esc(method_text)})")
+    add("facilities", _count(acc.get("facilities"), lang))
+    for mode in result.reach:
+        noun = _MODES[lang].get(mode, mode)
+        add("off_network", _count(acc.get(f"off_network_population_{mode}"), lang), mode=noun)
+        add("stranded", _count(acc.get(f"stranded_population_{mode}"), lang))
+        add(
+            "off_network_facilities",
+            _count(acc.get(f"off_network_facilities_{mode}"), lang),
+            mode=noun,
+        )
+    warn = []
+    try:
+        diff = (
+            float(acc["input_population"])
+            - float(acc["used_population"])
+            - float(acc["outside_communities_population"])
+        )
+    except (KeyError, TypeError, ValueError):
+        diff = 0.0
+    if abs(diff) > 0.5:
+        warn.append(f'<p class="warn">{_esc(_t(lang, "account_mismatch", d=diff))}</p>')
+    if method == "network nodes":
+        warn.append(f'<p class="warn">{_esc(_t(lang, "weak_demand"))}</p>')
+    return (
+        f'<section id="summary" class="box"><h2>{_esc(_t(lang, "summary"))}</h2>'
+        f'<p class="lead">{_esc(_t(lang, "summary_lead"))}</p>'
+        f'<table class="account"><tbody>{"".join(rows)}</tbody></table>{"".join(warn)}</section>'
+    )
+
+
+def headline_rows(indicators: pd.DataFrame) -> list[tuple[str | None, pd.DataFrame]]:
+    """The rows of the headline table, grouped by target preset.
+
+    Parameters
+    ----------
+    indicators
+        The indicator table of a run (``StudyResult.indicators``).
+
+    Returns
+    -------
+    list of (str or None, DataFrame)
+        ``(preset, rows)`` pairs: the aggregate rows (scope ``all``, ``urban``,
+        ``rural``) that have a target, grouped by the ``preset`` column in order
+        of appearance (one group named ``""`` when the table has no such
+        column); then ``(None, rows)`` with the A1 row for the whole area when
+        it has no target (shown for reference).
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"indicator": ["A1_service_circle"] * 2, "scope": ["all", "urban"],
+    ...                   "target": [float("nan"), 1.0], "preset": ["", "p"]})
+    >>> [(name, len(rows)) for name, rows in headline_rows(t)]
+    [('p', 1), (None, 1)]
+    """
+    agg = indicators[indicators["scope"].isin(["all", "urban", "rural"])]
+    targeted = agg[agg["target"].notna()]
+    groups: list[tuple[str | None, pd.DataFrame]] = []
+    if "preset" in targeted.columns:
+        presets = targeted["preset"].fillna("").astype(str)
+        for name in dict.fromkeys(presets):
+            groups.append((name, targeted[presets == name]))
+    elif len(targeted):
+        groups.append(("", targeted))
+    reference = agg[
+        (agg["indicator"] == "A1_service_circle") & (agg["scope"] == "all") & agg["target"].isna()
+    ]
+    if len(reference):
+        groups.append((None, reference))
+    return groups
+
+
+def _headline(result: StudyResult, table: pd.DataFrame, lang: str) -> str:
+    units = _units(result)
+    wording_col = "wording_zh" if lang == "zh" else "wording_en"
+    headers = [
+        (_t(lang, "indicator"), False),
+        (_t(lang, "wording"), False),
+        (_t(lang, "scope"), False),
+        (_t(lang, "mode_threshold"), False),
+        (_t(lang, "target"), True),
+        (_t(lang, "value"), True),
+        (_t(lang, "status"), False),
+        (_t(lang, "gap"), True),
+        (_t(lang, "uncovered"), True),
+        (_t(lang, "communities"), True),
+        (_t(lang, "target_year"), True),
+        (_t(lang, "source"), False),
+    ]
+    headers = [(_esc(h), n) for h, n in headers]
+    parts = [
+        f'<section id="headline"><h2>{_esc(_t(lang, "headline"))}</h2>'
+        f'<p class="lead">{_esc(_t(lang, "headline_lead"))}</p>'
+    ]
+    groups = headline_rows(table)
+    if not any(name is not None for name, _ in groups):
+        parts.append(f"<p>{_esc(_t(lang, 'no_headline'))}</p>")
+    for name, rows in groups:
+        if name is None:
+            parts.append(f"<h3>{_esc(_t(lang, 'reference'))}</h3>")
+        elif name or "preset" in table.columns:
+            parts.append(f"<h3>{_esc(_t(lang, 'preset', name=name or '–'))}</h3>")
+        body = []
+        for _, r in rows.iterrows():
+            ident = str(r["indicator"])
+            name_cell = _esc(indicator_label(ident, lang, result.catalogue))
+            if ident == "category_coverage" or ident.startswith(("A1", "A2")):
+                name_cell += (
+                    f'<span class="cats">{_esc(_categories(str(r["categories"]), lang))}</span>'
+                )
+            name_cell += f'<span class="id">{_esc(ident)}</span>'
+            note = r.get("note", "")
+            if not _missing(note) and str(note):
+                name_cell += f'<span class="note">{_esc(_note(str(note), lang))}</span>'
+            wording = r.get(wording_col, "")
+            covered, total = r["covered_population"], r["total_population"]
+            uncovered = (
+                float(total) - float(covered)
+                if not (_missing(covered) or _missing(total))
+                else None
+            )
+            year = r.get("target_year")
+            comms = (
+                f"{int(r['communities_fully_covered'])}/{int(r['communities_with_residents'])}"
+                if not _missing(r["communities_with_residents"])
+                else TEXT[lang]["none"]
+            )
+            body.append(
+                "<tr>"
+                f"<td>{name_cell}</td>"
+                f"<td>{'' if _missing(wording) else _esc(wording)}</td>"
+                f"<td>{_esc(_SCOPES[lang].get(str(r['scope']), r['scope']))}</td>"
+                f'<td class="nw">{_mode_threshold(r, units, lang)}</td>'
+                f'<td class="num">{_target(r["target"], lang)}</td>'
+                f'<td class="num">{_share(r["value"], lang)}</td>'
+                f"{_status_cell(str(r['status']), lang)}"
+                f'<td class="num">{_pp(r["gap"], lang)}</td>'
+                f'<td class="num">{_count(uncovered, lang)}</td>'
+                f'<td class="num">{comms}</td>'
+                f'<td class="num">{"" if _missing(year) else int(year)}</td>'
+                f"<td>{'' if _missing(r.get('source')) else _esc(r.get('source'))}</td>"
+                "</tr>"
+            )
+        parts.append(_table(headers, body, "headline"))
+    parts.append("</section>")
+    return "".join(parts)
+
+
+def _shortfalls(result: StudyResult, lang: str) -> str:
+    short = result.shortfalls.copy()
+    parts = [
+        f'<section id="shortfalls"><h2>{_esc(_t(lang, "shortfalls"))}</h2>'
+        f'<p class="lead">{_esc(_t(lang, "shortfalls_lead"))}</p>'
+    ]
+    total = len(short)
+    if total == 0:
+        parts.append(f"<p>{_esc(_t(lang, 'shortfalls_none'))}</p></section>")
+        return "".join(parts)
+    counts = short.groupby("indicator", sort=False)["community_id"].nunique()
+    sep = "；" if lang == "zh" else "; "
+    listed = sep.join(
+        f"{indicator_label(str(k), lang, result.catalogue)} {v}" for k, v in counts.items()
+    )
+    parts.append(f'<p class="small">{_esc(_t(lang, "shortfalls_count", counts=listed))}</p>')
+    short["_order"] = np.arange(total)
+    short = short.sort_values(
+        ["uncovered_population", "_order"], ascending=[False, True], kind="stable"
+    )
+    top = short.head(SHORTFALL_ROWS)
+    if total > SHORTFALL_ROWS:
+        parts.append(
+            f"<p>{_esc(_t(lang, 'shortfalls_top', n=SHORTFALL_ROWS, total=total, rest=total - SHORTFALL_ROWS))}</p>"
+        )
+    else:
+        parts.append(f"<p>{_esc(_t(lang, 'shortfalls_all', total=total))}</p>")
+    comm = result.communities.set_index("community_id")
+    names = comm["name"]
+    kinds = comm["kind"] if "kind" in comm.columns else pd.Series(dtype=object)
+    units = _units(result)
+    has_preset = "preset" in top.columns
+    headers = [
+        (_t(lang, "rank"), True),
+        (_t(lang, "community"), False),
+        (_t(lang, "indicator"), False),
+    ]
+    if has_preset:
+        headers.append((_t(lang, "preset_col"), False))
+    headers += [
+        (_t(lang, "mode_threshold"), False),
+        (_t(lang, "target"), True),
+        (_t(lang, "value"), True),
+        (_t(lang, "gap"), True),
+        (_t(lang, "uncovered"), True),
+        (_t(lang, "missing"), False),
+        (_t(lang, "worst"), False),
+    ]
+    body = []
+    for rank, (_, r) in enumerate(top.iterrows(), start=1):
+        cid = r["community_id"]
+        kind = kinds.get(cid, "")
+        kind_text = _KINDS[lang].get(str(kind), "" if _missing(kind) else str(kind))
+        community = (
+            f"{_esc(names.get(cid, ''))}"
+            f'<span class="id">{_esc(cid)}{" · " + _esc(kind_text) if kind_text else ""}</span>'
+        )
+        cells = [
+            f'<td class="num">{rank}</td>',
+            f"<td>{community}</td>",
+            f"<td>{_esc(indicator_label(str(r['indicator']), lang, result.catalogue))}"
+            f'<span class="id">{_esc(r["indicator"])}</span></td>',
+        ]
+        if has_preset:
+            cells.append(f'<td class="nw">{_esc(r["preset"])}</td>')
+        cells += [
+            f'<td class="nw">{_mode_threshold(r, units, lang)}</td>',
+            f'<td class="num">{_target(r["target"], lang)}</td>',
+            f'<td class="num">{_share(r["value"], lang)}</td>',
+            f'<td class="num">{_pp(r["gap"], lang)}</td>',
+            f'<td class="num">{_count(r["uncovered_population"], lang)}</td>',
+            f"<td>{_esc(r.get('missing_categories', ''))}</td>",
+            f"<td>{_esc(r.get('worst_nearest', ''))}</td>",
+        ]
+        body.append(f"<tr>{''.join(cells)}</tr>")
+    parts.append(_table([(_esc(h), n) for h, n in headers], body, "shortfalls"))
+    parts.append("</section>")
+    return "".join(parts)
+
+
+def _speeds(study: Any, lang: str) -> str:
+    """The speeds in words; in English as :meth:`Speeds.describe` writes them."""
+    speeds = study.speeds
+    if lang != "zh":
+        return str(speeds.describe())
+    parts = []
+    for mode, kmh in (("walk", speeds.walk_kmh), ("cycle", speeds.cycle_kmh)):
+        extra = "，".join(f"{k} {v:g}" for k, v in sorted(speeds.highway_kmh(mode).items()))
+        text = f"{_MODES['zh'][mode]} {kmh:g} 公里/小时"
+        parts.append(text + (f"（{extra} 公里/小时）" if extra else ""))
+    return "；".join(parts)
+
+
+def _file_row(key: str, info: dict[str, Any], lang: str) -> str:
+    path = Path(str(info.get("path", "")))
+    digest = str(info.get("sha256", ""))
+    size = info.get("bytes")
+    try:
+        mtime = datetime.fromtimestamp(path.stat().st_mtime, UTC).strftime("%Y-%m-%d %H:%M")
+    except OSError:
+        mtime = ""
+    layer = _LAYERS[lang].get(key, key)
+    return (
+        f"<tr><td>{_esc(layer)}</td>"
+        f'<td title="{_esc(path)}"><code>{_esc(path.name)}</code></td>'
+        f'<td><span class="hash" title="{_esc(digest)}">{_esc(digest[:12])}</span></td>'
+        f'<td class="num">{_count(size, lang)}</td>'
+        f'<td class="num">{_esc(mtime)}</td></tr>'
+    )
+
+
+def _method(result: StudyResult, run: dict[str, Any], lang: str) -> str:
+    study = result.study
+    ind = study.indicators
+    walk = _MODES[lang]["walk"]
+    cycle = _MODES[lang]["cycle"]
+
+    def mins(v: float, mode: str = "") -> str:
+        text = _threshold(v, "min", lang)
+        return f"{mode}{text}" if lang == "zh" else (f"{text} {mode}".strip())
+
+    presets = study.targets.describe() if hasattr(study.targets, "describe") else ""
+    method = str(result.accounting.get("demand_method", ""))
+    kv: list[tuple[str, str]] = [
+        (_t(lang, "speeds"), _esc(_speeds(study, lang))),
+        (
+            _t(lang, "snapping"),
+            _esc(
+                _t(
+                    lang,
+                    "snapping_value",
+                    walk=study.snapping.walk_limit_m,
+                    cycle=study.snapping.cycle_limit_m,
+                )
+            ),
+        ),
+        (
+            _t(lang, "component"),
+            _esc(
+                _t(lang, "component_largest")
+                if study.network.component == "largest"
+                else _t(lang, "component_all")
+            ),
+        ),
+        (
+            _t(lang, "a1_set"),
+            _esc(
+                _t(
+                    lang,
+                    "set_value",
+                    cats=_categories(ind.service_circle, lang),
+                    t=mins(ind.circle_min, walk),
+                )
+            ),
+        ),
+        (
+            _t(lang, "a2_set"),
+            _esc(
+                _t(
+                    lang,
+                    "set_value",
+                    cats=_categories(ind.rural_services, lang),
+                    t=mins(ind.rural_cycle_min, cycle),
+                )
+            ),
+        ),
+        (
+            _t(lang, "a3"),
+            _esc(
+                _t(
+                    lang,
+                    "a3_value",
+                    cat=category_label(ind.complex_category, lang),
+                    r=ind.complex_radius_m,
+                )
+            ),
+        ),
+        (
+            _t(lang, "tiers"),
+            _esc(("、" if lang == "zh" else ", ").join(mins(t) for t in ind.tiers_min)),
+        ),
+        (_t(lang, "presets"), _esc(presets)),
+        (_t(lang, "crs"), _esc(result.crs)),
+        (
+            _t(lang, "demand_method"),
+            _esc(_DEMAND_METHODS.get(lang, {}).get(method, method)),
+        ),
+    ]
+    cap = getattr(study, "capacity", None)
+    if cap is not None and cap.categories:
+        kv.append(
+            (
+                _t(lang, "capacity"),
+                _esc(
+                    _t(
+                        lang,
+                        "capacity_value",
+                        cats=_categories(cap.categories, lang),
+                        t=_threshold(cap.minutes, "min", lang),
+                        mode=_MODES[lang].get(cap.mode, cap.mode),
+                    )
+                ),
+            )
+        )
+    sources = []
+    if study.attribution:
+        sources.append(_esc(study.attribution))
+    net = study.inputs.network
+    if net is None or "".join(Path(net).suffixes[-2:]).lower() in (
+        ".osm",
+        ".pbf",
+        ".osm.pbf",
+        ".osm.bz2",
+        ".bz2",
+    ):
+        sources.append(_esc(_t(lang, "osm")))
+    kv.append((_t(lang, "attribution"), "<br>".join(sources) or TEXT[lang]["none"]))
+    networks = run.get("networks") or {}
+    for mode, info in networks.items():
+        try:
+            text = _t(
+                lang,
+                "network_value",
+                nodes=int(info["nodes"]),
+                segments=int(info["segments"]),
+                km=float(info["length_km"]),
+                main_km=float(info["main_component_length_km"]),
+            )
+        except (KeyError, TypeError, ValueError):
+            continue
+        kv.append((f"{_t(lang, 'networks')}: {_MODES[lang].get(mode, mode)}", _esc(text)))
+    settings_rows = [f"<tr><th>{_esc(k)}</th><td>{v}</td></tr>" for k, v in kv]
+
+    files = [_file_row(k, v, lang) for k, v in (run.get("inputs") or {}).items()]
+    versions = run.get("versions") or {}
+    version_text = " · ".join(f"{_esc(k)} {_esc(v)}" for k, v in versions.items())
+    timings = dict(run.get("stage_timings_s") or result.timings_s)
+    timing_rows = [
+        f'<tr><td>{_esc(_STAGES.get(lang, {}).get(k, k))}</td><td class="num">{float(v):.2f} s</td></tr>'
+        for k, v in timings.items()
+    ]
+    if run.get("elapsed_s") is not None:
+        timing_rows.append(
+            f'<tr><th>{_esc(_t(lang, "total"))}</th><td class="num">{float(run["elapsed_s"]):.2f} s</td></tr>'
+        )
+    notes = list(run.get("notes") or result.notes)
+    notes_html = (
+        '<ul class="notes">' + "".join(f"<li>{_esc(n)}</li>" for n in notes) + "</ul>"
+        if notes
+        else f"<p>{_esc(_t(lang, 'no_notes'))}</p>"
+    )
+    return (
+        f'<section id="method"><h2>{_esc(_t(lang, "method"))}</h2>'
+        f"<p>{_esc(_t(lang, 'method_text'))}</p>"
+        f"<h3>{_esc(_t(lang, 'settings'))}</h3>"
+        f'<table class="kv"><tbody>{"".join(settings_rows)}</tbody></table>'
+        f"<h3>{_esc(_t(lang, 'inputs'))}</h3>"
+        + _table(
+            [
+                (_esc(_t(lang, "layer")), False),
+                (_esc(_t(lang, "file")), False),
+                (_esc(_t(lang, "sha256")), False),
+                (_esc(_t(lang, "size")) + " (bytes)", True),
+                (_esc(_t(lang, "modified")), True),
+            ],
+            files,
+            "files",
+        )
+        + f"<h3>{_esc(_t(lang, 'notes'))}</h3>{notes_html}"
+        f"<h3>{_esc(_t(lang, 'timings'))}</h3>"
+        f'<table class="kv"><tbody>{"".join(timing_rows)}</tbody></table>'
+        f'<h3>{_esc(_t(lang, "versions"))}</h3><p class="small">{version_text}</p>'
+        "</section>"
+    )
+
+
+# -- charts -------------------------------------------------------------------------------
+
+
+def cumulative_share(
+    minutes: npt.ArrayLike, population: npt.ArrayLike, at_min: npt.ArrayLike
+) -> npt.NDArray[np.float64]:
+    """Population-weighted share of demand points within each of ``at_min`` minutes.
+
+    Parameters
+    ----------
+    minutes
+        Minutes from each demand point to the nearest facility (``inf``: never).
+    population
+        Residents of each demand point.
+    at_min
+        Thresholds, minutes; a point counts when ``minutes <= at + TOLERANCE``
+        (the same inclusive rule as the indicators).
+
+    Returns
+    -------
+    numpy.ndarray
+        Share 0–1 for each threshold (all zero when there are no residents).
+
+    Examples
+    --------
+    >>> cumulative_share([1.0, 5.0, float("inf")], [1.0, 1.0, 2.0], [0.0, 1.0, 5.0, 60.0])
+    array([0.  , 0.25, 0.5 , 0.5 ])
+    """
+    t = np.asarray(minutes, dtype=float)
+    pop = np.asarray(population, dtype=float)
+    at = np.asarray(at_min, dtype=float)
+    total = pop.sum()
+    if total <= 0:
+        return np.zeros(at.shape)
+    order = np.argsort(t, kind="stable")
+    cum = np.concatenate([[0.0], np.cumsum(pop[order])])
+    idx = np.searchsorted(t[order], at + TOLERANCE, side="right")
+    return np.asarray(cum[idx] / total, dtype=float)
+
+
+def _svg(fig: Figure, prefix: str) -> str:
+    """Figure -> inline ``<svg>``: no XML header, DOCTYPE or metadata; ids prefixed."""
+    from matplotlib import rc_context
+
+    buf = io.StringIO()
+    with rc_context({"svg.fonttype": "none", "svg.hashsalt": prefix}):
+        fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None})
+    svg = buf.getvalue()
+    svg = svg[svg.index("<svg") :]
+    svg = re.sub(r"<metadata>.*?</metadata>\s*", "", svg, flags=re.DOTALL)
+    # two charts on one page: every id and reference gets the chart's prefix
+    svg = re.sub(r'\bid="([^"]+)"', rf'id="{prefix}-\1"', svg)
+    svg = re.sub(r"url\(#([^)]+)\)", rf"url(#{prefix}-\1)", svg)
+    svg = re.sub(r'href="#([^"]+)"', rf'href="#{prefix}-\1"', svg)
+    return svg.strip()
+
+
+def _draw(prefix: str, draw: Callable[[], Figure]) -> str:
+    """Draw a figure with text as text, measured with a CJK font when one is installed."""
+    from matplotlib import font_manager, rc_context
+
+    installed = {f.name for f in font_manager.fontManager.ttflist}
+    fonts = [f for f in _MPL_CJK_FONTS if f in installed] + ["DejaVu Sans"]
+    with (
+        rc_context({"svg.fonttype": "none", "font.family": "sans-serif", "font.sans-serif": fonts}),
+        warnings.catch_warnings(),
+    ):
+        # Without a CJK font matplotlib measures Chinese labels with DejaVu Sans and warns
+        # for every glyph it lacks; the SVG keeps text as text, so the browser renders it
+        # with the viewer's fonts and the warning says nothing about the page.
+        warnings.filterwarnings(
+            "ignore", message=r"Glyph \d+ .*missing from font", category=UserWarning
+        )
+        return _svg(draw(), prefix)
+
+
+def _shorten(text: str, width: int) -> str:
+    """Cut ``text`` to ``width`` display columns (CJK characters take two), with an ellipsis."""
+    widths = [2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text]
+    if sum(widths) <= width:
+        return text
+    used = np.cumsum(widths)
+    return text[: int(np.searchsorted(used, width - 1, side="right"))] + "…"
+
+
+def _community_chart(result: StudyResult, lang: str) -> str:
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import PercentFormatter
+
+    comm = result.communities
+    col = next((c for c in comm.columns if str(c).startswith("A1_service_circle_")), None)
+    if col is None:
+        return ""
+    spec = next((s for s in result.specs if s.indicator == "A1_service_circle"), None)
+    a1_label = indicator_label("A1_service_circle", lang, result.catalogue)
+    data = pd.DataFrame(
+        {
+            "name": comm["name"].astype(str).to_numpy(),
+            "kind": (comm["kind"] if "kind" in comm.columns else pd.Series("", index=comm.index))
+            .astype(str)
+            .to_numpy(),
+            "population": comm["population"].to_numpy(dtype=float),
+            "value": pd.to_numeric(comm[col], errors="coerce").to_numpy(dtype=float),
+        }
+    )
+    data = data[(data["population"] > 0) & data["value"].notna()]
+    if data.empty:
+        return ""
+    total = len(data)
+    data = data.sort_values(["value", "name"], kind="stable").head(CHART_COMMUNITIES)
+    data = data.iloc[::-1]  # lowest at the top
+    names = [_shorten(n, 36) for n in data["name"]]
+    colours = {"urban": "#377eb8", "rural": "#ff7f00"}
+
+    def draw() -> Figure:
+        fig = Figure(figsize=(8.0, 1.2 + 0.2 * len(data)), layout="constrained")
+        ax = fig.add_subplot()
+        y = np.arange(len(data))
+        for kind in dict.fromkeys(data["kind"]):
+            sel = (data["kind"] == kind).to_numpy()
+            ax.barh(
+                y[sel],
+                data["value"].to_numpy()[sel],
+                color=colours.get(kind, "#888888"),
+                label=_KINDS[lang].get(kind, kind) or None,
+                height=0.7,
+            )
+        styles = ["--", ":", "-.", (0, (5, 1))]
+        lines = sorted(
+            {
+                (t.target, t.preset, t.scope)
+                for t in result.targets
+                if t.indicator == "A1_service_circle"
+            }
+        )
+        for k, (target, preset, scope) in enumerate(lines):
+            scope_text = _SCOPES[lang].get(scope, scope)
+            ax.axvline(
+                target,
+                color="#c62828",
+                linestyle=styles[k % len(styles)],
+                linewidth=1.4,
+                label=_t(
+                    lang,
+                    "target_line",
+                    v=_target(target, lang),
+                    preset=preset,
+                    scope=(", " if lang == "en" else "，") + scope_text if scope_text else "",
+                ),
+            )
+        ax.set_yticks(y, names)
+        ax.tick_params(axis="y", labelsize=8)
+        ax.set_ylim(-0.6, len(data) - 0.4)
+        ax.set_xlim(0, 1.02)
+        ax.xaxis.set_major_formatter(PercentFormatter(1.0))
+        ax.set_xlabel(_t(lang, "share_covered"))
+        ax.grid(axis="x", color="#dddddd", linewidth=0.6)
+        ax.set_axisbelow(True)
+        fig.legend(loc="outside lower center", ncols=3, fontsize=8, frameon=False)
+        return fig
+
+    svg = _draw("c1", draw)
+    cats = _categories(spec.categories, lang) if spec else ""
+    t = _threshold(spec.threshold if spec else result.study.indicators.circle_min, "min", lang)
+    caption = _t(lang, "chart_communities_caption", label=a1_label, cats=cats, t=t)
+    if total > CHART_COMMUNITIES:
+        caption += _t(lang, "chart_communities_cut", n=CHART_COMMUNITIES, total=total)
+    return (
+        f'<figure class="chart" id="chart-communities">'
+        f"<h3>{_esc(_t(lang, 'chart_communities', label=a1_label))}</h3>{svg}"
+        f"<figcaption>{_esc(caption)}</figcaption></figure>"
+    )
+
+
+def _cumulative_chart(result: StudyResult, mode: str, lang: str, prefix: str) -> str:
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import PercentFormatter
+
+    if mode not in result.reach or not result.categories:
+        return ""
+    ind = result.study.indicators
+    threshold = ind.circle_min if mode == "walk" else ind.rural_cycle_min
+    x_max = max(30.0, 2 * threshold)
+    grid = np.round(np.arange(0.0, x_max + 1e-9, 0.1), 6)
+    pop = result.demand.points["population"].to_numpy(dtype=float)
+    minutes = result.reach[mode].minutes
+    noun = _MODE_NOUN[lang][mode]
+
+    def draw() -> Figure:
+        fig = Figure(figsize=(8.0, 4.2), layout="constrained")
+        ax = fig.add_subplot()
+        for k, cat in enumerate(result.categories):
+            share = cumulative_share(minutes[:, k], pop, grid)
+            ax.step(
+                grid,
+                share,
+                where="post",
+                color=PALETTE[k % len(PALETTE)],
+                linewidth=1.6,
+                label=category_label(cat, lang),
+            )
+        ax.axvline(
+            threshold,
+            color="#444444",
+            linestyle="--",
+            linewidth=1.0,
+            label=_t(lang, "threshold_line", t=_threshold(threshold, "min", lang)),
+        )
+        ax.set_xlim(0, x_max)
+        ax.set_ylim(0, 1.02)
+        ax.yaxis.set_major_formatter(PercentFormatter(1.0))
+        ax.set_xlabel(_t(lang, "minutes_axis", mode=noun))
+        ax.set_ylabel(_t(lang, "share_residents"))
+        ax.grid(color="#dddddd", linewidth=0.6)
+        fig.legend(loc="outside lower center", ncols=3, fontsize=8, frameon=False)
+        return fig
+
+    svg = _draw(prefix, draw)
+    t = _threshold(threshold, "min", lang)
+    return (
+        f'<figure class="chart" id="chart-{mode}">'
+        f"<h3>{_esc(_t(lang, 'chart_cumulative', mode=noun))}</h3>{svg}"
+        f"<figcaption>{_esc(_t(lang, 'chart_cumulative_caption', mode=noun, t=t))}</figcaption>"
+        "</figure>"
+    )
+
+
+# -- the page -----------------------------------------------------------------------------
+
+
+def report_html(result: StudyResult, run: dict[str, Any], lang: str = "en") -> str:
+    """The self-contained HTML report of a run.
+
+    Parameters
+    ----------
+    result
+        A finished run.
+    run
+        Its run record (:func:`coverage.report.run_record`): settings, input
+        hashes, versions, timings and notes.
+    lang
+        ``"en"`` or ``"zh"``: every fixed label, indicator and category label.
+
+    Returns
+    -------
+    str
+        The page; it loads nothing from anywhere (inline CSS and SVG, no script).
+
+    Examples
+    --------
+    >>> from coverage.config import demo_study
+    >>> from coverage.pipeline import run_study
+    >>> from coverage.report import run_record
+    >>> result = run_study(demo_study())  # doctest: +SKIP
+    >>> page = report_html(result, run_record(result), "zh")  # doctest: +SKIP
+    """
+    from coverage.report import indicators_table  # report imports this module
+
+    if lang not in LANGS:
+        raise ValueError(f"lang must be one of {', '.join(LANGS)}, got {lang!r}")
+    study = result.study
+    title = f"{study.name} — {_t(lang, 'title')}"
+    version = (run.get("versions") or {}).get("service-coverage", "")
+    elapsed = run.get("elapsed_s")
+    meta = _t(
+        lang,
+        "run",
+        when=_utc(run.get("finished_at_utc")),
+        version=version,
+        elapsed=_t(lang, "elapsed", s=float(elapsed)) if elapsed is not None else "–",
+        crs=result.crs,
+    )
+    sections = [
+        ("summary", _t(lang, "summary")),
+        ("headline", _t(lang, "headline")),
+        ("charts", _t(lang, "charts")),
+        ("shortfalls", _t(lang, "shortfalls")),
+        ("method", _t(lang, "method")),
+    ]
+    nav = "".join(f'<a href="#{key}">{_esc(text)}</a>' for key, text in sections)
+    charts = "".join(
+        [
+            _community_chart(result, lang),
+            _cumulative_chart(result, "walk", lang, "c2"),
+            _cumulative_chart(result, "cycle", lang, "c3"),
+        ]
+    )
+    body = "".join(
+        [
+            f'<header><h1>{_esc(title)}</h1><p class="meta">{_esc(meta)}</p>'
+            f"<nav>{nav}</nav></header>",
+            _summary(result, lang),
+            _headline(result, indicators_table(result), lang),
+            f'<section id="charts"><h2>{_esc(_t(lang, "charts"))}</h2>{charts}</section>',
+            _shortfalls(result, lang),
+            _method(result, run, lang),
+            f'<footer class="small">{_esc(_t(lang, "footer", version=version))}</footer>',
+        ]
+    )
+    html_lang = "zh-CN" if lang == "zh" else "en"
+    # the policy forbids scripts and every external load, even if a string slipped through
+    csp = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
+    return (
+        "<!DOCTYPE html>\n"
+        f'<html lang="{html_lang}">\n<head>\n<meta charset="utf-8">\n'
+        f'<meta http-equiv="Content-Security-Policy" content="{csp}">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        f"<title>{_esc(title)}</title>\n<style>{CSS}</style>\n</head>\n"
+        f"<body>\n{body}\n</body>\n</html>\n"
+    )
