@@ -1,14 +1,35 @@
-"""Command line: ``service-coverage run [STUDY.toml] --out DIR``."""
+"""Command line: ``service-coverage run|site [STUDY.toml] --out DIR``."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from coverage import __version__
 from coverage.errors import CoverageError
+
+
+def _common(cmd: argparse.ArgumentParser) -> None:
+    cmd.add_argument(
+        "study", nargs="?", type=Path, help="study file (.toml); default: the demo study"
+    )
+    cmd.add_argument(
+        "--out", type=Path, default=Path("maps"), help="output folder (default: ./maps)"
+    )
+    cmd.add_argument(
+        "--preset",
+        action="append",
+        help="target preset name or CSV path, repeatable; 'all': every shipped preset "
+        "(overrides the study file)",
+    )
+    cmd.add_argument(
+        "--lang", choices=("en", "zh"), default="en", help="language of the map and report"
+    )
+    cmd.add_argument("--quiet", action="store_true", help="no progress messages")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -22,25 +43,45 @@ def _parser() -> argparse.ArgumentParser:
         "run",
         help="run a study (no study file: the embedded Porto Alegre demo)",
         description="Run a study: indicators.csv, communities.gpkg/.csv, shortfalls.csv, "
-        "map.html and run.json in --out.",
+        "map.html, report.html, indicators.xlsx and run.json in --out.",
     )
-    run.add_argument(
-        "study", nargs="?", type=Path, help="study file (.toml); default: the demo study"
+    _common(run)
+    site = sub.add_parser(
+        "site",
+        help="propose or test sites for new facilities ([siting] of the study file)",
+        description="Run a study, then propose sites (maximal covering or set covering) or "
+        "rank the given candidates; writes the run's outputs plus sites.csv, sites.gpkg and "
+        "before_after.csv.",
     )
-    run.add_argument(
-        "--out", type=Path, default=Path("maps"), help="output folder (default: ./maps)"
+    _common(site)
+    site.add_argument(
+        "--model", choices=("mclp", "set_cover", "test"), help="siting model (overrides)"
     )
-    run.add_argument(
-        "--preset",
-        action="append",
-        help="target preset name or CSV path, repeatable; 'all': every shipped preset "
-        "(overrides the study file)",
-    )
-    run.add_argument(
-        "--lang", choices=("en", "zh"), default="en", help="language of the map and report"
-    )
-    run.add_argument("--quiet", action="store_true", help="no progress messages")
+    site.add_argument("--p", type=int, help="number of new sites for mclp")
+    site.add_argument("--target-share", type=float, help="share of residents for set_cover")
+    site.add_argument("--candidates", help="candidate sites file (points or polygons)")
+    site.add_argument("--category", help="facility category to site")
+    site.add_argument("--solver", choices=("milp", "greedy"), help="solver for mclp")
+    site.add_argument("--time-limit", type=float, help="MILP time limit, seconds")
     return parser
+
+
+def _siting_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    keys = {
+        "model": "model",
+        "p": "p",
+        "target_share": "target_share",
+        "candidates": "candidates",
+        "category": "category",
+        "solver": "solver",
+        "time_limit": "time_limit_s",
+    }
+    out: dict[str, Any] = {}
+    for arg, key in keys.items():
+        value = getattr(args, arg, None)
+        if value is not None:
+            out[key] = str(Path(value).resolve()) if key == "candidates" else value
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -52,6 +93,7 @@ def main(argv: list[str] | None = None) -> int:
         if not args.quiet:
             print(f"[{time.perf_counter() - start:6.1f} s] {message}", file=sys.stderr, flush=True)
 
+    siting = None
     try:
         from coverage.config import Targets, demo_study, load_study
         from coverage.pipeline import run_study
@@ -63,18 +105,57 @@ def main(argv: list[str] | None = None) -> int:
 
             names = [n for p in args.preset for n in (shipped_presets() if p == "all" else [p])]
             study = study.with_overrides(targets=Targets(preset=tuple(dict.fromkeys(names))))
+        if args.command == "site":
+            study = study.with_overrides(siting=replace(study.siting, **_siting_overrides(args)))
         result = run_study(study, progress=progress)
+        if args.command == "site":
+            from coverage.sites import site_study
+
+            progress("siting: candidates, coverage sets, solving, and the run with the new sites")
+            siting = site_study(study, result)
         progress(f"writing outputs to {args.out}")
         paths = write_outputs(
-            result, args.out, lang=args.lang, elapsed_s=time.perf_counter() - start
+            result, args.out, lang=args.lang, elapsed_s=time.perf_counter() - start, siting=siting
         )
     except CoverageError as exc:
         print(f"service-coverage: error: {exc}", file=sys.stderr)
         return 2
     print(headline(result))
+    if siting is not None:
+        print(_siting_summary(siting))
     print(f"\noutputs in {args.out}: " + ", ".join(p.name for p in paths.values()))
     print(f"finished in {time.perf_counter() - start:.1f} s")
     return 0
+
+
+def _siting_summary(siting: Any) -> str:
+    sol = siting.solution
+    f = siting.figures
+    proof = (
+        "proven optimal"
+        if sol.optimal
+        else f"not proven optimal (bound {sol.bound:,.0f}, gap {sol.gap:.2%})"
+    )
+    lines = [
+        "",
+        f"siting ({siting.settings.model}, {siting.settings.category} {siting.rule}, "
+        f"{siting.settings.scope}): {sol.method}, {proof}, {sol.seconds:.2f} s; problem "
+        f"{siting.sizes['candidates']} candidates x {siting.sizes['demand_points']} demand points "
+        f"reduced to {siting.sizes['candidates_kept']} x {siting.sizes['demand_units']}",
+        f"{'rank':>4}  {'site':<24} {'alone':>10} {'added':>10} {'share after':>11}",
+    ]
+    for _, r in siting.sites.iterrows():
+        lines.append(
+            f"{int(r['rank']):>4}  {str(r['candidate_id'])[:24]:<24} {r['gain_alone']:>10,.0f} "
+            f"{r['incremental_gain']:>10,.0f} {100 * r['share_after']:>10.1f} %"
+        )
+    lines.append(
+        f"covered before {f['covered_before']:,.0f} ({100 * f['share_before']:.1f} %), after "
+        f"{f['covered_after']:,.0f} ({100 * f['share_after']:.1f} %) of {f['residents_counted']:,.0f}; "
+        f"out of reach of every candidate: {f['unreachable_by_any_candidate']:,.0f}"
+    )
+    lines += [f"note: {n}" for n in siting.notes]
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":  # pragma: no cover

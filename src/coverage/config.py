@@ -160,6 +160,37 @@ class Capacity:
 
 
 @dataclass(frozen=True)
+class Siting:
+    """Where new facilities should go (``service-coverage site``).
+
+    The coverage rule: ``mode`` ``walk`` or ``cycle`` with ``minutes`` (travel
+    time), ``walk`` with ``metres`` (walking network distance), or
+    ``straight`` with ``metres`` (radius; the default: the 1.5 km rule of
+    community complexes). Residents already covered by existing facilities of
+    ``category`` are fixed and left out. ``model``: ``mclp`` (choose ``p``
+    sites), ``set_cover`` (fewest sites reaching ``target_share`` of the
+    residents of ``scope``) or ``test`` (rank the user's ``candidates``).
+    Candidates: the ``candidates`` layer, or walk-network nodes every
+    ``spacing_m`` inside the study area (``within = "study"``) or inside the
+    uncovered demand (``within = "shortfall"``).
+    """
+
+    category: str = "community_complex"
+    mode: str = "straight"
+    minutes: float = 0.0
+    metres: float = 1500.0
+    scope: str = "all"
+    model: str = "mclp"
+    p: int = 3
+    target_share: float = 1.0
+    candidates: str = ""
+    spacing_m: float = 200.0
+    within: str = "study"
+    solver: str = "milp"
+    time_limit_s: float = 60.0
+
+
+@dataclass(frozen=True)
 class Targets:
     """Target presets: shipped names (see :mod:`coverage.targets`) or CSV paths."""
 
@@ -183,6 +214,7 @@ class Study:
     network: NetworkSettings = field(default_factory=NetworkSettings)
     indicators: IndicatorSettings = field(default_factory=IndicatorSettings)
     capacity: Capacity = field(default_factory=Capacity)
+    siting: Siting = field(default_factory=Siting)
     targets: Targets = field(default_factory=Targets)
     source: Path | None = None
 
@@ -238,6 +270,7 @@ def _validate(study: Study) -> None:
         raise StudyFileError(
             f"{where}: capacity.minutes must be a positive number, got {study.capacity.minutes!r}"
         )
+    _validate_siting(where, study.siting)
     ind = study.indicators
     for key, cats in (
         ("service_circle", ind.service_circle),
@@ -245,6 +278,7 @@ def _validate(study: Study) -> None:
         ("complex_category", (ind.complex_category,)),
         *((f"sets.{k}", v) for k, v in ind.sets.items()),
         ("capacity.categories", study.capacity.categories or ("nursery",)),
+        ("siting.category", (study.siting.category,)),
     ):
         if not cats:
             raise StudyFileError(f"{where}: indicators.{key} must name at least one category")
@@ -254,6 +288,40 @@ def _validate(study: Study) -> None:
                     f"{where}: indicators.{key} names unknown category {cat!r}"
                     f"{_suggest(cat, CATEGORIES)}. Valid categories: {', '.join(CATEGORIES)}"
                 )
+
+
+def _validate_siting(where: str, s: Siting) -> None:
+    choices = {
+        "mode": (s.mode, ("walk", "cycle", "straight")),
+        "scope": (s.scope, ("all", "urban", "rural")),
+        "model": (s.model, ("mclp", "set_cover", "test")),
+        "within": (s.within, ("study", "shortfall")),
+        "solver": (s.solver, ("milp", "greedy")),
+    }
+    for key, (value, valid) in choices.items():
+        if value not in valid:
+            raise StudyFileError(
+                f"{where}: siting.{key} must be one of {', '.join(valid)}, got {value!r}"
+            )
+    if s.mode == "cycle" and not s.minutes > 0:
+        raise StudyFileError(f"{where}: siting by cycle needs siting.minutes > 0")
+    if s.mode == "straight" and not s.metres > 0:
+        raise StudyFileError(f"{where}: siting.mode = straight needs siting.metres > 0")
+    if s.mode == "walk" and not (s.minutes > 0 or s.metres > 0):
+        raise StudyFileError(f"{where}: siting by walking needs siting.minutes or siting.metres")
+    if not s.p >= 1:
+        raise StudyFileError(f"{where}: siting.p must be 1 or more, got {s.p!r}")
+    if not 0 < s.target_share <= 1:
+        raise StudyFileError(
+            f"{where}: siting.target_share must be in (0, 1], got {s.target_share!r}"
+        )
+    for key in ("spacing_m", "time_limit_s"):
+        if not getattr(s, key) > 0:
+            raise StudyFileError(f"{where}: siting.{key} must be positive")
+    if s.model == "test" and not s.candidates:
+        raise StudyFileError(
+            f'{where}: siting.model = "test" ranks your own sites: name them in siting.candidates'
+        )
 
 
 def _suggest(word: str, valid: Any) -> str:
@@ -268,6 +336,7 @@ _SECTIONS: dict[str, type] = {
     "network": NetworkSettings,
     "indicators": IndicatorSettings,
     "capacity": Capacity,
+    "siting": Siting,
     "targets": Targets,
 }
 _TOP_SCALARS = {"name": str, "crs": str, "attribution": str}
@@ -312,6 +381,10 @@ def _typed(where: str, key: str, value: Any, default: Any, annotation: str) -> A
         if not isinstance(value, int | float) or isinstance(value, bool):
             raise StudyFileError(f"{where}: {key} must be a number, got {value!r}")
         return float(value)
+    if isinstance(default, int) and not isinstance(default, bool):
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise StudyFileError(f"{where}: {key} must be a whole number, got {value!r}")
+        return value
     if isinstance(default, str) or annotation.startswith("str"):
         if not isinstance(value, str):
             raise StudyFileError(f"{where}: {key} must be a string, got {value!r}")

@@ -8,7 +8,7 @@ reaches the page: folium inserts popup values with ``innerHTML``.
 from __future__ import annotations
 
 import html
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import branca.colormap as cm
 import folium
@@ -68,7 +68,52 @@ def _community_popup(row: dict[str, object], result: StudyResult) -> str:
     return "".join(lines)
 
 
-def build_map(result: StudyResult, lang: str = "en") -> folium.Map:
+def _add_sites(fmap: folium.Map, siting: Any, lang: str) -> None:
+    """Proposed sites (numbered by build order) and the demand each newly covers."""
+    what = html.escape(label(siting.settings.category, lang))
+    catch = siting.catchments.to_crs("EPSG:4326")
+    catch = catch[~catch.geometry.is_empty]
+    if len(catch):
+        folium.GeoJson(
+            catch[["rank", "candidate_id", "new_residents", "geometry"]].__geo_interface__,
+            name=f"proposed {what}: new catchments",
+            style_function=lambda f: {
+                "fillColor": "#6a3d9a",
+                "fillOpacity": 0.3,
+                "color": "#6a3d9a",
+                "weight": 1,
+            },
+            tooltip=folium.GeoJsonTooltip(
+                fields=["rank", "candidate_id", "new_residents"],
+                aliases=["site", "id", "residents newly covered"],
+            ),
+        ).add_to(fmap)
+    group = folium.FeatureGroup(name=f"proposed {what} ({siting.rule})")
+    for rec in siting.sites.to_crs("EPSG:4326").to_dict("records"):
+        text = (
+            f"<b>proposed site {int(rec['rank'])}</b>: {html.escape(str(rec['candidate_id']))}<br>"
+            f"residents newly covered alone: {rec['gain_alone']:,.0f}<br>"
+            f"added in build order: {rec['incremental_gain']:,.0f}<br>"
+            f"coverage after the first {int(rec['rank'])}: {_fmt_share(rec['share_after'])}"
+        )
+        folium.Marker(
+            location=[rec["geometry"].y, rec["geometry"].x],
+            popup=folium.Popup(text, max_width=320),
+            tooltip=f"proposed site {int(rec['rank'])}",
+            icon=folium.DivIcon(
+                html=(
+                    '<div style="background:#6a3d9a;color:#fff;border-radius:50%;width:22px;'
+                    "height:22px;line-height:22px;text-align:center;font-weight:bold;"
+                    f'font-size:12px;border:2px solid #fff">{int(rec["rank"])}</div>'
+                ),
+                icon_size=(22, 22),
+                icon_anchor=(11, 11),
+            ),
+        ).add_to(group)
+    group.add_to(fmap)
+
+
+def build_map(result: StudyResult, lang: str = "en", siting: Any = None) -> folium.Map:
     """Build the folium map of a run.
 
     Parameters
@@ -236,6 +281,8 @@ def build_map(result: StudyResult, lang: str = "en") -> folium.Map:
                 tooltip=html.escape(label(cat, lang)),
             ).add_to(group)
         group.add_to(fmap)
+    if siting is not None:
+        _add_sites(fmap, siting, lang)
     folium.LayerControl(collapsed=False).add_to(fmap)
 
     legend_items = "".join(
@@ -264,7 +311,7 @@ def build_map(result: StudyResult, lang: str = "en") -> folium.Map:
     return fmap
 
 
-def map_html(result: StudyResult, lang: str = "en") -> str:
-    """The map as one HTML page."""
-    page = build_map(result, lang).get_root().render()
+def map_html(result: StudyResult, lang: str = "en", siting: Any = None) -> str:
+    """The map as one HTML page (with proposed sites when ``siting`` is given)."""
+    page = build_map(result, lang, siting).get_root().render()
     return str(page)

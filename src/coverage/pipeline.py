@@ -133,6 +133,8 @@ class StudyResult:
     catalogue: dict[str, Indicator]
     rule_checks: list[RuleCheck]
     capacity_access: pd.DataFrame
+    networks: dict[str, StreetNetwork]
+    costs: Costs
     accounting: dict[str, Any]
     notes: list[str] = field(default_factory=list)
     timings_s: dict[str, float] = field(default_factory=dict)
@@ -226,7 +228,11 @@ def _within_population(
     return np.asarray(hit @ population, dtype=float)
 
 
-def run_study(study: Study, progress: Progress = _quiet) -> StudyResult:
+def run_study(
+    study: Study,
+    progress: Progress = _quiet,
+    extra_facilities: gpd.GeoDataFrame | None = None,
+) -> StudyResult:
     """Run a study end to end.
 
     Parameters
@@ -235,6 +241,9 @@ def run_study(study: Study, progress: Progress = _quiet) -> StudyResult:
         The validated study.
     progress
         Called with a short message at the start of each stage.
+    extra_facilities
+        Facilities added to the study's layer (``facility_id``, ``category``,
+        point geometry with a CRS), e.g. proposed sites for a before/after run.
 
     Returns
     -------
@@ -254,6 +263,21 @@ def run_study(study: Study, progress: Progress = _quiet) -> StudyResult:
     communities, notes = read_communities(study.inputs.communities)
     facilities, fnotes = read_facilities(study.inputs.facilities)
     notes += fnotes
+    if extra_facilities is not None and len(extra_facilities):
+        extra = extra_facilities.to_crs(facilities.crs)
+        clash = set(extra["facility_id"]) & set(facilities["facility_id"])
+        if clash:
+            raise StudyFileError(
+                f"added facilities reuse facility_id {sorted(clash)[0]!r} of the facilities layer"
+            )
+        facilities = gpd.GeoDataFrame(
+            pd.concat(
+                [facilities, extra[["facility_id", "category", "geometry"]]], ignore_index=True
+            ),
+            geometry="geometry",
+            crs=facilities.crs,
+        )
+        notes.append(f"{len(extra)} proposed facilities were added to the facilities layer")
     population = None
     if study.inputs.population is not None:
         population, pnotes = read_population(study.inputs.population)
@@ -427,6 +451,8 @@ def run_study(study: Study, progress: Progress = _quiet) -> StudyResult:
         catalogue=catalogue,
         rule_checks=checks,
         capacity_access=capacity_access,
+        networks={str(m): n for m, n in networks.items()},
+        costs=costs,
         accounting=accounting,
         notes=notes,
         timings_s=timings,

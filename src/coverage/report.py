@@ -193,9 +193,18 @@ def write_xlsx(sheets: dict[str, pd.DataFrame], path: Path) -> None:
 
 
 def write_outputs(
-    result: StudyResult, out_dir: Path, lang: str = "en", elapsed_s: float | None = None
+    result: StudyResult,
+    out_dir: Path,
+    lang: str = "en",
+    elapsed_s: float | None = None,
+    siting: Any = None,
 ) -> dict[str, Path]:
     """Write every output of a run into ``out_dir``.
+
+    With ``siting`` (a :class:`coverage.sites.SitingResult`), also
+    ``sites.csv``, ``sites.gpkg`` (layers ``sites``, ``catchments``,
+    ``candidates``) and ``before_after.csv``; the map gets the proposed sites
+    and the report their section.
 
     Returns
     -------
@@ -213,6 +222,13 @@ def write_outputs(
         "xlsx": out_dir / "indicators.xlsx",
         "run": out_dir / "run.json",
     }
+    if siting is not None:
+        paths |= {
+            "sites_csv": out_dir / "sites.csv",
+            "sites_gpkg": out_dir / "sites.gpkg",
+            "before_after": out_dir / "before_after.csv",
+        }
+        _write_siting(siting, paths)
     _csv(indicators_table(result), paths["indicators"])
     comm = result.communities
     _csv(pd.DataFrame(comm.drop(columns="geometry")), paths["communities_csv"])
@@ -237,10 +253,12 @@ def write_outputs(
             result.service_areas.to_file(tmp, layer="service_areas", driver="GPKG")
 
     _atomic(paths["communities_gpkg"], write_gpkg)
-    page = map_html(result, lang)
+    page = map_html(result, lang, siting)
     _atomic(paths["map"], lambda p: _write_text(p, page))
     run = run_record(result, elapsed_s)
     run["outputs"] = {k: str(v.name) for k, v in paths.items()}
+    if siting is not None:
+        run["siting"] = siting_record(siting)
     sheets = {
         "indicators": indicators_table(result),
         "communities": pd.DataFrame(comm.drop(columns="geometry")),
@@ -248,7 +266,7 @@ def write_outputs(
         "settings": settings_table(run),
     }
     _atomic(paths["xlsx"], lambda p: write_xlsx(sheets, p))
-    report = report_html(result, run, lang)
+    report = report_html(result, run, lang, siting)
     _atomic(paths["report"], lambda p: _write_text(p, report))
     # run.json last: its presence says every other output is complete
     _atomic(
@@ -256,6 +274,43 @@ def write_outputs(
         lambda p: _write_text(p, json.dumps(run, indent=2, ensure_ascii=False, default=str) + "\n"),
     )
     return paths
+
+
+def _write_siting(siting: Any, paths: dict[str, Path]) -> None:
+    sites = siting.sites
+    _csv(pd.DataFrame(sites.drop(columns="geometry")), paths["sites_csv"])
+    ba = siting.before_after.copy()
+    for col in ("target", "value_before", "value_after"):
+        ba[col] = ba[col].astype(float).round(6)
+    _csv(ba, paths["before_after"])
+
+    def write_gpkg(tmp: Path) -> None:
+        sites.to_file(tmp, layer="sites", driver="GPKG")
+        catch = siting.catchments[~siting.catchments.geometry.is_empty]
+        if len(catch):
+            catch.to_file(tmp, layer="catchments", driver="GPKG")
+        siting.candidates.to_file(tmp, layer="candidates", driver="GPKG")
+
+    _atomic(paths["sites_gpkg"], write_gpkg)
+
+
+def siting_record(siting: Any) -> dict[str, Any]:
+    """The siting request, solver status, problem sizes and figures, for ``run.json``."""
+    sol = siting.solution
+    return {
+        "settings": dataclasses.asdict(siting.settings),
+        "rule": siting.rule,
+        "method": sol.method,
+        "optimal": sol.optimal,
+        "bound": sol.bound,
+        "gap": sol.gap,
+        "solver_seconds": round(sol.seconds, 3),
+        "solver_message": sol.message,
+        "problem_sizes": siting.sizes,
+        "figures": siting.figures,
+        "sites": siting.sites["candidate_id"].tolist(),
+        "notes": siting.notes,
+    }
 
 
 def run_record(result: StudyResult, elapsed_s: float | None = None) -> dict[str, Any]:

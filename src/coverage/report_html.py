@@ -110,6 +110,14 @@ TEXT: dict[str, dict[str, str]] = {
         "target_line": "target {v} ({preset}{scope})",
         "threshold_line": "{t} threshold",
         "shortfalls": "Shortfalls",
+        "sites": "Proposed sites",
+        "sites_intro": "New {category} sites, residents counted when {rule} ({scope}); residents already covered by existing facilities stay covered. Model: {model}; solver: {method} ({proof}, {seconds:.2f} s). Problem reduced from {cand} candidates × {points} demand points to {kept} × {units}.",
+        "proof_optimal": "proven optimal",
+        "proof_gap": "not proven optimal: bound {bound:,.0f}, gap {gap:.2%}",
+        "sites_cols": "rank|site|residents alone|residents added|share after",
+        "sites_totals": "Covered before: {before:,.0f} of {total:,.0f} residents ({share_before:.1%}); after: {after:,.0f} ({share_after:.1%}). Out of reach of every candidate: {unreach:,.0f}.",
+        "before_after": "Indicators before and after",
+        "ba_cols": "indicator|scope|target|before|after|change (pp)|status before|status after",
         "shortfalls_lead": "Communities below a target, ranked by uncovered residents.",
         "shortfalls_top": "The {n} largest of {total} shortfalls are listed; the other {rest} are in shortfalls.csv.",
         "shortfalls_all": "All {total} shortfalls are listed (also in shortfalls.csv).",
@@ -220,6 +228,14 @@ TEXT: dict[str, dict[str, str]] = {
         "target_line": "目标 {v}（{preset}{scope}）",
         "threshold_line": "{t}阈值",
         "shortfalls": "未达标社区",
+        "sites": "新增设施选址",
+        "sites_intro": "新增{category}选址；覆盖规则：{rule}（{scope}）；现有设施已覆盖的居民保持覆盖。模型：{model}；求解：{method}（{proof}，{seconds:.2f} 秒）。问题规模由 {cand} 个候选点 × {points} 个需求点缩减为 {kept} × {units}。",
+        "proof_optimal": "已证明最优",
+        "proof_gap": "未证明最优：上界 {bound:,.0f}，差距 {gap:.2%}",
+        "sites_cols": "序号|选址|单独覆盖居民|新增覆盖居民|新增后覆盖率",
+        "sites_totals": "新增前覆盖 {before:,.0f} / {total:,.0f} 人（{share_before:.1%}）；新增后 {after:,.0f} 人（{share_after:.1%}）。任何候选点均无法覆盖：{unreach:,.0f} 人。",
+        "before_after": "选址前后指标对比",
+        "ba_cols": "指标|范围|目标|选址前|选址后|变化（百分点）|选址前状态|选址后状态",
         "shortfalls_lead": "低于目标的社区，按未覆盖人口排序。",
         "shortfalls_top": "列出未覆盖人口最多的 {n} 条（共 {total} 条），其余 {rest} 条见 shortfalls.csv。",
         "shortfalls_all": "共 {total} 条，全部列出（亦见 shortfalls.csv）。",
@@ -1178,7 +1194,83 @@ def _cumulative_chart(result: StudyResult, mode: str, lang: str, prefix: str) ->
 # -- the page -----------------------------------------------------------------------------
 
 
-def report_html(result: StudyResult, run: dict[str, Any], lang: str = "en") -> str:
+def _sites(siting: Any, lang: str) -> str:
+    """The siting section: rule, proof status, sites in build order, before/after."""
+    s = siting.settings
+    sol = siting.solution
+    proof = (
+        _t(lang, "proof_optimal")
+        if sol.optimal
+        else _t(lang, "proof_gap", bound=sol.bound, gap=sol.gap)
+    )
+    intro = _t(
+        lang,
+        "sites_intro",
+        category=_categories((s.category,), lang),
+        rule=siting.rule,
+        scope=_SCOPES[lang].get(s.scope, s.scope),
+        model=s.model,
+        method=sol.method,
+        proof=proof,
+        seconds=sol.seconds,
+        cand=siting.sizes.get("candidates", 0),
+        points=siting.sizes.get("demand_points", 0),
+        kept=siting.sizes.get("candidates_kept", 0),
+        units=siting.sizes.get("demand_units", 0),
+    )
+    f = siting.figures
+    totals = _t(
+        lang,
+        "sites_totals",
+        before=f["covered_before"],
+        total=f["residents_counted"],
+        share_before=f["share_before"],
+        after=f["covered_after"],
+        share_after=f["share_after"],
+        unreach=f["unreachable_by_any_candidate"],
+    )
+    heads = [(h, i > 1) for i, h in enumerate(_t(lang, "sites_cols").split("|"))]
+    rows = [
+        "<tr>"
+        f"<td>{int(r['rank'])}</td><td>{_esc(r['candidate_id'])}</td>"
+        f'<td class="num">{r["gain_alone"]:,.0f}</td>'
+        f'<td class="num">{r["incremental_gain"]:,.0f}</td>'
+        f'<td class="num">{_share(r["share_after"], lang)}</td>'
+        "</tr>"
+        for _, r in siting.sites.iterrows()
+    ]
+    ba = siting.before_after
+    keep = ba[ba["target"].notna() & (ba["change_pp"].abs() > 0)]
+    ba_heads = [(h, i > 1) for i, h in enumerate(_t(lang, "ba_cols").split("|"))]
+    ba_rows = [
+        "<tr>"
+        f"<td>{_esc(indicator_label(r['indicator'], lang))}"
+        f'<br><span class="small">{_esc(r["indicator"])} · {_esc(r["preset"])}</span></td>'
+        f"<td>{_esc(_SCOPES[lang].get(r['scope'], r['scope']))}</td>"
+        f'<td class="num">{_target(r["target"], lang)}</td>'
+        f'<td class="num">{_share(r["value_before"], lang)}</td>'
+        f'<td class="num">{_share(r["value_after"], lang)}</td>'
+        f'<td class="num">{r["change_pp"]:+.1f}</td>'
+        f"<td>{_status_cell(str(r['status_before']), lang)}</td>"
+        f"<td>{_status_cell(str(r['status_after']), lang)}</td>"
+        "</tr>"
+        for _, r in keep.iterrows()
+    ]
+    notes = "".join(f"<li>{_esc(n)}</li>" for n in siting.notes)
+    return (
+        f'<section id="sites"><h2>{_esc(_t(lang, "sites"))}</h2>'
+        f"<p>{_esc(intro)}</p><p>{_esc(totals)}</p>"
+        + _table(heads, rows)
+        + (f'<ul class="notes">{notes}</ul>' if notes else "")
+        + f"<h3>{_esc(_t(lang, 'before_after'))}</h3>"
+        + _table(ba_heads, ba_rows)
+        + "</section>"
+    )
+
+
+def report_html(
+    result: StudyResult, run: dict[str, Any], lang: str = "en", siting: Any = None
+) -> str:
     """The self-contained HTML report of a run.
 
     Parameters
@@ -1190,6 +1282,9 @@ def report_html(result: StudyResult, run: dict[str, Any], lang: str = "en") -> s
         hashes, versions, timings and notes.
     lang
         ``"en"`` or ``"zh"``: every fixed label, indicator and category label.
+    siting
+        A :class:`coverage.sites.SitingResult` to report (proposed sites and
+        before/after figures), or ``None``.
 
     Returns
     -------
@@ -1225,6 +1320,7 @@ def report_html(result: StudyResult, run: dict[str, Any], lang: str = "en") -> s
         ("headline", _t(lang, "headline")),
         ("charts", _t(lang, "charts")),
         ("shortfalls", _t(lang, "shortfalls")),
+        *([("sites", _t(lang, "sites"))] if siting is not None else []),
         ("method", _t(lang, "method")),
     ]
     nav = "".join(f'<a href="#{key}">{_esc(text)}</a>' for key, text in sections)
@@ -1243,6 +1339,7 @@ def report_html(result: StudyResult, run: dict[str, Any], lang: str = "en") -> s
             _headline(result, indicators_table(result), lang),
             f'<section id="charts"><h2>{_esc(_t(lang, "charts"))}</h2>{charts}</section>',
             _shortfalls(result, lang),
+            _sites(siting, lang) if siting is not None else "",
             _method(result, run, lang),
             f'<footer class="small">{_esc(_t(lang, "footer", version=version))}</footer>',
         ]

@@ -1,0 +1,408 @@
+"""Propose and test sites for new facilities on a finished run (METHOD.md, "Siting").
+
+The GeoDataFrame shell around :mod:`coverage.siting`: candidates (a user layer
+or generated network nodes), coverage sets from the reach engine (bounded
+catchments by time or network distance) or a radius, the existing facilities
+held fixed, the model solved, and a before/after run with the chosen sites
+added to the facilities.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+import shapely
+from scipy.spatial import cKDTree
+
+from coverage.config import Siting, Study
+from coverage.errors import StudyFileError
+from coverage.inputs import _check_geometry, read_layer
+from coverage.pipeline import StudyResult, run_study
+from coverage.reach import SegmentIndex, build_reach_graph, costs_within
+from coverage.siting import (
+    Solution,
+    build_order,
+    covered_weight,
+    greedy_max_cover,
+    milp_max_cover,
+    milp_set_cover,
+    reduce_problem,
+)
+
+SITE_COLUMNS = [
+    "rank",
+    "candidate_id",
+    "gain_alone",
+    "incremental_gain",
+    "cumulative_new",
+    "covered_after",
+    "share_after",
+]
+
+
+@dataclass(frozen=True)
+class SitingResult:
+    """Proposed or tested sites and their effect.
+
+    Attributes
+    ----------
+    settings
+        The siting settings used.
+    rule
+        The coverage rule in words.
+    candidates
+        Every candidate: ``candidate_id``, ``source``, ``snap_distance_m``, geometry.
+    sites
+        Chosen (or tested) sites in build order with :data:`SITE_COLUMNS`.
+    catchments
+        Per site, the demand it newly covers (dissolved population pieces).
+    solution
+        Solver output (proof status, bound, gap, time).
+    sizes
+        Problem sizes before and after reduction.
+    figures
+        Residents counted, covered before (existing facilities), reachable by
+        no candidate, covered after.
+    before_after
+        Aggregate indicator rows before and after adding the sites.
+    notes
+        What the report should say.
+    """
+
+    settings: Siting
+    rule: str
+    candidates: gpd.GeoDataFrame
+    sites: gpd.GeoDataFrame
+    catchments: gpd.GeoDataFrame
+    solution: Solution
+    sizes: dict[str, int]
+    figures: dict[str, float]
+    before_after: pd.DataFrame
+    notes: list[str] = field(default_factory=list)
+
+
+def describe_rule(s: Siting) -> str:
+    """The coverage rule in words, e.g. ``within 1500 m in a straight line``."""
+    if s.mode == "straight":
+        return f"within {s.metres:g} m in a straight line"
+    if s.minutes > 0:
+        return f"within {s.minutes:g} min by {s.mode}"
+    return f"within {s.metres:g} m along the walk network"
+
+
+def read_candidates(path: Path, crs: str) -> gpd.GeoDataFrame:
+    """A user's candidate sites (points; polygons stand at their representative point)."""
+    layer = "candidates"
+    gdf = read_layer(path, layer).reset_index(drop=True)
+    gdf["_row"] = (gdf.index + 1).astype(str)
+    id_col = next((c for c in ("candidate_id", "id", "name") if c in gdf.columns), "_row")
+    _check_geometry(gdf, layer, id_col, ("Point", "Polygon", "MultiPolygon"))
+    ids = gdf[id_col].astype(str)
+    if ids.duplicated().any():
+        raise StudyFileError(
+            f"candidates layer {path}: {id_col} {ids[ids.duplicated()].iloc[0]!r} is repeated; "
+            "give every candidate its own id"
+        )
+    geom = gdf.geometry.to_crs(crs)
+    pts = np.where(geom.geom_type == "Point", geom.values, geom.representative_point().values)
+    return gpd.GeoDataFrame(
+        {"candidate_id": ids.to_numpy(), "source": "user"},
+        geometry=gpd.GeoSeries(pts, crs=crs).values,
+        crs=crs,
+    )
+
+
+def generate_candidates(
+    result: StudyResult, spacing_m: float, area: shapely.Geometry
+) -> gpd.GeoDataFrame:
+    """Walk-network nodes of the main component, one per ``spacing_m`` grid cell inside ``area``.
+
+    In each cell the node nearest the cell centre is kept (ties: lowest node).
+    """
+    net = result.networks["walk"]
+    nodes = np.flatnonzero(net.node_main)
+    xy = net.node_xy[nodes]
+    inside = shapely.contains_xy(area, xy[:, 0], xy[:, 1]) if len(xy) else np.zeros(0, bool)
+    nodes, xy = nodes[inside], xy[inside]
+    cell = np.floor(xy / spacing_m).astype(np.int64)
+    centre = (cell + 0.5) * spacing_m
+    d = np.hypot(*(xy - centre).T)
+    order = np.lexsort((nodes, d, cell[:, 1], cell[:, 0]))
+    cs = cell[order]
+    first = np.r_[True, (cs[1:] != cs[:-1]).any(axis=1)] if len(cs) else np.zeros(0, bool)
+    keep = np.sort(order[first])
+    return gpd.GeoDataFrame(
+        {
+            "candidate_id": [f"node-{int(net.node_osmid[n])}" for n in nodes[keep]],
+            "source": "generated",
+        },
+        geometry=shapely.points(xy[keep]),
+        crs=result.crs,
+    )
+
+
+def existing_coverage(result: StudyResult, s: Siting) -> np.ndarray:
+    """Whether each demand point is covered by an existing facility of the category
+    under the siting rule (existing facilities are fixed)."""
+    costs = result.costs
+    nd = len(result.demand.points)
+    if s.category not in costs.groups:
+        return np.zeros(nd, dtype=bool)
+    g = costs.groups.index(s.category)
+    if s.mode == "straight":
+        return np.asarray(costs.straight_m[:, g] <= s.metres + 1e-9)
+    if s.minutes > 0:
+        return np.asarray(costs.minutes[s.mode][:, g] <= s.minutes + 1e-9)
+    return np.asarray(costs.walk_m[:, g] <= s.metres + 1e-9)
+
+
+def coverage_sets(
+    result: StudyResult, s: Siting, cand_xy: np.ndarray
+) -> tuple[sp.csr_array, np.ndarray]:
+    """Which demand points each candidate covers under the siting rule.
+
+    Returns
+    -------
+    cover, snap_m
+        ``(n_demand, n_candidates)`` sparse coverage (bounded catchments from
+        the reach engine, or a radius); each candidate's snapping distance
+        (NaN for the radius rule and for candidates off the network).
+    """
+    dem = result.demand.points
+    demand_xy = np.column_stack([dem.geometry.x, dem.geometry.y])
+    nd, nc = len(demand_xy), len(cand_xy)
+    if s.mode == "straight":
+        lists = cKDTree(cand_xy).query_ball_point(demand_xy, r=s.metres)
+        sizes = np.fromiter((len(x) for x in lists), dtype=np.int64, count=nd)
+        indices = np.fromiter((j for x in lists for j in sorted(x)), dtype=np.int64)
+        cover = sp.csr_array(
+            (np.ones(indices.size, dtype=bool), indices, np.r_[0, np.cumsum(sizes)]),
+            shape=(nd, nc),
+        )
+        return cover, np.full(nc, np.nan)
+    mode = s.mode
+    net = result.networks[mode]
+    reach = result.reach[mode]
+    allowed = net.seg_main if result.study.network.component == "largest" else None
+    index = SegmentIndex(net, allowed)
+    snaps = index.snap(cand_xy, reach.snap_limit_m)
+    dsnap = reach.demand_snaps
+    if s.minutes > 0:
+        speed_ms = reach.speed_kmh / 3.6
+        seg_cost = net.segment_seconds(reach.speed_kmh, reach.highway_kmh)
+        d_cost, c_cost, limit = dsnap.access_m / speed_ms, snaps.access_m / speed_ms, s.minutes * 60
+    else:
+        seg_cost = net.seg_length_m
+        d_cost, c_cost, limit = dsnap.access_m, snaps.access_m, s.metres
+    rg = build_reach_graph(
+        net.node_xy,
+        net.seg_u,
+        net.seg_v,
+        seg_cost,
+        net.seg_forward,
+        net.seg_backward,
+        dsnap,
+        d_cost,
+        snaps,
+        c_cost,
+    )
+    within = costs_within(rg, np.arange(nc), limit)
+    cover = sp.csr_array(within.T.tocsr())
+    snap_m = np.where(snaps.on_network, snaps.access_m, np.nan)
+    return cover, snap_m
+
+
+def _pieces_area(result: StudyResult, mask: np.ndarray) -> shapely.Geometry:
+    pieces = result.demand.points["piece"].values[mask]
+    return shapely.union_all(pieces) if len(pieces) else shapely.Polygon()
+
+
+def site_study(study: Study, result: StudyResult) -> SitingResult:
+    """Propose (``mclp``, ``set_cover``) or test (``test``) sites and rerun with them.
+
+    Parameters
+    ----------
+    study
+        The study (its ``[siting]`` section).
+    result
+        The finished run of the study without the new sites.
+
+    Returns
+    -------
+    SitingResult
+    """
+    s = study.siting
+    notes: list[str] = []
+    dem = result.demand.points
+    pop = dem["population"].to_numpy(dtype=float)
+    kinds = result.communities.set_index("community_id")["kind"]
+    kind = dem["community_id"].map(kinds).to_numpy()
+    counted = np.ones(len(pop), dtype=bool) if s.scope == "all" else kind == s.scope
+    # candidates
+    if s.candidates:
+        path = Path(s.candidates)
+        if study.source is not None and not path.is_absolute():
+            path = study.source.parent / path
+        if not path.is_file():
+            raise StudyFileError(f"siting.candidates file not found: {path}")
+        cands = read_candidates(path, result.crs)
+    else:
+        cands = None
+    # coverage by existing facilities first (needed for generated candidates in shortfalls)
+    existing = existing_coverage(result, s)
+    weight = np.where(counted & ~existing, pop, 0.0)
+    if cands is None:
+        if s.within == "shortfall":
+            area = _pieces_area(result, weight > 0)
+        else:
+            area = shapely.union_all(result.communities.geometry.values)
+        cands = generate_candidates(result, s.spacing_m, area)
+        notes.append(
+            f"{len(cands)} candidates generated: walk-network nodes every {s.spacing_m:g} m "
+            f"inside the {'uncovered demand' if s.within == 'shortfall' else 'study area'}"
+        )
+    if len(cands) == 0:
+        raise StudyFileError("siting: there are no candidate sites (check candidates / within)")
+    cand_xy = np.column_stack([cands.geometry.x, cands.geometry.y])
+    cover, snap_m = coverage_sets(result, s, cand_xy)
+    cands = cands.assign(snap_distance_m=np.round(snap_m, 3))
+    if s.mode != "straight":
+        off = int(np.isnan(snap_m).sum())
+        if off:
+            notes.append(f"{off} candidates are beyond the snapping limit and can cover no one")
+    total = float(pop[counted].sum())
+    before = float(pop[counted & existing].sum())
+    red = reduce_problem(cover, weight)
+    solution = _solve(s, red, total, before)
+    chosen = red.candidates[solution.chosen] if s.model != "test" else np.arange(len(cands))
+    csc = sp.csc_array(cover)
+    order, inc = build_order(csc, weight, chosen)
+    alone = np.array([covered_weight(csc, weight, np.array([c])) for c in order])
+    cum = np.cumsum(inc)
+    sites = gpd.GeoDataFrame(
+        {
+            "rank": np.arange(1, len(order) + 1),
+            "candidate_id": cands["candidate_id"].to_numpy()[order],
+            "gain_alone": np.round(alone, 3),
+            "incremental_gain": np.round(inc, 3),
+            "cumulative_new": np.round(cum, 3),
+            "covered_after": np.round(before + cum, 3),
+            "share_after": np.round((before + cum) / total, 6) if total > 0 else np.nan,
+        },
+        geometry=cands.geometry.values[order],
+        crs=result.crs,
+    )
+    catchments = _catchments(result, csc, weight, order, sites)
+    figures = {
+        "residents_counted": total,
+        "covered_before": before,
+        "share_before": before / total if total > 0 else float("nan"),
+        "unreachable_by_any_candidate": red.unreachable_weight,
+        "new_covered": float(cum[-1]) if len(cum) else 0.0,
+        "covered_after": before + (float(cum[-1]) if len(cum) else 0.0),
+    }
+    figures["share_after"] = figures["covered_after"] / total if total > 0 else float("nan")
+    if "highest feasible" in solution.message or not solution.optimal:
+        notes.append(solution.message)
+    if red.unreachable_weight > 0:
+        notes.append(
+            f"{red.unreachable_weight:,.0f} uncovered residents are out of reach of every candidate"
+        )
+    extra = gpd.GeoDataFrame(
+        {
+            "facility_id": [f"proposed-{c}" for c in sites["candidate_id"]],
+            "category": s.category,
+        },
+        geometry=sites.geometry.values,
+        crs=result.crs,
+    )
+    after = run_study(study, extra_facilities=extra)
+    return SitingResult(
+        settings=s,
+        rule=describe_rule(s),
+        candidates=cands,
+        sites=sites,
+        catchments=catchments,
+        solution=solution,
+        sizes=red.sizes,
+        figures=figures,
+        before_after=before_after(result, after),
+        notes=notes,
+    )
+
+
+def _solve(s: Siting, red: Any, total: float, before: float) -> Solution:
+    if s.model == "test":
+        return greedy_max_cover(red.cover, red.weight, red.cover.shape[1])
+    if s.model == "set_cover":
+        need = s.target_share * total - before
+        return milp_set_cover(red.cover, red.weight, need, s.time_limit_s)
+    if s.solver == "greedy":
+        return greedy_max_cover(red.cover, red.weight, s.p)
+    return milp_max_cover(red.cover, red.weight, s.p, s.time_limit_s)
+
+
+def _catchments(
+    result: StudyResult,
+    cover: sp.csc_array,
+    weight: np.ndarray,
+    order: np.ndarray,
+    sites: gpd.GeoDataFrame,
+) -> gpd.GeoDataFrame:
+    """The demand each site newly covers (first in build order claims it), dissolved."""
+    pieces = result.demand.points["piece"].values
+    taken = np.zeros(cover.shape[0], dtype=bool)
+    rows = []
+    for rank, c in enumerate(order, start=1):
+        idx = cover.indices[cover.indptr[c] : cover.indptr[c + 1]]
+        new = idx[~taken[idx] & (weight[idx] > 0)]
+        taken[idx] = True
+        geom = shapely.union_all(pieces[new]) if new.size else shapely.Polygon()
+        rows.append(
+            {
+                "rank": rank,
+                "candidate_id": sites["candidate_id"].iloc[rank - 1],
+                "new_residents": round(float(weight[new].sum()), 3),
+                "geometry": geom,
+            }
+        )
+    return gpd.GeoDataFrame(
+        rows,
+        columns=["rank", "candidate_id", "new_residents", "geometry"],
+        geometry="geometry",
+        crs=result.crs,
+    )
+
+
+def before_after(before: StudyResult, after: StudyResult) -> pd.DataFrame:
+    """Aggregate indicator rows (whole area, urban, rural) before and after, side by side."""
+    keys = ["indicator", "scope", "mode", "minutes_or_metres", "categories", "preset"]
+    cols = ["target", "value", "status", "covered_population", "total_population"]
+
+    def agg(r: StudyResult) -> pd.DataFrame:
+        t = r.indicators
+        return t[t["scope"].isin(["all", "urban", "rural"])][keys + cols]
+
+    merged = agg(before).merge(agg(after), on=keys, how="outer", suffixes=("_before", "_after"))
+    merged["target"] = merged["target_before"].fillna(merged["target_after"])
+    merged["change_pp"] = np.round(100 * (merged["value_after"] - merged["value_before"]), 4)
+    out = merged[
+        [
+            *keys,
+            "target",
+            "value_before",
+            "value_after",
+            "change_pp",
+            "status_before",
+            "status_after",
+            "covered_population_before",
+            "covered_population_after",
+        ]
+    ]
+    return out.reset_index(drop=True)
