@@ -61,6 +61,7 @@ def _parser() -> argparse.ArgumentParser:
     site.add_argument("--target-share", type=float, help="share of residents for set_cover")
     site.add_argument("--candidates", help="candidate sites file (points or polygons)")
     site.add_argument("--category", help="facility category to site")
+    site.add_argument("--spacing", type=float, help="spacing of generated candidates, metres")
     site.add_argument("--solver", choices=("milp", "greedy"), help="solver for mclp")
     site.add_argument("--time-limit", type=float, help="MILP time limit, seconds")
     return parser
@@ -75,6 +76,7 @@ def _siting_overrides(args: argparse.Namespace) -> dict[str, Any]:
         "category": "category",
         "solver": "solver",
         "time_limit": "time_limit_s",
+        "spacing": "spacing_m",
     }
     out: dict[str, Any] = {}
     for arg, key in keys.items():
