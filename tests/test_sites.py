@@ -114,3 +114,14 @@ def test_site_command_writes_sites_and_is_deterministic(tmp_path, capsys):
     again = pd.read_csv(tmp_path / "b" / "sites.csv")
     assert again.equals(sites)
     assert np.all(again["rank"] == [1, 2])
+
+
+def test_p_median_lowers_total_travel_time(demo):
+    study, result = demo
+    siting = dict(model="p_median", category="health", mode="walk", minutes=15.0, p=2)
+    out = site_study(with_siting(study, **siting), result)
+    sol = out.solution
+    assert sol.optimal and len(out.sites) == 2
+    assert sol.extra["total"] < sol.extra["total_before"]
+    assert sol.covered == pytest.approx(sol.extra["total_before"] - sol.extra["total"])
+    assert any("p-median" in n for n in out.notes)

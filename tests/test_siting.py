@@ -125,3 +125,25 @@ def test_stored_zero_costs_count_as_coverage():
     cover = sp.csc_array((np.array([0.0, 3.0]), (np.array([0, 1]), np.array([0, 1]))), shape=(2, 2))
     red = reduce_problem(cover, np.array([4.0, 1.0]))
     assert red.weight.sum() == 5.0 and red.unreachable_weight == 0.0
+
+
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("p", [1, 2])
+def test_p_median_matches_brute_force(seed, p):
+    from coverage.siting import milp_p_median
+
+    rng = np.random.default_rng(seed)
+    n_demand, n_cand = 25, 7
+    times = rng.uniform(0, 30, (n_demand, n_cand))
+    within = times <= 20  # the cut-off: farther pairs are not stored
+    pairs = sp.csr_array((times[within], np.nonzero(within)), shape=times.shape)
+    weight = rng.integers(1, 20, n_demand).astype(float)
+    existing = np.minimum(rng.uniform(5, 40, n_demand), 20.0)
+    best = np.inf
+    for combo in itertools.combinations(range(n_cand), p):
+        t = np.where(within[:, list(combo)], times[:, list(combo)], np.inf).min(axis=1)
+        best = min(best, (weight * np.minimum(existing, t)).sum())
+    s = milp_p_median(pairs, weight, existing, p)
+    assert s.optimal and s.extra["total"] == pytest.approx(best)
+    assert s.covered == pytest.approx((weight * existing).sum() - best)
+    assert s.gains.sum() == pytest.approx(s.covered)

@@ -55,8 +55,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     _common(site)
     site.add_argument(
-        "--model", choices=("mclp", "set_cover", "test"), help="siting model (overrides)"
+        "--model",
+        choices=("mclp", "set_cover", "p_median", "test"),
+        help="siting model (overrides)",
     )
+    site.add_argument("--mode", choices=("walk", "cycle", "straight"), help="coverage rule mode")
+    site.add_argument("--minutes", type=float, help="coverage rule: travel time")
+    site.add_argument("--metres", type=float, help="coverage rule: distance")
     site.add_argument("--p", type=int, help="number of new sites for mclp")
     site.add_argument("--target-share", type=float, help="share of residents for set_cover")
     site.add_argument("--candidates", help="candidate sites file (points or polygons)")
@@ -77,6 +82,9 @@ def _siting_overrides(args: argparse.Namespace) -> dict[str, Any]:
         "solver": "solver",
         "time_limit": "time_limit_s",
         "spacing": "spacing_m",
+        "mode": "mode",
+        "minutes": "minutes",
+        "metres": "metres",
     }
     out: dict[str, Any] = {}
     for arg, key in keys.items():

@@ -169,7 +169,9 @@ class Siting:
     community complexes). Residents already covered by existing facilities of
     ``category`` are fixed and left out. ``model``: ``mclp`` (choose ``p``
     sites), ``set_cover`` (fewest sites reaching ``target_share`` of the
-    residents of ``scope``) or ``test`` (rank the user's ``candidates``).
+    residents of ``scope``), ``p_median`` (``p`` sites minimising the
+    residents' total travel time, times capped at ``minutes``) or ``test``
+    (rank the user's ``candidates``).
     Candidates: the ``candidates`` layer, or walk-network nodes every
     ``spacing_m`` inside the study area (``within = "study"``) or inside the
     uncovered demand (``within = "shortfall"``).
@@ -294,7 +296,7 @@ def _validate_siting(where: str, s: Siting) -> None:
     choices = {
         "mode": (s.mode, ("walk", "cycle", "straight")),
         "scope": (s.scope, ("all", "urban", "rural")),
-        "model": (s.model, ("mclp", "set_cover", "test")),
+        "model": (s.model, ("mclp", "set_cover", "p_median", "test")),
         "within": (s.within, ("study", "shortfall")),
         "solver": (s.solver, ("milp", "greedy")),
     }
@@ -309,6 +311,11 @@ def _validate_siting(where: str, s: Siting) -> None:
         raise StudyFileError(f"{where}: siting.mode = straight needs siting.metres > 0")
     if s.mode == "walk" and not (s.minutes > 0 or s.metres > 0):
         raise StudyFileError(f"{where}: siting by walking needs siting.minutes or siting.metres")
+    if s.model == "p_median" and not (s.mode in ("walk", "cycle") and s.minutes > 0):
+        raise StudyFileError(
+            f"{where}: siting.model = p_median works on travel time: give siting.mode "
+            '"walk" or "cycle" and siting.minutes (the cut-off beyond which no site serves)'
+        )
     if not s.p >= 1:
         raise StudyFileError(f"{where}: siting.p must be 1 or more, got {s.p!r}")
     if not 0 < s.target_share <= 1:
