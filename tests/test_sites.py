@@ -92,6 +92,9 @@ def test_candidate_testing_ranks_the_given_plots(demo, tmp_path):
     assert (sites["gain_alone"] >= sites["incremental_gain"] - 1e-6).all()
     assert sites["gain_alone"].iloc[0] == sites["gain_alone"].max()
     assert sites["incremental_gain"].is_monotonic_decreasing
+    # the exact best k of the plots is never worse than the first k in build order
+    assert (sites["best_k_new"] >= sites["cumulative_new"] - 1e-6).all()
+    assert sites["best_k_new"].iloc[-1] == pytest.approx(sites["cumulative_new"].iloc[-1])
     joint = sites["cumulative_new"].iloc[-1]
     assert joint <= sites["gain_alone"].sum() + 1e-6
 

@@ -308,6 +308,20 @@ def site_study(study: Study, result: StudyResult) -> SitingResult:
         geometry=cands.geometry.values[order],
         crs=result.crs,
     )
+    if s.model == "test" and len(order) <= 30:
+        # the build order is greedy: beside it, the best any k of the plots can do (exact)
+        best = [
+            milp_max_cover(red.cover, red.weight, k, s.time_limit_s).covered
+            if red.cover.shape[1]
+            else 0.0
+            for k in range(1, len(order) + 1)
+        ]
+        sites["best_k_new"] = np.round(best, 3)
+        if (sites["best_k_new"] > sites["cumulative_new"] + 1e-6).any():
+            notes.append(
+                "for some k the first k sites in build order cover fewer residents than the "
+                "best k of the candidates (column best_k_new)"
+            )
     catchments = _catchments(result, csc, weight, order, sites)
     figures = {
         "residents_counted": total,
