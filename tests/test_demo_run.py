@@ -223,3 +223,24 @@ def test_service_areas_are_written_for_display(run_dir):
     assert areas.geometry.is_valid.all() and (areas.area > 1e6).all()
     html = (run_dir / "map.html").read_text(encoding="utf-8")
     assert "service area:" in html
+
+
+def test_every_preset_target_appears_with_value_and_status(run_dir):
+    """The demo evaluates every shipped preset: each target row is in indicators.csv."""
+    from coverage.targets import load_presets, shipped_presets
+
+    ind = pd.read_csv(run_dir / "indicators.csv", keep_default_na=False, na_values=[""])
+    for name in shipped_presets():
+        for t in load_presets([name]):
+            rows = ind[
+                (ind["preset"] == name)
+                & (ind["indicator"] == t.indicator)
+                & (ind["scope"] == t.scope)
+            ]
+            assert len(rows) == 1, (name, t.indicator, t.scope)
+            row = rows.iloc[0]
+            assert row["target"] == pytest.approx(t.target)
+            assert row["status"] in {"met", "short", "no data", "not applicable"}
+            assert row["wording_zh"] == t.wording_zh and row["target_year"] == t.year
+            if row["status"] in ("met", "short"):
+                assert 0 <= row["value"] <= 1

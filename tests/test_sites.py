@@ -101,6 +101,7 @@ def test_candidate_testing_ranks_the_given_plots(demo, tmp_path):
 
 def test_site_command_writes_sites_and_is_deterministic(tmp_path, capsys):
     args = ["site", "--out", str(tmp_path / "a"), "--p", "2", "--spacing", "500", "--quiet"]
+    args += ["--preset", "suining-2025"]
     assert main(args) == 0
     text = capsys.readouterr().out
     assert "proven optimal" in text

@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from coverage import __version__
+from coverage.catalogue import AccessIndicator
 from coverage.maps import map_html
 from coverage.network import MODES
 from coverage.pipeline import StudyResult
@@ -350,8 +351,11 @@ def headline(result: StudyResult) -> str:
     acc = result.accounting
     ind = indicators_table(result)
     agg = ind[ind["scope"].isin(["all", "urban", "rural"])]
+    units = {spec.indicator: spec.unit for spec in result.specs}
+    units |= {e.id: e.unit for e in result.catalogue.values() if isinstance(e, AccessIndicator)}
     keep = agg[
         (agg["status"].isin(["met", "short"]))
+        | (agg["status"].isin(["no data", "not applicable"]) & agg["target"].notna())
         | ((agg["indicator"] == "A1_service_circle") & (agg["scope"] == "all"))
         | (
             (agg["indicator"] == "category_coverage")
@@ -372,11 +376,11 @@ def headline(result: StudyResult) -> str:
         f"{acc['stranded_population_walk']:,.0f} / {acc['stranded_population_cycle']:,.0f}",
         "",
         f"{'indicator':<28} {'scope':<6} {'mode':<8} {'T':>7} {'categories':<24} "
-        f"{'target':>7} {'value':>7} {'status':<10} {'gap pp':>7} {'communities':>11}",
+        f"{'target':>7} {'value':>7} {'status':<10} {'gap pp':>7} {'communities':>11}  preset",
     ]
     noted: set[str] = set()
     for _, r in keep.iterrows():
-        unit = "m" if r["indicator"].startswith("A3") else "min"
+        unit = units.get(r["indicator"], "min")
         threshold = (
             "rule".rjust(7)
             if pd.isna(r["minutes_or_metres"])
@@ -389,6 +393,7 @@ def headline(result: StudyResult) -> str:
         lines.append(
             f"{r['indicator']:<28} {r['scope']:<6} {r['mode']:<8} {threshold} "
             f"{r['categories'][:24]:<24} {target:>7} {value:>7} {r['status']:<10} {gap:>7} {comms:>11}"
+            f"  {r['preset']}"
         )
         if r["note"] and r["indicator"] not in noted:
             noted.add(r["indicator"])
@@ -396,7 +401,8 @@ def headline(result: StudyResult) -> str:
     short = result.shortfalls.groupby("indicator")["community_id"].nunique()
     lines += [
         "",
-        "value: population-weighted share; communities: fully covered / with residents; "
+        "value: population-weighted share (rules: share of the communities they apply to); "
+        "communities: fully covered / with residents (rules: complying / applicable); "
         "gap pp: target − value in percentage points",
         "communities below target: "
         + (", ".join(f"{k} {v}" for k, v in short.items()) or "none")

@@ -61,8 +61,8 @@ def load_preset(name_or_path: str, base_dir: Path | None = None) -> list[Target]
 
     Examples
     --------
-    >>> [t.target for t in load_preset("suining-2022")]
-    [0.6]
+    >>> [(t.indicator, t.target) for t in load_preset("suining-2022")]
+    [('A1_service_circle', 0.6), ('C2_area_min_300m2', 0.7)]
     """
     if name_or_path in shipped_presets():
         text = (resources.files("coverage") / "presets" / f"{name_or_path}.csv").read_text("utf-8")
