@@ -138,3 +138,31 @@ def test_shortfall_areas_dissolve_adjacent_uncovered_pieces():
     assert out.geometry.iloc[1].area == pytest.approx(2.0)
     empty = shortfall_areas(pieces, pop, ids, np.zeros(4, dtype=bool), "A1")
     assert len(empty) == 0
+
+
+def test_costs_pick_the_table_by_unit_and_mode():
+    from coverage.pipeline import Costs
+
+    groups = ("health", "culture")
+    minutes = {"walk": np.array([[3.0, 20.0]]), "cycle": np.array([[1.0, 6.0]])}
+    walk_m = np.array([[200.0, 1400.0]])
+    straight_m = np.array([[150.0, 900.0]])
+    costs = Costs(groups, minutes, walk_m, straight_m)
+    assert costs.of("walk", "min", ("culture",)).tolist() == [[20.0]]
+    assert costs.of("cycle", "min", ("health", "culture")).tolist() == [[1.0, 6.0]]
+    assert costs.of("walk", "m", ("culture",)).tolist() == [[1400.0]]
+    assert costs.of("straight", "m", ("culture",)).tolist() == [[900.0]]
+    # a category without facilities is unreachable
+    assert np.isinf(costs.of("walk", "min", ("market",))).all()
+
+
+def test_an_urban_catalogue_circle_counts_urban_residents_only():
+    # the 10-li culture circle is rural: 5 km along the network
+    costs = np.array([[4000.0], [6000.0], [100.0]])
+    spec = IndicatorSpec("A6_culture_5km", "walk", 5000.0, "m", ("culture",), costs, scope="rural")
+    pop = np.array([10.0, 30.0, 60.0])
+    cidx = np.array([0, 0, 1])
+    table = evaluate([spec], pop, cidx, ["R1", "U1"], ["rural", "urban"], [])
+    assert set(table["scope"]) == {"rural", "community:R1"}
+    rural = table.set_index("scope").loc["rural"]
+    assert rural["value"] == pytest.approx(0.25) and rural["total_population"] == 40
