@@ -147,3 +147,21 @@ def test_p_median_matches_brute_force(seed, p):
     assert s.optimal and s.extra["total"] == pytest.approx(best)
     assert s.covered == pytest.approx((weight * existing).sum() - best)
     assert s.gains.sum() == pytest.approx(s.covered)
+
+
+def test_mclp_without_an_incumbent_falls_back_to_greedy_with_a_true_bound(monkeypatch):
+    import coverage.siting as siting
+
+    class NoSolution:
+        x = None
+        status = 1
+        mip_dual_bound = np.nan
+        message = "Time limit reached"
+
+    monkeypatch.setattr(siting, "milp", lambda *a, **k: NoSolution())
+    cover, weight = random_instance(3)
+    out = siting.milp_max_cover(cover, weight, 2)
+    best = brute_force(cover, weight, 2)
+    assert out.method.startswith("greedy") and out.chosen.size == 2
+    assert out.covered <= best + 1e-9 <= out.bound + 1e-9
+    assert "Time limit" in out.message
