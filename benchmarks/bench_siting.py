@@ -8,8 +8,14 @@ complexes. Sizes are candidates x demand points; ``p`` new sites.
 Methods (each in a child process: clean timing and peak memory)
 ----------------------------------------------------------------
 ours-milp
-    ``coverage.siting.reduce_problem`` then ``milp_max_cover`` (HiGHS through
-    ``scipy.optimize.milp``, 60 s limit): proven optimal or a gap.
+    ``coverage.siting.reduce_problem`` then ``milp_max_cover`` (60 s limit):
+    greedy and swaps, the Lagrangian bound, a kernel MILP, reduced-cost fixing,
+    then HiGHS (through ``scipy.optimize.milp``) on the candidates left:
+    proven optimal or a proven gap.
+highs-direct
+    ``reduce_problem`` then the whole model handed to HiGHS through
+    ``scipy.optimize.milp`` (60 s limit): what ``milp_max_cover`` did before
+    bound-and-fix. Skipped above ``--direct-max-cells``.
 ours-greedy
     ``reduce_problem`` then ``greedy_max_cover`` (lazy greedy with its bound).
 spopt
@@ -75,14 +81,19 @@ def run_method(method: str, size: str, p: int, time_limit: float) -> dict[str, A
     n_cand, n_demand = (int(x) for x in size.split("x"))
     cover, weight, demand, cand = instance(n_cand, n_demand)
     out: dict[str, Any] = {"method": method, "size": size, "p": p, "nnz": int(cover.nnz)}
-    if method.startswith("ours"):
-        from coverage.siting import greedy_max_cover, milp_max_cover, reduce_problem
+    if method.startswith("ours") or method == "highs-direct":
+        from coverage import siting
 
         start = time.perf_counter()
-        red = reduce_problem(cover, weight)
-        solve = milp_max_cover if method == "ours-milp" else greedy_max_cover
-        args = (time_limit,) if method == "ours-milp" else ()
-        sol = solve(red.cover, red.weight, p, *args)
+        red = siting.reduce_problem(cover, weight)
+        if method == "ours-milp":
+            sol = siting.milp_max_cover(red.cover, red.weight, p, time_limit)
+        elif method == "highs-direct":
+            sol = siting.milp_max_cover(
+                red.cover, red.weight, p, time_limit, direct_max_pairs=10**12
+            )
+        else:
+            sol = siting.greedy_max_cover(red.cover, red.weight, p)
         out["seconds"] = time.perf_counter() - start
         out |= {
             "objective": sol.covered,
@@ -90,6 +101,8 @@ def run_method(method: str, size: str, p: int, time_limit: float) -> dict[str, A
             "optimal": sol.optimal,
             "gap": sol.gap,
             "reduced": f"{red.sizes['candidates_kept']}x{red.sizes['demand_units']}",
+            "extra": sol.extra,
+            "message": sol.message,
         }
     else:
         warnings.filterwarnings("ignore", message=r".*PuLP 4\.0", category=DeprecationWarning)
@@ -116,10 +129,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", nargs="+", default=list(SIZES))
     parser.add_argument("--p", type=int, nargs="+", default=[10, 50])
-    parser.add_argument("--methods", nargs="+", default=["ours-milp", "ours-greedy", "spopt"])
+    parser.add_argument(
+        "--methods", nargs="+", default=["ours-milp", "ours-greedy", "highs-direct", "spopt"]
+    )
     parser.add_argument("--time-limit", type=float, default=60.0, help="ours-milp, seconds")
     parser.add_argument("--spopt-time-limit", type=float, default=600.0)
     parser.add_argument("--spopt-max-cells", type=float, default=6e7)
+    parser.add_argument("--direct-max-cells", type=float, default=1e7)
     parser.add_argument("--json", help="write the results here")
     parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -138,6 +154,9 @@ def main() -> None:
             for method in args.methods:
                 if method == "spopt" and n_cand * n_demand > args.spopt_max_cells:
                     print(f"    {method:<12} skipped: dense matrix above --spopt-max-cells")
+                    continue
+                if method == "highs-direct" and n_cand * n_demand > args.direct_max_cells:
+                    print(f"    {method:<12} skipped: above --direct-max-cells")
                     continue
                 limit = args.spopt_time_limit if method == "spopt" else args.time_limit
                 cmd = [sys.executable, __file__, "--child", method, size, str(p), str(limit)]
@@ -168,6 +187,15 @@ def main() -> None:
                     + ratio
                     + agree
                 )
+                if method == "ours-milp" and r["extra"]:
+                    x = r["extra"]
+                    print(
+                        "        "
+                        + ", ".join(
+                            f"{k} {v:,.2f}" if k.startswith("seconds") else f"{k} {v:,.0f}"
+                            for k, v in x.items()
+                        )
+                    )
     if args.json:
         with open(args.json, "w", encoding="utf-8") as fh:
             json.dump(results, fh, indent=2)

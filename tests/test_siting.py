@@ -165,3 +165,136 @@ def test_mclp_without_an_incumbent_falls_back_to_greedy_with_a_true_bound(monkey
     assert out.method.startswith("greedy") and out.chosen.size == 2
     assert out.covered <= best + 1e-9 <= out.bound + 1e-9
     assert "Time limit" in out.message
+
+
+# --- bound-and-fix (the path of large maximal covering problems) -------------------------
+
+
+def all_values(cover, weight, p):
+    dense = cover.toarray().astype(bool)
+    return {
+        combo: float(weight[dense[:, list(combo)].any(axis=1)].sum())
+        for combo in itertools.combinations(range(dense.shape[1]), p)
+    }
+
+
+@pytest.mark.parametrize("seed", range(8))
+@pytest.mark.parametrize("p", [1, 2, 3, 4])
+def test_bound_and_fix_matches_brute_force(seed, p):
+    cover, weight = random_instance(seed, n_demand=50, n_cand=12, density=0.25)
+    best = brute_force(cover, weight, p)
+    s = milp_max_cover(cover, weight, p, direct_max_pairs=0)
+    assert s.optimal and s.covered == pytest.approx(best) and s.gap == 0.0
+    assert s.chosen.size == p and len(set(s.chosen.tolist())) == p
+    assert covered_weight(cover, weight, s.chosen) == pytest.approx(best)
+    assert s.extra["lagrangian_bound"] >= best - 1e-6
+
+
+def test_lagrangian_bound_equals_the_lp_relaxation():
+    from scipy.optimize import linprog
+
+    from coverage.siting import lagrangian_bound
+
+    cover, weight = random_instance(11, n_demand=80, n_cand=15, density=0.2)
+    n_units, n_cand = cover.shape
+    p = 3
+    # the LP relaxation of maximal covering, solved by HiGHS
+    a = sp.hstack([-sp.csr_array(cover, dtype=float), sp.eye_array(n_units)])
+    lp = linprog(
+        np.r_[np.zeros(n_cand), -weight],
+        A_ub=a,
+        b_ub=np.zeros(n_units),
+        A_eq=np.r_[np.ones(n_cand), np.zeros(n_units)][None, :],
+        b_eq=[p],
+        bounds=(0, 1),
+        method="highs",
+    )
+    dual = lagrangian_bound(cover, weight, p)
+    # any multipliers give a bound no lower than the LP's; these reach it to 0.01 %
+    assert -lp.fun - 1e-6 <= dual.bound <= -lp.fun * (1 + 1e-4)
+    assert brute_force(cover, weight, p) <= dual.bound
+    assert dual.usage.sum() == pytest.approx(p)
+    assert ((dual.multipliers >= 0) & (dual.multipliers <= weight)).all()
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_fixing_never_excludes_a_better_solution(seed):
+    from coverage.siting import fix_by_bound, lagrangian_bound
+
+    cover, weight = random_instance(seed, n_demand=40, n_cand=10, density=0.25)
+    p = 3
+    values = all_values(cover, weight, p)
+    dual = lagrangian_bound(cover, weight, p)
+    fixed = 0
+    for incumbent in sorted(set(values.values()))[-6:]:
+        out, in_ = fix_by_bound(dual, p, incumbent, 1e-9)
+        fixed += int(out.sum() + in_.sum())
+        for combo, value in values.items():
+            if value > incumbent:
+                assert not out[list(combo)].any()
+                assert set(np.flatnonzero(in_)) <= set(combo)
+    assert fixed > 0  # the test has something to check
+
+
+def test_swap_improve_never_loses_and_reaches_a_swap_optimum():
+    from coverage.siting import swap_improve
+
+    cover, weight = random_instance(5, n_demand=60, n_cand=14, density=0.2)
+    start = np.array([0, 1, 2])
+    sites, value = swap_improve(cover, weight, start)
+    assert value >= covered_weight(cover, weight, start)
+    assert value == pytest.approx(covered_weight(cover, weight, sites))
+    # no single swap gains any more
+    for pos in range(3):
+        for c in range(14):
+            if c in sites:
+                continue
+            trial = sites.copy()
+            trial[pos] = c
+            assert covered_weight(cover, weight, trial) <= value + 1e-9
+
+
+def test_bound_and_fix_ties_are_deterministic():
+    # four disjoint, equal candidates and p = 2: every pair is optimal
+    cover = sp.csc_array(np.kron(np.eye(4, dtype=bool), np.ones((3, 1), dtype=bool)))
+    weight = np.full(12, 2.0)
+    runs = {tuple(milp_max_cover(cover, weight, 2, direct_max_pairs=0).chosen) for _ in range(3)}
+    assert runs == {(0, 1)}
+
+
+def test_bound_and_fix_without_milp_answer_keeps_a_true_bound(monkeypatch):
+    import coverage.siting as siting
+
+    class NoSolution:
+        x = None
+        status = 1
+        mip_dual_bound = np.nan
+        message = "Time limit reached"
+
+    monkeypatch.setattr(siting, "milp", lambda *a, **k: NoSolution())
+    for seed in range(4):
+        cover, weight = random_instance(seed, n_demand=60, n_cand=14, density=0.3)
+        best = brute_force(cover, weight, 3)
+        out = siting.milp_max_cover(cover, weight, 3, direct_max_pairs=0)
+        assert out.chosen.size == 3
+        assert out.covered <= best + 1e-9 <= out.bound + 1e-9
+        assert out.optimal == (out.covered == pytest.approx(best) and out.gap == 0.0)
+
+
+def test_bound_and_fix_leaves_a_too_large_region_unsolved(monkeypatch):
+    import coverage.siting as siting
+
+    monkeypatch.setattr(siting, "RESTRICTED_MILP_MAX_PAIRS", 0)
+    cover, weight = random_instance(2, n_demand=80, n_cand=20, density=0.3)
+    best = brute_force(cover, weight, 4)
+    out = siting.milp_max_cover(cover, weight, 4, direct_max_pairs=0)
+    assert out.covered <= best + 1e-9 <= out.bound + 1e-9
+    assert not out.optimal and "not started" in out.message and out.gap > 0
+
+
+def test_bound_and_fix_out_of_time_still_answers_with_a_true_bound():
+    cover, weight = random_instance(4, n_demand=60, n_cand=14, density=0.3)
+    best = brute_force(cover, weight, 3)
+    out = milp_max_cover(cover, weight, 3, time_limit_s=1e-9, direct_max_pairs=0)
+    assert out.chosen.size == 3
+    assert out.covered <= best + 1e-9 <= out.bound + 1e-9

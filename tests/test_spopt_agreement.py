@@ -47,6 +47,10 @@ def test_objective_equals_spopt_mclp(instance, p):
     ours = milp_max_cover(cover, weight, p)
     assert ours.optimal
     assert ours.covered == pytest.approx(theirs, rel=1e-9)
+    # the path of large problems (bound-and-fix, then the MILP) proves the same optimum
+    fixed = milp_max_cover(cover, weight, p, direct_max_pairs=0)
+    assert fixed.optimal and "lagrangian_bound" in fixed.extra
+    assert fixed.covered == pytest.approx(theirs, rel=1e-9)
     reduced = reduce_problem(cover, weight)
     assert reduced.cover.shape[1] < cover.shape[1]
     small = milp_max_cover(reduced.cover, reduced.weight, p)

@@ -22,24 +22,64 @@ gains, never more than the optimum can be). Problems are reduced first:
 demand units no candidate reaches are dropped, units with identical candidate
 sets merged, and candidates whose set is contained in another's dropped (ties
 keep the lowest index).
+
+Maximal covering beyond a small size goes through bound-and-fix before the
+MILP (after Galvão and ReVelle 1996, "A Lagrangean heuristic for the maximal
+covering location problem"):
+
+1. an incumbent: the lazy greedy answer improved by swaps (one site out, the
+   best site in) until no swap gains;
+2. an upper bound: the Lagrangian dual of the coverage constraints
+   ``y_i <= sum_j x_j`` (multipliers ``0 <= lambda_i <= w_i``),
+   ``L(lambda) = sum_i (w_i - lambda_i) + (sum of the p largest
+   sum_{i in N_j} lambda_i)``, which bounds every solution for *any*
+   multipliers and at its minimum equals the LP relaxation. It is minimised by
+   L-BFGS-B (``scipy.optimize.minimize``) on an entropy-smoothed top-``p``
+   with the smoothing shrunk in stages; the bound reported is the exact ``L``
+   at the multipliers found;
+3. a better incumbent from a small MILP over the candidates the smoothed dual
+   solution uses (a kernel);
+4. reduced-cost fixing: a candidate whose forced use caps ``L`` below the
+   incumbent is in no better solution, so it is dropped; one whose exclusion
+   does is kept fixed;
+5. the MILP over what is left, with the rest of the time limit. Its answer is
+   proven optimal for the whole problem: every solution outside the fixed
+   region is no better than the incumbent.
+
+When the time runs out the best solution found is returned with the smaller
+proven bound (the Lagrangian one, or the MILP's over the free region).
 """
 
 from __future__ import annotations
 
 import heapq
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
-from scipy.optimize import Bounds, LinearConstraint, milp
+from scipy.optimize import Bounds, LinearConstraint, milp, minimize
+from scipy.special import expit, xlogy
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 
 #: Relative tolerance when comparing residents (shares of the total weight).
 WEIGHT_TOLERANCE = 1e-9
+
+#: Maximal covering problems with at most this many coverage pairs (after
+#: reduction) go straight to the MILP; larger ones through bound-and-fix first.
+DIRECT_MILP_MAX_PAIRS = 20_000
+
+#: Smoothing of the top-``p`` in the Lagrangian dual, as fractions of the
+#: ``p``-th largest candidate score, with L-BFGS-B iterations per stage.
+DUAL_STAGES: tuple[tuple[float, int], ...] = ((1e-2, 150), (1e-3, 150), (1e-4, 150), (1e-5, 150))
+
+#: Bound-and-fix leaves the free candidates to the MILP only when they hold at
+#: most this many coverage pairs (HiGHS overruns its time limit on larger ones).
+RESTRICTED_MILP_MAX_PAIRS = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -284,12 +324,27 @@ def _coverage_constraints(cover: sp.csc_array) -> tuple[sp.csr_array, int, int]:
 
 
 def milp_max_cover(
-    cover: sp.csc_array, weight: FloatArray, p: int, time_limit_s: float = 60.0
+    cover: sp.csc_array,
+    weight: FloatArray,
+    p: int,
+    time_limit_s: float = 60.0,
+    direct_max_pairs: int = DIRECT_MILP_MAX_PAIRS,
 ) -> Solution:
-    """Maximal covering by mixed-integer programming (HiGHS through ``scipy.optimize.milp``).
+    """Maximal covering, proven optimal where the time allows.
 
     ``max sum_i w_i y_i`` subject to ``y_i <= sum_{j covers i} x_j``,
-    ``sum_j x_j = p``, ``x`` binary, ``0 <= y <= 1``.
+    ``sum_j x_j = p``, ``x`` binary, ``0 <= y <= 1``. Problems with at most
+    ``direct_max_pairs`` coverage pairs go straight to HiGHS; larger ones through
+    bound-and-fix first (module docstring), which proves the same optimum on a
+    much smaller MILP. ``time_limit_s`` bounds the whole call, bar the last
+    stage in progress.
+
+    Returns
+    -------
+    Solution
+        ``extra`` holds ``lagrangian_bound``, ``incumbent_greedy``,
+        ``incumbent_swaps``, ``incumbent_kernel``, ``fixed_out``, ``fixed_in``
+        and ``free`` (candidates) when bound-and-fix ran.
 
     Examples
     --------
@@ -298,7 +353,19 @@ def milp_max_cover(
     >>> s = milp_max_cover(cover, np.array([3.0, 3.0, 2.0, 1.0]), 2)
     >>> s.chosen.tolist(), s.covered, s.optimal
     ([0, 1], 9.0, True)
+    >>> milp_max_cover(cover, np.array([3.0, 3.0, 2.0, 1.0]), 2, direct_max_pairs=0).covered
+    9.0
     """
+    cover = sp.csc_array(cover)
+    if cover.nnz <= direct_max_pairs:
+        return _milp_max_cover_direct(cover, weight, p, time_limit_s)
+    return _bound_and_fix(cover, weight, p, time_limit_s)
+
+
+def _milp_max_cover_direct(
+    cover: sp.csc_array, weight: FloatArray, p: int, time_limit_s: float = 60.0
+) -> Solution:
+    """The MCLP handed to HiGHS whole (``milp_max_cover`` on small problems)."""
     start = time.perf_counter()
     a, n_units, n_cand = _coverage_constraints(cover)
     p = min(p, n_cand)
@@ -310,9 +377,400 @@ def milp_max_cover(
         constraints=[LinearConstraint(a, -np.inf, 0.0), LinearConstraint(pick, p, p)],
         integrality=np.concatenate([np.ones(n_cand), np.zeros(n_units)]),
         bounds=Bounds(0.0, 1.0),
-        options={"time_limit": float(time_limit_s), "mip_rel_gap": 0.0, "disp": False},
+        options={"time_limit": max(float(time_limit_s), 0.01), "mip_rel_gap": 0.0, "disp": False},
     )
     return _mclp_solution(res, cover, weight, n_cand, p, start)
+
+
+@dataclass(frozen=True)
+class DualBound:
+    """The Lagrangian bound of a maximal covering problem.
+
+    Attributes
+    ----------
+    bound
+        ``L(lambda)`` at the multipliers: no ``p`` candidates cover more.
+    multipliers
+        ``lambda`` per demand unit, in ``[0, w]``.
+    scores
+        ``sum_{i in N_j} lambda_i`` per candidate.
+    base
+        ``sum_i (w_i - lambda_i)``.
+    usage
+        The smoothed dual's candidate use (fractions summing to ``p``): where
+        the LP relaxation puts its sites.
+    evaluations
+        Function evaluations spent.
+    """
+
+    bound: float
+    multipliers: FloatArray
+    scores: FloatArray
+    base: float
+    usage: FloatArray
+    evaluations: int
+
+
+def _soft_top(
+    scores: FloatArray, p: int, mu: float, theta: float
+) -> tuple[float, FloatArray, float]:
+    """Entropy-smoothed sum of the ``p`` largest scores.
+
+    ``max_x s.x + mu * sum_j H(x_j)`` over ``0 <= x <= 1``, ``sum x = p``
+    (``H`` the binary entropy): ``x_j = expit((s_j - theta) / mu)`` with
+    ``theta`` found by safeguarded Newton steps from the given start. Never
+    less than the exact top-``p`` sum, never more than it plus
+    ``mu * n * log 2``. Returns the value, ``x`` (its gradient) and ``theta``.
+    """
+    lo, hi = float(scores.min()) - 40.0 * mu, float(scores.max()) + 40.0 * mu
+    theta = min(max(theta, lo), hi)
+    for _ in range(100):
+        x = expit((scores - theta) / mu)
+        excess = float(x.sum()) - p
+        if abs(excess) <= 1e-10 * p:
+            break
+        if excess > 0:
+            lo = theta
+        else:
+            hi = theta
+        slope = float((x * (1.0 - x)).sum()) / mu
+        step = theta + excess / slope if slope > 0 else np.nan
+        theta = step if lo < step < hi else 0.5 * (lo + hi)
+    x = expit((scores - theta) / mu)
+    entropy = -float((xlogy(x, x) + xlogy(1.0 - x, 1.0 - x)).sum())
+    return float(scores @ x) + mu * entropy, x, theta
+
+
+def _top_sum(scores: FloatArray, p: int) -> float:
+    if p >= scores.size:
+        return float(scores.sum())
+    return float(np.partition(scores, scores.size - p)[scores.size - p :].sum())
+
+
+def lagrangian_bound(
+    cover: sp.csc_array,
+    weight: FloatArray,
+    p: int,
+    stages: tuple[tuple[float, int], ...] = DUAL_STAGES,
+    target: float = -np.inf,
+    deadline: float = np.inf,
+) -> DualBound:
+    """Minimise the Lagrangian dual of maximal covering (module docstring, step 2).
+
+    Parameters
+    ----------
+    cover
+        ``(n_units, n_candidates)`` coverage, stored entries mark coverage.
+    weight
+        Residents per unit.
+    p
+        Sites to choose (fewer than the candidates).
+    stages
+        ``(smoothing, iterations)`` pairs, the smoothing a fraction of the
+        ``p``-th largest starting score.
+    target
+        Stop once the bound is at or below this (an incumbent's value: proven).
+    deadline
+        ``time.perf_counter()`` value after which no new stage starts.
+
+    Examples
+    --------
+    >>> import numpy as np, scipy.sparse as sp
+    >>> cover = sp.csc_array(np.array([[1, 0], [1, 1], [0, 1]], dtype=bool))
+    >>> round(lagrangian_bound(cover, np.array([4.0, 1.0, 4.0]), 1).bound, 3)
+    5.0
+    """
+    m = sp.csc_array((np.ones(cover.nnz), cover.indices, cover.indptr), shape=cover.shape)
+    mt = sp.csr_array(m.T)
+    w = np.asarray(weight, dtype=float)
+    n_cand = m.shape[1]
+    lam = 0.5 * w
+    scores = mt @ lam
+    scale = float(np.partition(scores, n_cand - p)[n_cand - p]) or float(w.max(initial=0.0)) or 1.0
+    theta = [float(np.partition(scores, n_cand - p)[n_cand - p])]
+    evaluations = [0]
+
+    def smoothed(lam: FloatArray, mu: float) -> tuple[float, FloatArray]:
+        evaluations[0] += 1
+        value, x, theta[0] = _soft_top(mt @ lam, p, mu, theta[0])
+        return float((w - lam).sum()) + value, m @ x - 1.0
+
+    def exact(lam: FloatArray) -> float:
+        return float((w - lam).sum()) + _top_sum(mt @ lam, p)
+
+    best_lam, best = lam, exact(lam)
+    usage = np.full(n_cand, p / n_cand)
+    bounds = Bounds(np.zeros_like(w), w)
+    for fraction, iterations in stages:
+        if best <= target or time.perf_counter() > deadline:
+            break
+        mu = fraction * scale
+        res = minimize(
+            smoothed,
+            lam,
+            args=(mu,),
+            jac=True,
+            method="L-BFGS-B",
+            bounds=bounds,
+            options={"maxiter": iterations},
+        )
+        lam = np.clip(res.x, 0.0, w)
+        value = exact(lam)
+        usage = _soft_top(mt @ lam, p, mu, theta[0])[1]
+        if value < best:
+            best_lam, best = lam, value
+    scores = mt @ best_lam
+    return DualBound(
+        bound=best,
+        multipliers=best_lam,
+        scores=scores,
+        base=float((w - best_lam).sum()),
+        usage=usage,
+        evaluations=evaluations[0],
+    )
+
+
+def fix_by_bound(
+    dual: DualBound, p: int, incumbent: float, tolerance: float
+) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
+    """Reduced-cost fixing from a Lagrangian bound (module docstring, step 4).
+
+    Forcing candidate ``j`` in caps the bound at ``L - s_(p) + s_j`` (it
+    replaces the ``p``-th largest score); forcing a top-``p`` candidate out caps
+    it at ``L - s_j + s_(p+1)``. Where that cap is below ``incumbent -
+    tolerance`` no solution on that side beats the incumbent.
+
+    Returns
+    -------
+    out, in_
+        Masks of the candidates that are in no better solution, and of those
+        that are in every better solution.
+    """
+    s = dual.scores
+    n = s.size
+    out = np.zeros(n, dtype=bool)
+    in_ = np.zeros(n, dtype=bool)
+    if p >= n:
+        return out, in_
+    order = np.argsort(-s, kind="stable")
+    top = np.zeros(n, dtype=bool)
+    top[order[:p]] = True
+    s_p, s_next = float(s[order[p - 1]]), float(s[order[p]])
+    bound = dual.base + float(s[order[:p]].sum())
+    out = ~top & (bound - s_p + s < incumbent - tolerance)
+    in_ = top & (bound - s + s_next < incumbent - tolerance)
+    return out, in_
+
+
+def _unit_counts(cover: sp.csc_array, chosen: IntArray | list[int]) -> npt.NDArray[np.int64]:
+    """How many of the chosen columns cover each unit."""
+    cols = [cover.indices[cover.indptr[c] : cover.indptr[c + 1]] for c in chosen]
+    idx = np.concatenate(cols) if cols else np.zeros(0, dtype=np.int64)
+    return np.bincount(idx, minlength=cover.shape[0])
+
+
+def swap_improve(
+    cover: sp.csc_array, weight: FloatArray, chosen: IntArray, deadline: float = np.inf
+) -> tuple[IntArray, float]:
+    """Improve a set of sites by swaps until none gains (or the deadline passes).
+
+    For each chosen site in turn: take it out, put in the candidate with the
+    largest gain given the others (ties to the lowest index), keep the swap
+    when it covers more residents.
+
+    Examples
+    --------
+    >>> import numpy as np, scipy.sparse as sp
+    >>> cover = sp.csc_array(np.array([[1, 1, 0], [0, 1, 0], [0, 0, 1]], dtype=bool))
+    >>> swap_improve(cover, np.array([5.0, 5.0, 1.0]), np.array([0]))
+    (array([1]), 10.0)
+    """
+    w = np.asarray(weight, dtype=float)
+    mt = sp.csr_array(
+        sp.csc_array((np.ones(cover.nnz), cover.indices, cover.indptr), shape=cover.shape).T
+    )
+    sites = [int(c) for c in chosen]
+    counts = _unit_counts(cover, sites)
+    value = float(w[counts > 0].sum())
+    improved = True
+    while improved and time.perf_counter() <= deadline:
+        improved = False
+        for pos in range(len(sites)):
+            out = sites[pos]
+            rows = cover.indices[cover.indptr[out] : cover.indptr[out + 1]]
+            without = counts.copy()
+            without[rows] -= 1
+            gains = mt @ np.where(without > 0, 0.0, w)
+            gains[sites] = -1.0
+            best = int(np.argmax(gains))
+            new_value = float(w[without > 0].sum()) + float(gains[best])
+            if new_value > value + WEIGHT_TOLERANCE * max(value, 1.0):
+                sites[pos] = best
+                counts = without
+                counts[cover.indices[cover.indptr[best] : cover.indptr[best + 1]]] += 1
+                value = float(w[counts > 0].sum())
+                improved = True
+    return np.asarray(sites, dtype=np.int64), value
+
+
+def _restricted(
+    cover: sp.csc_array,
+    weight: FloatArray,
+    p: int,
+    free: IntArray,
+    fixed: IntArray,
+    time_limit_s: float,
+) -> tuple[IntArray, float, float, bool, str]:
+    """Maximal covering over ``free`` candidates with ``fixed`` ones already chosen.
+
+    Returns the chosen sites (fixed and free), their coverage, the proven bound
+    on that restricted problem, whether it is proven optimal, and HiGHS's message.
+    """
+    counts = _unit_counts(cover, fixed)
+    open_rows = np.flatnonzero(counts == 0)
+    w = np.asarray(weight, dtype=float)
+    base = float(w.sum() - w[open_rows].sum())
+    k = p - fixed.size
+    if k <= 0 or free.size == 0:
+        return fixed, base, base, True, ""
+    if free.size <= k:
+        chosen = np.r_[fixed, free]
+        value = float(w[_unit_counts(cover, chosen) > 0].sum())
+        return chosen, value, value, True, ""
+    sub = sp.csc_array(cover[open_rows][:, free])
+    red = reduce_problem(sub, w[open_rows])
+    if red.cover.shape[1] == 0:
+        return np.r_[fixed, free[:k]], base, base, True, ""
+    sol = _milp_max_cover_direct(red.cover, red.weight, k, time_limit_s)
+    picked = free[red.candidates[sol.chosen]]
+    if picked.size < k:  # dominated or useless candidates fill the remaining places
+        rest = np.setdiff1d(free, picked)[: k - picked.size]
+        picked = np.r_[picked, rest]
+    return np.r_[fixed, picked], base + sol.covered, base + sol.bound, sol.optimal, sol.message
+
+
+def _bound_and_fix(
+    cover: sp.csc_array, weight: FloatArray, p: int, time_limit_s: float
+) -> Solution:
+    """Maximal covering through bound-and-fix (module docstring)."""
+    start = time.perf_counter()
+    deadline = start + float(time_limit_s)
+    w = np.asarray(weight, dtype=float)
+    n_cand = cover.shape[1]
+    p = min(p, n_cand)
+    tolerance = WEIGHT_TOLERANCE * max(float(w.sum()), 1.0)
+    extra: dict[str, float] = {}
+    if p == n_cand:
+        chosen = np.arange(n_cand, dtype=np.int64)
+        return _finish(cover, w, chosen, float(w.sum()), True, start, "all candidates", extra)
+    greedy = greedy_max_cover(cover, w, p)
+    chosen, value = swap_improve(cover, w, greedy.chosen, deadline)
+    extra |= {"incumbent_greedy": greedy.covered, "incumbent_swaps": value}
+    lap = _laps(extra, start)
+    lap("seconds_incumbent")
+    dual = lagrangian_bound(cover, w, p, target=value + tolerance, deadline=deadline)
+    upper = min(dual.bound, greedy.bound)
+    extra["lagrangian_bound"] = dual.bound
+    lap("seconds_dual")
+    if upper <= value + tolerance:
+        return _finish(
+            cover,
+            w,
+            chosen,
+            upper,
+            True,
+            start,
+            "bound-and-fix: the Lagrangian bound proves the incumbent",
+            extra,
+        )
+    # a kernel: the candidates the smoothed dual solution uses, and the incumbent
+    k = max(3 * p, 100)
+    used = np.flatnonzero(dual.usage > 1e-3)
+    kernel = np.union1d(used[np.argsort(-dual.usage[used], kind="stable")][:k], chosen)
+    if kernel.size < n_cand and time.perf_counter() < deadline:
+        limit = 0.25 * (deadline - time.perf_counter())
+        sites, kernel_value, *_ = _restricted(cover, w, p, kernel, np.zeros(0, np.int64), limit)
+        extra["incumbent_kernel"] = kernel_value
+        if kernel_value > value + tolerance:
+            chosen, value = swap_improve(cover, w, sites, deadline)
+    lap("seconds_kernel")
+    out, in_ = fix_by_bound(dual, p, value, tolerance)
+    free = np.flatnonzero(~out & ~in_)
+    fixed = np.flatnonzero(in_)
+    extra |= {"fixed_out": float(out.sum()), "fixed_in": float(in_.sum()), "free": float(free.size)}
+    message = (
+        f"bound-and-fix: Lagrangian bound {dual.bound:,.1f}; {int(out.sum())} candidates "
+        f"fixed out, {int(in_.sum())} in, {free.size} left to the MILP"
+    )
+    remaining = deadline - time.perf_counter()
+    if remaining <= 0:
+        return _finish(
+            cover, w, chosen, upper, False, start, message + "; time limit reached", extra
+        )
+    pairs = int(np.diff(cover.indptr)[free].sum())
+    if pairs > RESTRICTED_MILP_MAX_PAIRS:
+        # HiGHS does not bound its set-up and root LP by its time limit: on a region this
+        # large it overruns by minutes (and a kernel of a few hundred of the free candidates
+        # found nothing better than the incumbent in 47 s), so the bound stands as it is
+        message += (
+            f"; the MILP was not started: the free candidates hold {pairs:,} coverage pairs, "
+            f"more than {RESTRICTED_MILP_MAX_PAIRS:,}; the bound is the Lagrangian one"
+        )
+        return _finish(cover, w, chosen, upper, False, start, message, extra)
+    sites, found, region_bound, proven, milp_message = _restricted(
+        cover, w, p, free, fixed, remaining
+    )
+    lap("seconds_milp")
+    if found > value + tolerance:
+        chosen, value = sites, found
+    # outside the free region nothing beats the incumbent; inside, the MILP's bound holds
+    upper = min(upper, max(value, region_bound))
+    optimal = proven or upper <= value + tolerance
+    if milp_message:
+        message += f"; {milp_message}"
+    return _finish(
+        cover, w, chosen, upper if not optimal else value, optimal, start, message, extra
+    )
+
+
+def _laps(extra: dict[str, float], start: float) -> Callable[[str], None]:
+    """Record stage times in ``extra``: each call writes the time since the last."""
+    last = [start]
+
+    def lap(name: str) -> None:
+        now = time.perf_counter()
+        extra[name] = now - last[0]
+        last[0] = now
+
+    return lap
+
+
+def _finish(
+    cover: sp.csc_array,
+    weight: FloatArray,
+    chosen: IntArray,
+    bound: float,
+    optimal: bool,
+    start: float,
+    message: str,
+    extra: dict[str, float],
+) -> Solution:
+    order, gains = build_order(cover, weight, chosen)
+    covered = float(gains.sum())
+    bound = covered if optimal else max(bound, covered)
+    gap = 0.0 if optimal else ((bound - covered) / bound if bound > 0 else 0.0)
+    return Solution(
+        chosen=order,
+        gains=gains,
+        covered=covered,
+        bound=bound,
+        optimal=optimal,
+        gap=float(gap),
+        method="milp",
+        seconds=time.perf_counter() - start,
+        message=message,
+        extra=extra,
+    )
 
 
 def _mclp_solution(
