@@ -298,3 +298,68 @@ def test_bound_and_fix_out_of_time_still_answers_with_a_true_bound():
     out = milp_max_cover(cover, weight, 3, time_limit_s=1e-9, direct_max_pairs=0)
     assert out.chosen.size == 3
     assert out.covered <= best + 1e-9 <= out.bound + 1e-9
+
+
+def test_a_solution_without_a_dual_bound_is_never_called_optimal(monkeypatch):
+    import coverage.siting as siting
+
+    def poor_answer(c, constraints, integrality, **kwargs):
+        # a feasible but poor answer (the lowest-index candidates) and no dual bound
+        n_cand = int(integrality.sum())
+        p = (
+            int(constraints[-1].lb)
+            if np.ndim(constraints[-1].lb) == 0
+            else int(constraints[-1].lb[0])
+        )
+        x = np.zeros(c.size)
+        x[:p] = 1.0
+
+        class Result:
+            status = 1
+            mip_dual_bound = None
+            message = "Time limit reached"
+
+        Result.x = x
+        assert n_cand >= p
+        return Result()
+
+    monkeypatch.setattr(siting, "milp", poor_answer)
+    for seed in range(6):
+        cover, weight = random_instance(seed, n_demand=50, n_cand=12, density=0.25)
+        best = brute_force(cover, weight, 3)
+        for direct in (10**9, 0):
+            out = siting.milp_max_cover(cover, weight, 3, direct_max_pairs=direct)
+            assert out.covered <= best + 1e-9 <= out.bound + 1e-9
+            if out.optimal:
+                assert out.covered == pytest.approx(best)
+
+
+def test_both_paths_read_coverage_as_a_pattern():
+    # stored values (0.5, an explicit 0) mark coverage whatever they are
+    cover = sp.csc_array(
+        (np.array([0.5, 0.0, 0.5, 0.5]), (np.array([0, 1, 2, 3]), np.array([0, 0, 1, 2]))),
+        shape=(4, 3),
+    )
+    weight = np.array([4.0, 6.0, 3.0, 5.0])
+    direct = milp_max_cover(cover, weight, 1)
+    fixed = milp_max_cover(cover, weight, 1, direct_max_pairs=0)
+    assert direct.covered == fixed.covered == 10.0
+    assert direct.chosen.tolist() == fixed.chosen.tolist() == [0]
+
+
+def test_no_sites_asked_gives_an_empty_answer():
+    cover, weight = random_instance(1)
+    for direct in (10**9, 0):
+        out = milp_max_cover(cover, weight, 0, direct_max_pairs=direct)
+        assert out.chosen.size == 0 and out.covered == 0.0 and out.optimal
+
+
+def test_past_deadline_stops_the_dual_and_the_swaps():
+    from coverage.siting import lagrangian_bound, swap_improve
+
+    cover, weight = random_instance(7, n_demand=60, n_cand=14, density=0.3)
+    dual = lagrangian_bound(cover, weight, 3, deadline=0.0)
+    assert dual.stages == 0 and dual.bound >= brute_force(cover, weight, 3) - 1e-9
+    start = np.array([0, 1, 2])
+    sites, value = swap_improve(cover, weight, start, deadline=0.0)
+    assert sites.tolist() == [0, 1, 2] and value == covered_weight(cover, weight, start)

@@ -307,6 +307,7 @@ def siting_record(siting: Any) -> dict[str, Any]:
         "gap": sol.gap,
         "solver_seconds": round(sol.seconds, 3),
         "solver_message": sol.message,
+        "solver_stages": {k: round(float(v), 6) for k, v in sol.extra.items()},
         "problem_sizes": siting.sizes,
         "figures": siting.figures,
         "sites": siting.sites["candidate_id"].tolist(),

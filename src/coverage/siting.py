@@ -356,10 +356,16 @@ def milp_max_cover(
     >>> milp_max_cover(cover, np.array([3.0, 3.0, 2.0, 1.0]), 2, direct_max_pairs=0).covered
     9.0
     """
-    cover = sp.csc_array(cover)
-    if cover.nnz <= direct_max_pairs:
-        return _milp_max_cover_direct(cover, weight, p, time_limit_s)
-    return _bound_and_fix(cover, weight, p, time_limit_s)
+    weight = np.asarray(weight, dtype=float)
+    m = sp.csc_array(cover)
+    m.sum_duplicates()
+    # every stored entry marks coverage, a stored zero too (as in reduce_problem)
+    m = sp.csc_array((np.ones(m.nnz, dtype=bool), m.indices, m.indptr), shape=m.shape)
+    if p <= 0 or m.shape[1] == 0:
+        return _finish(m, weight, np.zeros(0, np.int64), 0.0, True, time.perf_counter(), "", {})
+    if m.nnz <= direct_max_pairs:
+        return _milp_max_cover_direct(m, weight, p, time_limit_s)
+    return _bound_and_fix(m, weight, p, time_limit_s)
 
 
 def _milp_max_cover_direct(
@@ -401,6 +407,8 @@ class DualBound:
         the LP relaxation puts its sites.
     evaluations
         Function evaluations spent.
+    stages
+        Smoothing stages run (0: the deadline came first; ``usage`` is then uniform).
     """
 
     bound: float
@@ -409,6 +417,7 @@ class DualBound:
     base: float
     usage: FloatArray
     evaluations: int
+    stages: int
 
 
 def _soft_top(
@@ -500,6 +509,7 @@ def lagrangian_bound(
 
     best_lam, best = lam, exact(lam)
     usage = np.full(n_cand, p / n_cand)
+    stages_run = 0
     bounds = Bounds(np.zeros_like(w), w)
     for fraction, iterations in stages:
         if best <= target or time.perf_counter() > deadline:
@@ -513,7 +523,9 @@ def lagrangian_bound(
             method="L-BFGS-B",
             bounds=bounds,
             options={"maxiter": iterations},
+            callback=_stop_at(deadline),
         )
+        stages_run += 1
         lam = np.clip(res.x, 0.0, w)
         value = exact(lam)
         usage = _soft_top(mt @ lam, p, mu, theta[0])[1]
@@ -527,7 +539,18 @@ def lagrangian_bound(
         base=float((w - best_lam).sum()),
         usage=usage,
         evaluations=evaluations[0],
+        stages=stages_run,
     )
+
+
+def _stop_at(deadline: float) -> Callable[[object], None]:
+    """An optimiser callback that ends the iterations once the deadline has passed."""
+
+    def callback(intermediate_result: object) -> None:
+        if time.perf_counter() > deadline:
+            raise StopIteration
+
+    return callback
 
 
 def fix_by_bound(
@@ -596,6 +619,8 @@ def swap_improve(
     while improved and time.perf_counter() <= deadline:
         improved = False
         for pos in range(len(sites)):
+            if time.perf_counter() > deadline:
+                break
             out = sites[pos]
             rows = cover.indices[cover.indptr[out] : cover.indptr[out + 1]]
             without = counts.copy()
@@ -658,7 +683,7 @@ def _bound_and_fix(
     w = np.asarray(weight, dtype=float)
     n_cand = cover.shape[1]
     p = min(p, n_cand)
-    tolerance = WEIGHT_TOLERANCE * max(float(w.sum()), 1.0)
+    tolerance = WEIGHT_TOLERANCE * float(w.sum())
     extra: dict[str, float] = {}
     if p == n_cand:
         chosen = np.arange(n_cand, dtype=np.int64)
@@ -686,8 +711,11 @@ def _bound_and_fix(
     # a kernel: the candidates the smoothed dual solution uses, and the incumbent
     k = max(3 * p, 100)
     used = np.flatnonzero(dual.usage > 1e-3)
-    kernel = np.union1d(used[np.argsort(-dual.usage[used], kind="stable")][:k], chosen)
-    if kernel.size < n_cand and time.perf_counter() < deadline:
+    used = used[np.argsort(-dual.usage[used], kind="stable")][:k]
+    size = np.diff(cover.indptr)
+    used = used[np.cumsum(size[used]) <= RESTRICTED_MILP_MAX_PAIRS // 4]
+    kernel = np.union1d(used, chosen)
+    if dual.stages and kernel.size < n_cand and time.perf_counter() < deadline:
         limit = 0.25 * (deadline - time.perf_counter())
         sites, kernel_value, *_ = _restricted(cover, w, p, kernel, np.zeros(0, np.int64), limit)
         extra["incumbent_kernel"] = kernel_value
@@ -707,7 +735,7 @@ def _bound_and_fix(
         return _finish(
             cover, w, chosen, upper, False, start, message + "; time limit reached", extra
         )
-    pairs = int(np.diff(cover.indptr)[free].sum())
+    pairs = int(size[free].sum())
     if pairs > RESTRICTED_MILP_MAX_PAIRS:
         # HiGHS does not bound its set-up and root LP by its time limit: on a region this
         # large it overruns by minutes (and a kernel of a few hundred of the free candidates
@@ -802,9 +830,13 @@ def _mclp_solution(
     order, gains = build_order(cover, weight, chosen)
     covered = float(gains.sum())
     dual = getattr(res, "mip_dual_bound", None)
-    bound = -float(dual) if dual is not None and np.isfinite(dual) else covered
-    bound = max(bound, covered)
     optimal = getattr(res, "status", 1) == 0
+    if dual is not None and np.isfinite(dual):
+        bound = -float(dual)
+    else:
+        # no dual bound from HiGHS: the greedy bound is a true one (never the answer itself)
+        bound = covered if optimal else greedy_max_cover(cover, weight, p).bound
+    bound = max(bound, covered)
     gap = 0.0 if optimal else ((bound - covered) / bound if bound > 0 else 0.0)
     return Solution(
         chosen=order,
@@ -961,8 +993,14 @@ def milp_p_median(
     order, gains = _order_by_saving(existing, t, i, j, sel, weight, chosen)
     optimal = res.status == 0
     dual = getattr(res, "mip_dual_bound", None)
-    # the dual bound bounds the objective (minus the saving) from below
-    bound = -float(dual) if dual is not None and np.isfinite(dual) else saving_total
+    # the dual bound bounds the objective (minus the saving) from below; without one, every
+    # demand point taking its nearest candidate bounds the saving
+    if dual is not None and np.isfinite(dual):
+        bound = -float(dual)
+    else:
+        nearest = existing.copy()
+        np.minimum.at(nearest, i, t)
+        bound = float((weight * (existing - nearest)).sum())
     gap = 0.0 if optimal else (max(bound - saving_total, 0.0) / bound if bound > 0 else 0.0)
     return Solution(
         chosen=order,
