@@ -55,7 +55,7 @@ SIZES = ("200x2000", "1000x10000", "5000x50000")
 
 
 def instance(
-    n_cand: int, n_demand: int, seed: int = 0
+    n_cand: int, n_demand: int, seed: int = 0, radius_m: float = RADIUS_M
 ) -> tuple[Any, np.ndarray, np.ndarray, np.ndarray]:
     """Coverage matrix (demand x candidates, CSC), residents, demand and candidate points."""
     import scipy.sparse as sp
@@ -68,7 +68,7 @@ def instance(
     demand = np.clip(demand, 0, SIDE_M)
     weight = np.round(rng.lognormal(4.0, 1.0, n_demand))
     cand = rng.uniform(0, SIDE_M, (n_cand, 2))
-    lists = cKDTree(cand).query_ball_point(demand, r=RADIUS_M)
+    lists = cKDTree(cand).query_ball_point(demand, r=radius_m)
     sizes = np.fromiter((len(x) for x in lists), dtype=np.int64, count=n_demand)
     idx = np.fromiter((j for x in lists for j in sorted(x)), dtype=np.int64)
     cover = sp.csr_array(
@@ -77,10 +77,18 @@ def instance(
     return sp.csc_array(cover), weight, demand, cand
 
 
-def run_method(method: str, size: str, p: int, time_limit: float) -> dict[str, Any]:
+def run_method(
+    method: str, size: str, p: int, time_limit: float, radius_m: float = RADIUS_M
+) -> dict[str, Any]:
     n_cand, n_demand = (int(x) for x in size.split("x"))
-    cover, weight, demand, cand = instance(n_cand, n_demand)
-    out: dict[str, Any] = {"method": method, "size": size, "p": p, "nnz": int(cover.nnz)}
+    cover, weight, demand, cand = instance(n_cand, n_demand, radius_m=radius_m)
+    out: dict[str, Any] = {
+        "method": method,
+        "size": size,
+        "p": p,
+        "radius_m": radius_m,
+        "nnz": int(cover.nnz),
+    }
     if method.startswith("ours") or method == "highs-direct":
         from coverage import siting
 
@@ -112,7 +120,7 @@ def run_method(method: str, size: str, p: int, time_limit: float) -> dict[str, A
 
         dist = distance_matrix(demand, cand)
         start = time.perf_counter()
-        model = MCLP.from_cost_matrix(dist, weight, service_radius=RADIUS_M, p_facilities=p)
+        model = MCLP.from_cost_matrix(dist, weight, service_radius=radius_m, p_facilities=p)
         model = model.solve(pulp.PULP_CBC_CMD(msg=False, timeLimit=time_limit))
         out["seconds"] = time.perf_counter() - start
         status = pulp.LpStatus[model.problem.status]
@@ -137,14 +145,24 @@ def main() -> None:
     parser.add_argument("--spopt-max-cells", type=float, default=6e7)
     parser.add_argument("--direct-max-cells", type=float, default=1e7)
     parser.add_argument("--json", help="write the results here")
-    parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--radius-m",
+        type=float,
+        default=RADIUS_M,
+        help="straight-line coverage radius (default: the 1 500 m rule of complexes)",
+    )
+    parser.add_argument("--child", nargs=5, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        method, size, p, limit = args.child
-        print("RESULT " + json.dumps(run_method(method, size, int(p), float(limit))))
+        method, size, p, limit, radius = args.child
+        result = run_method(method, size, int(p), float(limit), float(radius))
+        print("RESULT " + json.dumps(result))
         return
     print(f"machine: {platform.platform()}, Python {platform.python_version()}")
-    print(f"1 500 m straight-line coverage, {SIDE_M / 1000:g} km square, clustered demand")
+    print(
+        f"{args.radius_m:,.0f} m straight-line coverage, {SIDE_M / 1000:g} km square, "
+        "clustered demand"
+    )
     results = []
     for size in args.sizes:
         n_cand, n_demand = (int(x) for x in size.split("x"))
@@ -160,6 +178,7 @@ def main() -> None:
                     continue
                 limit = args.spopt_time_limit if method == "spopt" else args.time_limit
                 cmd = [sys.executable, __file__, "--child", method, size, str(p), str(limit)]
+                cmd.append(str(args.radius_m))
                 done = subprocess.run(cmd, capture_output=True, text=True, check=False)
                 line = next((x for x in done.stdout.splitlines() if x.startswith("RESULT ")), None)
                 if line is None:
