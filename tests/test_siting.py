@@ -25,6 +25,15 @@ def brute_force(cover, weight, p):
     return best
 
 
+class NoSolution:
+    """What HiGHS returns when its time runs out before any solution."""
+
+    x = None
+    status = 1
+    mip_dual_bound = np.nan
+    message = "Time limit reached"
+
+
 def random_instance(seed, n_demand=40, n_cand=12, density=0.15):
     rng = np.random.default_rng(seed)
     dense = rng.random((n_demand, n_cand)) < density
@@ -152,12 +161,6 @@ def test_p_median_matches_brute_force(seed, p):
 def test_mclp_without_an_incumbent_falls_back_to_greedy_with_a_true_bound(monkeypatch):
     import coverage.siting as siting
 
-    class NoSolution:
-        x = None
-        status = 1
-        mip_dual_bound = np.nan
-        message = "Time limit reached"
-
     monkeypatch.setattr(siting, "milp", lambda *a, **k: NoSolution())
     cover, weight = random_instance(3)
     out = siting.milp_max_cover(cover, weight, 2)
@@ -264,12 +267,6 @@ def test_bound_and_fix_ties_are_deterministic():
 
 def test_bound_and_fix_without_milp_answer_keeps_a_true_bound(monkeypatch):
     import coverage.siting as siting
-
-    class NoSolution:
-        x = None
-        status = 1
-        mip_dual_bound = np.nan
-        message = "Time limit reached"
 
     monkeypatch.setattr(siting, "milp", lambda *a, **k: NoSolution())
     for seed in range(4):
