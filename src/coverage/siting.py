@@ -147,6 +147,13 @@ class Solution:
     extra: dict[str, float] = field(default_factory=dict)
 
 
+def _pattern(cover: sp.sparray | sp.spmatrix, dtype: type = bool) -> sp.csc_array:
+    """Coverage as a 0/1 pattern: every stored entry marks coverage, a stored zero too."""
+    m = sp.csc_array(cover)
+    m.sum_duplicates()
+    return sp.csc_array((np.ones(m.nnz, dtype=dtype), m.indices, m.indptr), shape=m.shape)
+
+
 def reduce_problem(cover: sp.sparray | sp.spmatrix, weight: FloatArray) -> Reduced:
     """Shrink a covering problem without changing its optimum.
 
@@ -169,10 +176,8 @@ def reduce_problem(cover: sp.sparray | sp.spmatrix, weight: FloatArray) -> Reduc
     >>> r.weight.tolist(), r.candidates.tolist(), r.unreachable_weight
     ([7.0, 1.0], [1], 9.0)
     """
-    m = sp.csr_array(cover)
-    m.sum_duplicates()
     # every stored entry marks coverage, a stored zero too (a candidate on the spot)
-    m = sp.csr_array((np.ones(m.nnz, dtype=bool), m.indices, m.indptr), shape=m.shape)
+    m = sp.csr_array(_pattern(cover))
     weight = np.asarray(weight, dtype=float)
     n_demand, n_cand = m.shape
     reach = np.diff(m.indptr) > 0
@@ -357,10 +362,7 @@ def milp_max_cover(
     9.0
     """
     weight = np.asarray(weight, dtype=float)
-    m = sp.csc_array(cover)
-    m.sum_duplicates()
-    # every stored entry marks coverage, a stored zero too (as in reduce_problem)
-    m = sp.csc_array((np.ones(m.nnz, dtype=bool), m.indices, m.indptr), shape=m.shape)
+    m = _pattern(cover)
     if p <= 0 or m.shape[1] == 0:
         return _finish(m, weight, np.zeros(0, np.int64), 0.0, True, time.perf_counter(), "", {})
     if m.nnz <= direct_max_pairs:
@@ -489,14 +491,15 @@ def lagrangian_bound(
     >>> round(lagrangian_bound(cover, np.array([4.0, 1.0, 4.0]), 1).bound, 3)
     5.0
     """
-    m = sp.csc_array((np.ones(cover.nnz), cover.indices, cover.indptr), shape=cover.shape)
+    m = _pattern(cover, float)
     mt = sp.csr_array(m.T)
     w = np.asarray(weight, dtype=float)
     n_cand = m.shape[1]
     lam = 0.5 * w
     scores = mt @ lam
-    scale = float(np.partition(scores, n_cand - p)[n_cand - p]) or float(w.max(initial=0.0)) or 1.0
-    theta = [float(np.partition(scores, n_cand - p)[n_cand - p])]
+    s_p = float(np.partition(scores, n_cand - p)[n_cand - p])
+    scale = s_p or float(w.max(initial=0.0)) or 1.0
+    theta = [s_p]
     evaluations = [0]
 
     def smoothed(lam: FloatArray, mu: float) -> tuple[float, FloatArray]:
@@ -609,9 +612,7 @@ def swap_improve(
     (array([1]), 10.0)
     """
     w = np.asarray(weight, dtype=float)
-    mt = sp.csr_array(
-        sp.csc_array((np.ones(cover.nnz), cover.indices, cover.indptr), shape=cover.shape).T
-    )
+    mt = sp.csr_array(_pattern(cover, float).T)
     sites = [int(c) for c in chosen]
     counts = _unit_counts(cover, sites)
     value = float(w[counts > 0].sum())
@@ -660,7 +661,7 @@ def _restricted(
         return fixed, base, base, True, ""
     if free.size <= k:
         chosen = np.r_[fixed, free]
-        value = float(w[_unit_counts(cover, chosen) > 0].sum())
+        value = covered_weight(cover, w, chosen)
         return chosen, value, value, True, ""
     sub = sp.csc_array(cover[open_rows][:, free])
     red = reduce_problem(sub, w[open_rows])
@@ -738,8 +739,7 @@ def _bound_and_fix(
     pairs = int(size[free].sum())
     if pairs > RESTRICTED_MILP_MAX_PAIRS:
         # HiGHS does not bound its set-up and root LP by its time limit: on a region this
-        # large it overruns by minutes (and a kernel of a few hundred of the free candidates
-        # found nothing better than the incumbent in 47 s), so the bound stands as it is
+        # large it overruns by minutes, so the bound stands as it is
         message += (
             f"; the MILP was not started: the free candidates hold {pairs:,} coverage pairs, "
             f"more than {RESTRICTED_MILP_MAX_PAIRS:,}; the bound is the Lagrangian one"
