@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from coverage.network import StreetNetwork
 
@@ -34,3 +35,12 @@ def make_network(node_xy, segments, one_way=(), mode="walk", main=None) -> Stree
         seg_highway=np.array(["residential"] * len(seg), dtype=object),
         node_main=np.ones(len(xy), dtype=bool) if main is None else np.asarray(main),
     )
+
+
+@pytest.fixture(scope="session")
+def demo_result():
+    """The demo study's run, computed once per test session (treat as read-only)."""
+    from coverage.config import demo_study
+    from coverage.pipeline import run_study
+
+    return run_study(demo_study())

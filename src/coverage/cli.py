@@ -29,6 +29,16 @@ def _common(cmd: argparse.ArgumentParser) -> None:
     cmd.add_argument(
         "--lang", choices=("en", "zh"), default="en", help="language of the map and report"
     )
+    cmd.add_argument(
+        "--offline",
+        action="store_true",
+        help="a map that loads nothing from the internet: no OpenStreetMap basemap "
+        "(Leaflet is inlined in every map); combine with --basemap URL for local tiles",
+    )
+    cmd.add_argument(
+        "--basemap",
+        help="'osm', 'none' or a tile URL template with {z}/{x}/{y} (overrides [map] basemap)",
+    )
     cmd.add_argument("--quiet", action="store_true", help="no progress messages")
 
 
@@ -115,6 +125,15 @@ def main(argv: list[str] | None = None) -> int:
 
             names = [n for p in args.preset for n in (shipped_presets() if p == "all" else [p])]
             study = study.with_overrides(targets=Targets(preset=tuple(dict.fromkeys(names))))
+        if args.offline or args.basemap:
+            changes: dict[str, Any] = {}
+            if args.offline:
+                changes["offline"] = True
+            if args.basemap:
+                changes["basemap"] = args.basemap
+            elif args.offline and study.map.basemap == "osm":
+                changes["basemap"] = ""  # --offline replaces the study's OSM basemap by none
+            study = study.with_overrides(map=replace(study.map, **changes))
         if args.command == "site":
             study = study.with_overrides(siting=replace(study.siting, **_siting_overrides(args)))
         result = run_study(study, progress=progress)
@@ -134,8 +153,20 @@ def main(argv: list[str] | None = None) -> int:
     if siting is not None:
         print(_siting_summary(siting))
     print(f"\noutputs in {args.out}: " + ", ".join(p.name for p in paths.values()))
+    _print_map(paths["map"], study.map)
     print(f"finished in {time.perf_counter() - start:.1f} s")
     return 0
+
+
+def _print_map(path: Path, settings: Any) -> None:
+    size = path.stat().st_size
+    tiles = settings.tiles()
+    where = (
+        "no basemap: opens with no network at all"
+        if tiles == "none"
+        else ("OpenStreetMap basemap" if tiles == "osm" else f"basemap {tiles}")
+    )
+    print(f"map: {path.name}, {size / 1e6:.1f} MB, self-contained ({where})")
 
 
 def _siting_summary(siting: Any) -> str:

@@ -51,6 +51,13 @@ the closest valid key::
 
     [targets]
     preset = ["suining-2025"]     # shipped preset names and/or paths to CSV files
+
+    [map]
+    basemap = "osm"               # "osm", "none" or a tile URL template ({z}/{x}/{y})
+    offline = false               # true: no remote basemap (assets are always inlined)
+
+    [datum]                       # lon/lat layers exported from Chinese map services
+    facilities = "gcj02"          # "wgs84" (default), "gcj02" (Gaode, Tencent) or "bd09" (Baidu)
 """
 
 from __future__ import annotations
@@ -193,6 +200,52 @@ class Siting:
 
 
 @dataclass(frozen=True)
+class MapSettings:
+    """The interactive map: basemap, offline use, size cap and simplification.
+
+    ``basemap``: ``"osm"`` (OpenStreetMap's tile servers), ``"none"``, or a
+    tile URL template with ``{z}``, ``{x}`` and ``{y}`` (a local tile server
+    or a ``file://`` folder of tiles), credited with ``basemap_attribution``.
+    Empty: ``"osm"``, or ``"none"`` when ``offline``. ``offline``: the map
+    loads nothing from the internet (Leaflet is inlined in every map; this
+    refuses the OpenStreetMap tile servers). ``max_size_mb``: the largest
+    map file written; geometries are simplified further (doubling
+    ``simplify_m``) until the page fits. ``demand_grid``: include the
+    demand grid as a layer (hidden until ticked).
+    """
+
+    basemap: str = ""
+    basemap_attribution: str = ""
+    offline: bool = False
+    max_size_mb: float = 20.0
+    simplify_m: float = 2.0
+    demand_grid: bool = True
+
+    def tiles(self) -> str:
+        """The basemap in use: ``"osm"``, ``"none"`` or a URL template."""
+        return self.basemap or ("none" if self.offline else "osm")
+
+
+#: Coordinate systems of lon/lat layers accepted for conversion to WGS84.
+DATUMS = ("wgs84", "gcj02", "bd09")
+
+
+@dataclass(frozen=True)
+class Datums:
+    """The datum of each lon/lat vector layer: ``wgs84``, ``gcj02`` or ``bd09``.
+
+    Layers exported from Gaode (Amap) or Tencent maps are in GCJ-02 and from
+    Baidu maps in BD-09: declared as EPSG:4326 they sit hundreds of metres
+    off. A layer declared here is converted to WGS84 when read.
+    """
+
+    communities: str = "wgs84"
+    facilities: str = "wgs84"
+    workplaces: str = "wgs84"
+    candidates: str = "wgs84"
+
+
+@dataclass(frozen=True)
 class Targets:
     """Target presets: shipped names (see :mod:`coverage.targets`) or CSV paths."""
 
@@ -218,6 +271,8 @@ class Study:
     capacity: Capacity = field(default_factory=Capacity)
     siting: Siting = field(default_factory=Siting)
     targets: Targets = field(default_factory=Targets)
+    map: MapSettings = field(default_factory=MapSettings)
+    datum: Datums = field(default_factory=Datums)
     source: Path | None = None
 
     def __post_init__(self) -> None:
@@ -273,6 +328,14 @@ def _validate(study: Study) -> None:
             f"{where}: capacity.minutes must be a positive number, got {study.capacity.minutes!r}"
         )
     _validate_siting(where, study.siting)
+    _validate_map(where, study.map)
+    for key in ("communities", "facilities", "workplaces", "candidates"):
+        value = getattr(study.datum, key)
+        if value not in DATUMS:
+            raise StudyFileError(
+                f"{where}: datum.{key} must be one of {', '.join(DATUMS)}, got {value!r}"
+                f"{_suggest(value, DATUMS)}"
+            )
     ind = study.indicators
     for key, cats in (
         ("service_circle", ind.service_circle),
@@ -331,6 +394,25 @@ def _validate_siting(where: str, s: Siting) -> None:
         )
 
 
+def _validate_map(where: str, m: MapSettings) -> None:
+    tiles = m.tiles()
+    if tiles not in ("osm", "none") and not all(k in tiles for k in ("{z}", "{x}", "{y}")):
+        raise StudyFileError(
+            f'{where}: map.basemap must be "osm", "none" or a tile URL template with {{z}}, '
+            f"{{x}} and {{y}} (e.g. http://localhost:8080/{{z}}/{{x}}/{{y}}.png), got {tiles!r}"
+        )
+    if m.offline and tiles == "osm":
+        raise StudyFileError(
+            f"{where}: an offline map cannot use the OpenStreetMap tile servers. Fix: set "
+            'map.basemap = "none", or a tile URL template of a local tile server or folder'
+        )
+    for key in ("max_size_mb", "simplify_m"):
+        if not getattr(m, key) > 0:
+            raise StudyFileError(
+                f"{where}: map.{key} must be a positive number, got {getattr(m, key)!r}"
+            )
+
+
 def _suggest(word: str, valid: Any) -> str:
     close = difflib.get_close_matches(word, list(valid), n=1, cutoff=0.5)
     return f" (did you mean {close[0]!r}?)" if close else ""
@@ -345,6 +427,8 @@ _SECTIONS: dict[str, type] = {
     "capacity": Capacity,
     "siting": Siting,
     "targets": Targets,
+    "map": MapSettings,
+    "datum": Datums,
 }
 _TOP_SCALARS = {"name": str, "crs": str, "attribution": str}
 
@@ -384,6 +468,10 @@ def _typed(where: str, key: str, value: Any, default: Any, annotation: str) -> A
         ):
             raise StudyFileError(f"{where}: {key} must be a list of numbers, got {value!r}")
         return tuple(float(v) for v in value)
+    if isinstance(default, bool):
+        if not isinstance(value, bool):
+            raise StudyFileError(f"{where}: {key} must be true or false, got {value!r}")
+        return value
     if isinstance(default, float):
         if not isinstance(value, int | float) or isinstance(value, bool):
             raise StudyFileError(f"{where}: {key} must be a number, got {value!r}")

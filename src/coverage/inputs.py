@@ -13,6 +13,8 @@ from pathlib import Path
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import prcoords
+import pyproj
 import shapely
 
 from coverage.categories import CATEGORIES
@@ -29,6 +31,10 @@ from coverage.errors import (
 )
 
 KINDS = ("urban", "rural")
+
+#: Converters to WGS84 (prcoords, exact inversions) and the names of the datums.
+_TO_WGS84 = {"gcj02": prcoords.gcj_wgs_bored, "bd09": prcoords.bd_wgs_bored}
+_DATUM_NAMES = {"gcj02": "GCJ-02", "bd09": "BD-09"}
 
 
 def read_layer(path: Path, layer: str) -> gpd.GeoDataFrame:
@@ -340,3 +346,86 @@ def read_workplaces(path: Path) -> tuple[gpd.GeoDataFrame, list[str]]:
         crs=gdf.crs,
     )
     return out, notes
+
+
+def convert_datum(
+    gdf: gpd.GeoDataFrame, datum: str, layer: str, id_col: str
+) -> tuple[gpd.GeoDataFrame, list[str]]:
+    """Convert a lon/lat layer from GCJ-02 or BD-09 to WGS84.
+
+    Chinese map services (Gaode/Amap and Tencent: GCJ-02; Baidu: BD-09) shift
+    their lon/lat coordinates by a few hundred metres; exported facility lists
+    keep the shift. The inverse transforms come from ``prcoords`` (iterated to
+    well under a centimetre).
+
+    Parameters
+    ----------
+    gdf
+        The layer as read, declared in a geographic CRS (lon/lat).
+    datum
+        ``"wgs84"`` (returned unchanged), ``"gcj02"`` or ``"bd09"``.
+    layer
+        Layer name, for messages.
+    id_col
+        Id column, to name features in messages.
+
+    Returns
+    -------
+    tuple
+        A new GeoDataFrame in EPSG:4326 and notes (the median shift applied).
+
+    Raises
+    ------
+    InputLayerError
+        When the layer is projected (the offsets are defined on lon/lat only)
+        or a feature lies outside China, where neither datum exists.
+    """
+    if datum == "wgs84":
+        return gdf, []
+    name = _DATUM_NAMES[datum]
+    crs = pyproj.CRS.from_user_input(gdf.crs)
+    if not crs.is_geographic:
+        raise InputLayerError(
+            layer,
+            f"datum.{layer} says {name}, but the layer's CRS ({crs.name}) is projected; "
+            f"{name} is a shift of lon/lat coordinates",
+            f"give the layer in lon/lat (EPSG:4326) as the map service exported it, or remove "
+            f"datum.{layer} if its coordinates are already WGS84",
+        )
+    ll = gdf.to_crs("EPSG:4326")
+    b = ll.geometry.bounds
+    outside = ~(
+        (b["minx"] >= 72.004)
+        & (b["maxx"] <= 137.8347)
+        & (b["miny"] >= 0.8293)
+        & (b["maxy"] <= 55.8271)
+    )
+    if outside.any():
+        feats = ", ".join(ll[id_col].astype(str)[outside].head(5))
+        raise InputLayerError(
+            layer,
+            f"datum.{layer} says {name}, but feature(s) {feats} lie outside China, where "
+            f"{name} is not defined",
+            f"remove those features, or remove datum.{layer} if the layer is WGS84",
+        )
+    convert = _TO_WGS84[datum]
+
+    def to_wgs84(xy: np.ndarray) -> np.ndarray:
+        out = np.empty_like(xy)
+        for i, (lon, lat) in enumerate(xy):
+            wgs = convert((lat, lon), False)
+            out[i] = (wgs.lon, wgs.lat)
+        return out
+
+    before = shapely.get_coordinates(ll.geometry.values)
+    geoms = shapely.transform(ll.geometry.values, to_wgs84)
+    after = shapely.get_coordinates(geoms)
+    _, _, shift = pyproj.Geod(ellps="WGS84").inv(
+        before[:, 0], before[:, 1], after[:, 0], after[:, 1]
+    )
+    out = gpd.GeoDataFrame(ll.drop(columns=ll.geometry.name), geometry=geoms, crs="EPSG:4326")
+    note = (
+        f"{layer}: coordinates converted from {name} to WGS84 (median shift "
+        f"{float(np.median(shift)):.0f} m)"
+    )
+    return out, [note]

@@ -1,20 +1,45 @@
-"""The interactive map (folium): communities coloured by coverage, facilities by
-category, shortfall communities outlined, a legend and popups with the figures.
+"""The interactive map: one self-contained HTML page that opens anywhere.
 
-Every user-provided string (names, ids, categories) is HTML-escaped before it
-reaches the page: folium inserts popup values with ``innerHTML``.
+Leaflet is inlined from the ``XStatic-Leaflet`` package (its images as data
+URIs), so the page loads nothing at view time but the basemap tiles, and with
+``basemap = "none"`` nothing at all; a Content-Security-Policy in the page
+forbids every other load. folium builds the page; the layers are drawn by a
+short script of our own from compact GeoJSON (coordinates rounded to about a
+metre, geometries simplified in the study CRS, shared community edges kept
+shared), so a city-sized study stays small. When the page would exceed
+``max_size_mb``, the simplification tolerance is doubled until it fits.
+
+Every user-provided string (names, ids, categories, the study's name and
+attribution) is HTML-escaped before it reaches the page: popups, tooltips and
+layer names are set with ``innerHTML``. The embedded JSON also has ``</``
+escaped, so no string can close the script that carries it.
 """
 
 from __future__ import annotations
 
+import base64
 import html
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
-import branca.colormap as cm
 import folium
+import geopandas as gpd
 import numpy as np
+import pandas as pd
+import shapely
+from affine import Affine
+from branca.element import Element, MacroElement
+from jinja2 import Template
+from rasterio.features import rasterize
+from rasterio.io import MemoryFile
 
 from coverage.categories import label
+from coverage.config import MapSettings
+from coverage.errors import CoverageError
 
 if TYPE_CHECKING:
     from coverage.pipeline import StudyResult
@@ -39,279 +64,942 @@ PALETTE = [
     "#666666",
 ]
 
+#: The glyph on each category's marker: (English, Chinese).
+GLYPHS: dict[str, tuple[str, str]] = {
+    "community_service": ("CS", "社"),
+    "community_complex": ("CX", "综"),
+    "health": ("H", "医"),
+    "kindergarten": ("K", "幼"),
+    "nursery": ("N", "托"),
+    "elderly_care": ("E", "老"),
+    "primary_school": ("P", "小"),
+    "middle_school": ("M", "中"),
+    "supermarket": ("SM", "超"),
+    "convenience": ("CV", "便"),
+    "market": ("MK", "市"),
+    "culture": ("CU", "文"),
+    "sports": ("SP", "体"),
+    "police": ("PL", "警"),
+    "post": ("PO", "邮"),
+    "pharmacy": ("PH", "药"),
+    "self_service": ("SS", "自"),
+    "legal_aid": ("LA", "法"),
+}
 
-def _fmt_share(v: float) -> str:
-    return "–" if v is None or not np.isfinite(v) else f"{100 * v:.1f} %"
+#: Coverage classes of the community colouring: upper bounds and colours.
+CLASS_BOUNDS = (0.5, 0.7, 0.9, 1.0 - 1e-9)
+CLASS_COLOURS = ("#d7191c", "#fdae61", "#ffffbf", "#a6d96a", "#1a9641")
+NO_VALUE_COLOUR = "#bbbbbb"
+
+#: Decimal places of lon/lat in the page (1e-5 degree: about 1 m).
+DECIMALS = 5
+#: Largest demand-grid image, pixels.
+GRID_MAX_PIXELS = 1_500_000
+#: Simplification rounds before the size cap is declared out of reach.
+SIMPLIFY_ROUNDS = 7
+
+OSM_TILES = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+OSM_ATTRIBUTION = "© OpenStreetMap contributors (ODbL)"
+
+TEXT: dict[str, dict[str, str]] = {
+    "en": {
+        "communities": "communities: coverage",
+        "indicator": "colour communities by",
+        "residents": "residents",
+        "indicator_col": "indicator",
+        "value": "value",
+        "target": "target",
+        "status": "status",
+        "facilities": "facilities",
+        "facility_layer": "facilities: {cat}",
+        "service_area": "service area: {cat}, {t:g} min {mode}",
+        "service_tip": "streets within {t:g} min by {mode} of a {cat} (display only; figures use each demand point's own time)",
+        "shortfall_layer": "shortfall areas: {ind}",
+        "shortfall_popup": "<b>shortfall area {rank}</b> ({ind})<br>uncovered residents: {pop}<br>area: {area} km²<br>communities: {comms}",
+        "grid_layer": "demand grid: {ind}",
+        "grid_legend": "demand grid (off by default): residents covered by {ind} (green) or not (red)",
+        "sites_layer": "proposed {cat} ({rule})",
+        "catchments_layer": "proposed {cat}: new catchments",
+        "site_popup": "<b>proposed site {rank}</b>: {id}<br>residents newly covered alone: {alone}<br>added in build order: {added}<br>coverage after the first {rank}: {after}",
+        "site_tip": "proposed site {rank}",
+        "catch_tip": "site {rank} ({id}): {pop} residents newly covered",
+        "legend_short": "community below its target for the chosen indicator",
+        "legend_nodata": "no residents / no value",
+        "facility_popup": "<b>{name}</b><br>id: {id}<br>category: {cat} ({code})<br>on walk network: {on}<br>residents for whom it is the nearest within {tw:g} min walk: {served_w}<br>residents within {tw:g} min walk: {within_w}<br>residents for whom it is the nearest within {tc:g} min cycle: {served_c}",
+        "yes": "yes",
+        "no_snap": "no (beyond the snapping limit)",
+        "settings": "{speeds}; snapping ≤ {walk:g} m (walk), {cycle:g} m (cycle); targets: {targets}",
+        "basemap_none": "no basemap",
+        "walk": "walk",
+        "cycle": "cycle",
+        "straight": "straight line",
+        "rule": "rule",
+        "min": "min",
+        "m": "m",
+        "caption": "{label}: share of residents covered",
+        "data": "Data: {sources}",
+        "roads": "roads © OpenStreetMap contributors (ODbL)",
+    },
+    "zh": {
+        "communities": "社区：覆盖率",
+        "indicator": "社区着色指标",
+        "residents": "常住人口",
+        "indicator_col": "指标",
+        "value": "现状",
+        "target": "目标",
+        "status": "状态",
+        "facilities": "设施",
+        "facility_layer": "设施：{cat}",
+        "service_area": "服务范围：{cat}，{mode}{t:g}分钟",
+        "service_tip": "{mode}{t:g}分钟可达{cat}的街道（仅供显示；指标按每个需求点的实际时间计算）",
+        "shortfall_layer": "短板区域：{ind}",
+        "shortfall_popup": "<b>短板区域 {rank}</b>（{ind}）<br>未覆盖人口：{pop}<br>面积：{area} 平方公里<br>社区：{comms}",
+        "grid_layer": "需求网格：{ind}",
+        "grid_legend": "需求网格（默认关闭）：{ind}覆盖（绿）/未覆盖（红）的居民",
+        "sites_layer": "拟建{cat}（{rule}）",
+        "catchments_layer": "拟建{cat}：新增服务范围",
+        "site_popup": "<b>拟建点 {rank}</b>：{id}<br>单独新增覆盖人口：{alone}<br>按建设顺序新增：{added}<br>前{rank}处建成后覆盖率：{after}",
+        "site_tip": "拟建点 {rank}",
+        "catch_tip": "拟建点 {rank}（{id}）：新增覆盖 {pop} 人",
+        "legend_short": "所选指标未达标的社区",
+        "legend_nodata": "无居民 / 无数值",
+        "facility_popup": "<b>{name}</b><br>编号：{id}<br>类别：{cat}（{code}）<br>接入步行路网：{on}<br>步行{tw:g}分钟内以其为最近设施的居民：{served_w}<br>步行{tw:g}分钟内的居民：{within_w}<br>骑行{tc:g}分钟内以其为最近设施的居民：{served_c}",
+        "yes": "是",
+        "no_snap": "否（超出接入距离）",
+        "settings": "{speeds}；接入距离 ≤ {walk:g} 米（步行），{cycle:g} 米（骑行）；目标：{targets}",
+        "basemap_none": "无底图",
+        "walk": "步行",
+        "cycle": "骑行",
+        "straight": "直线距离",
+        "rule": "规则",
+        "min": "分钟",
+        "m": "米",
+        "caption": "{label}：居民覆盖率",
+        "data": "数据：{sources}",
+        "roads": "路网 © OpenStreetMap 贡献者（ODbL）",
+    },
+}
+
+_STATUS_ZH = {
+    "met": "达标",
+    "short": "未达标",
+    "no target": "无目标",
+    "no data": "无数据",
+    "no residents": "无居民",
+    "not applicable": "不适用",
+}
 
 
-def _community_popup(row: dict[str, object], result: StudyResult) -> str:
-    esc = html.escape
-    lines = [
-        f"<b>{esc(str(row['name']))}</b> ({esc(str(row['community_id']))}, {esc(str(row['kind']))})",
-        f"<br>residents: {float(row['population']):,.0f}",  # type: ignore[arg-type]
-        "<table style='font-size:11px'><tr><th>indicator</th><th>value</th><th>target</th><th>status</th></tr>",
-    ]
-    ind = result.indicators
-    rows = ind[ind["scope"] == f"community:{row['community_id']}"]
-    for _, r in rows.iterrows():
-        if r["indicator"] == "category_coverage" and r["minutes_or_metres"] != 15.0:
+class MapSizeError(CoverageError):
+    """The map cannot be brought under its size cap by simplification."""
+
+
+@dataclass(frozen=True)
+class MapFigures:
+    """What was written: size, the simplification used and each layer's share."""
+
+    bytes: int
+    simplify_m: float
+    layers_bytes: dict[str, int]
+    basemap: str
+    offline: bool
+    notes: list[str] = field(default_factory=list)
+
+    def record(self) -> dict[str, Any]:
+        """The figures as a plain dict for ``run.json``."""
+        return {
+            "bytes": self.bytes,
+            "megabytes": round(self.bytes / 1e6, 3),
+            "simplify_m": self.simplify_m,
+            "basemap": self.basemap,
+            "offline": self.offline,
+            "layers_bytes": dict(self.layers_bytes),
+            "notes": list(self.notes),
+        }
+
+
+def _t(lang: str, key: str, **values: Any) -> str:
+    text = TEXT[lang][key]
+    return text.format(**values) if values else text
+
+
+def _esc(value: object) -> str:
+    return html.escape("" if value is None else str(value), quote=True)
+
+
+def _fmt_share(v: object) -> str:
+    if v is None or not isinstance(v, int | float) or not np.isfinite(v):
+        return "–"
+    return f"{100 * float(v):.1f} %"
+
+
+def _count(v: object) -> str:
+    try:
+        f = float(v)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return "–"
+    return "–" if not np.isfinite(f) else f"{f:,.0f}"
+
+
+def _js_json(value: Any) -> str:
+    """JSON safe to embed in a ``<script>``: ``</`` cannot close it."""
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    return text.replace("</", "<\\/").replace("<!--", "<\\!--")
+
+
+# --- assets -------------------------------------------------------------------------------
+
+
+def leaflet_assets() -> tuple[str, str, str]:
+    """Leaflet's CSS (images inlined as data URIs), its JavaScript and version.
+
+    The files come from the ``XStatic-Leaflet`` package (Leaflet's own
+    distribution files), installed as a dependency.
+    """
+    from xstatic.pkg import leaflet as xs_leaflet
+
+    base = Path(xs_leaflet.BASE_DIR)
+    css = (base / "leaflet.css").read_text(encoding="utf-8")
+
+    def inline(match: re.Match[str]) -> str:
+        data = (base / match.group(1)).read_bytes()
+        return f"url(data:image/png;base64,{base64.b64encode(data).decode('ascii')})"
+
+    css = re.sub(r"url\((images/[\w.-]+\.png)\)", inline, css)
+    js = (base / "leaflet.js").read_text(encoding="utf-8")
+    js = re.sub(r"//# sourceMappingURL=\S+", "", js)
+    if "</script" in js.lower() or "</style" in css.lower():  # pragma: no cover - a bad package
+        raise CoverageError("the Leaflet package's files cannot be inlined safely")
+    return css, js, str(xs_leaflet.VERSION)
+
+
+def _tile_source(template: str) -> str:
+    """The CSP source that admits a tile URL template (``{s}`` as any subdomain)."""
+    parts = urlsplit(template)
+    if parts.scheme == "file" or not parts.netloc:
+        return f"{parts.scheme or 'file'}:"
+    host = parts.netloc.replace("{s}", "*")
+    if "{" in host:
+        return f"{parts.scheme}:"
+    return f"{parts.scheme}://{host}"
+
+
+# --- geometry -----------------------------------------------------------------------------
+
+
+def _lonlat(geoms: gpd.GeoSeries, tolerance_m: float, coverage: bool = False) -> list[Any]:
+    """GeoJSON geometries in lon/lat, simplified in the layer's metric CRS and rounded."""
+    if len(geoms) == 0:
+        return []
+    values = geoms.values
+    if tolerance_m > 0:
+        if coverage:
+            values = shapely.coverage_simplify(values, tolerance_m)
+        else:
+            values = shapely.simplify(values, tolerance_m, preserve_topology=True)
+    ll = gpd.GeoSeries(values, crs=geoms.crs).to_crs("EPSG:4326").values
+    ll = shapely.transform(ll, lambda xy: np.round(xy, DECIMALS))
+    return [json.loads(g) if g is not None else None for g in shapely.to_geojson(ll)]
+
+
+def _collection(geometries: list[Any], props: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "type": "FeatureCollection",
+        "features": [
+            {"type": "Feature", "geometry": g, "properties": p}
+            for g, p in zip(geometries, props, strict=True)
+            if g is not None
+        ],
+    }
+
+
+# --- page pieces ----------------------------------------------------------------------------
+
+
+class _Map(folium.Map):
+    """A folium map that links nothing: Leaflet is inlined by :func:`build_map`."""
+
+    default_js = []  # noqa: RUF012 - folium's own class attributes, emptied
+    default_css = []  # noqa: RUF012
+
+
+class _Script(MacroElement):
+    """A script of our own, rendered after the elements it refers to."""
+
+    _template = Template("{% macro script(this, kwargs) %}{{ this.code }}{% endmacro %}")
+
+    def __init__(self, code: str) -> None:
+        super().__init__()
+        self._name = "ScScript"
+        self.code = code
+
+
+#: The drawing code: our own, small, working on the compact payloads below.
+RUNTIME_JS = """
+var scMap = (function () {
+  var bounds = %(bounds)s, colours = %(colours)s, none = %(none)s;
+  function colour(v) {
+    if (v === null || v === undefined) { return none; }
+    for (var i = 0; i < bounds.length; i++) { if (v < bounds[i]) { return colours[i]; } }
+    return colours[colours.length - 1];
+  }
+  function share(v) { return (v === null || v === undefined) ? "–" : (100 * v).toFixed(1) + " %%"; }
+  function communities(group, data, inds, selectId, captionId) {
+    var cur = 0;
+    function style(f) {
+      var s = f.properties.s[cur] === 1;
+      return {fillColor: colour(f.properties.v[cur]), fillOpacity: 0.6,
+              color: s ? "#b00000" : "#555555", weight: s ? 3 : 1, dashArray: s ? "6 4" : null};
+    }
+    var layer = L.geoJson(data, {style: style, onEachFeature: function (f, l) {
+      l.bindPopup(f.properties.popup, {maxWidth: 520});
+      l.bindTooltip(function () {
+        return f.properties.n + "<br>" + inds[cur].short + ": " + share(f.properties.v[cur]);
+      }, {sticky: true});
+    }}).addTo(group);
+    var select = document.getElementById(selectId);
+    if (select) {
+      select.addEventListener("change", function () {
+        cur = parseInt(select.value, 10);
+        layer.setStyle(style);
+        document.getElementById(captionId).innerHTML = inds[cur].caption;
+      });
+    }
+    return layer;
+  }
+  function polygons(group, data, style, popupWidth) {
+    return L.geoJson(data, {style: function () { return style; }, onEachFeature: function (f, l) {
+      if (f.properties.popup) { l.bindPopup(f.properties.popup, {maxWidth: popupWidth}); }
+      if (f.properties.tip) { l.bindTooltip(f.properties.tip, {sticky: true}); }
+    }}).addTo(group);
+  }
+  function points(group, data, iconHtml, size) {
+    var icon = L.divIcon({className: "sc-icon", html: iconHtml, iconSize: [size, size],
+                          iconAnchor: [size / 2, size / 2], popupAnchor: [0, -size / 2]});
+    return L.geoJson(data, {
+      pointToLayer: function (f, ll) { return L.marker(ll, {icon: f.properties.icon ?
+        L.divIcon({className: "sc-icon", html: f.properties.icon, iconSize: [size, size],
+                   iconAnchor: [size / 2, size / 2], popupAnchor: [0, -size / 2]}) : icon}); },
+      onEachFeature: function (f, l) {
+        l.bindPopup(f.properties.popup, {maxWidth: 340});
+        if (f.properties.tip) { l.bindTooltip(f.properties.tip); }
+      }}).addTo(group);
+  }
+  function control(map, position, htmlText) {
+    var c = L.control({position: position});
+    c.onAdd = function () {
+      var div = L.DomUtil.create("div", "sc-panel");
+      div.innerHTML = htmlText;
+      L.DomEvent.disableClickPropagation(div);
+      L.DomEvent.disableScrollPropagation(div);
+      return div;
+    };
+    c.addTo(map);
+    return c;
+  }
+  return {communities: communities, polygons: polygons, points: points, control: control};
+})();
+"""
+
+PAGE_CSS = """
+.leaflet-container { background: #f2efe9; font: 12px/1.4 "Noto Sans CJK SC", "WenQuanYi Micro Hei",
+  "Microsoft YaHei", "PingFang SC", Arial, sans-serif; }
+.sc-panel { background: #fff; padding: 6px 10px; border: 1px solid #888; border-radius: 4px;
+  max-width: 360px; max-height: 60vh; overflow: auto; }
+.sc-panel h4 { margin: 0 0 4px; font-size: 13px; }
+.sc-panel select { max-width: 330px; margin: 2px 0 6px; }
+.sc-title { font-size: 14px; max-width: 520px; }
+.sc-title .sc-settings { font-size: 11px; color: #444; }
+.sc-icon span { display: block; width: 100%; height: 100%; border-radius: 50%; color: #fff;
+  border: 1.5px solid #222; text-align: center; font-weight: bold; box-sizing: border-box; }
+.sc-swatch { display: inline-block; width: 14px; height: 10px; margin-right: 4px;
+  border: 1px solid #555; vertical-align: middle; }
+.sc-legend-icon { display: inline-block; width: 18px; height: 18px; line-height: 15px;
+  border-radius: 50%; color: #fff; font-size: 9px; font-weight: bold; text-align: center;
+  border: 1.5px solid #222; margin-right: 4px; vertical-align: middle; box-sizing: border-box; }
+.leaflet-control-layers { font-size: 12px; }
+.leaflet-control-layers label { margin: 1px 0; }
+.sc-popup td, .sc-popup th { padding: 1px 4px; text-align: left; font-size: 11px; }
+"""
+
+
+def _icon_html(category: str, colour: str, lang: str, size: int = 20) -> str:
+    glyph = GLYPHS.get(category, (category[:2].upper(), category[:1]))[1 if lang == "zh" else 0]
+    font = 11 if len(glyph) == 1 else 9
+    return (
+        f'<span style="background:{colour};line-height:{size - 3}px;font-size:{font}px">'
+        f"{_esc(glyph)}</span>"
+    )
+
+
+def _mode_word(mode: str, lang: str) -> str:
+    return TEXT[lang].get(mode, mode)
+
+
+def _status(status: str, lang: str) -> str:
+    return _STATUS_ZH.get(status, status) if lang == "zh" else status
+
+
+# --- layers -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Choice:
+    """One indicator the communities can be coloured by."""
+
+    indicator: str
+    column: str
+    short: str
+    caption: str
+
+
+def _choices(result: StudyResult, lang: str) -> list[_Choice]:
+    """The access indicators with values, A1 first."""
+    out: list[_Choice] = []
+    comm = result.communities
+    for spec in result.specs:
+        if spec.column not in comm.columns:
             continue
-        unit = "m" if r["mode"] == "straight" or r["indicator"].startswith("A3") else "min"
-        name = f"{r['indicator']} {r['mode']} {r['minutes_or_metres']:g} {unit} [{r['categories']}]"
-        colour = {"met": "green", "short": "#b00"}.get(r["status"], "#555")
-        lines.append(
-            f"<tr><td>{esc(name)}</td><td>{_fmt_share(r['value'])}</td>"
-            f"<td>{_fmt_share(r['target'])}</td>"
-            f"<td style='color:{colour}'>{esc(str(r['status']))}</td></tr>"
+        if spec.indicator == "category_coverage" and spec.mode != "walk":
+            continue
+        if not np.isfinite(comm[spec.column].to_numpy(dtype=float)).any():
+            continue
+        unit = _t(lang, "min") if spec.unit == "min" else _t(lang, "m")
+        cats = " + ".join(label(c, lang) for c in spec.categories)
+        name = (
+            spec.column
+            if spec.indicator != "category_coverage"
+            else f"{label(spec.categories[0], lang)}"
         )
-    lines.append("</table>")
+        short = f"{name} ({_mode_word(spec.mode, lang)} {spec.threshold:g} {unit})"
+        caption = _t(lang, "caption", label=f"{short}: {cats}")
+        out.append(_Choice(spec.indicator, spec.column, _esc(short), _esc(caption)))
+    out.sort(key=lambda c: (c.indicator != "A1_service_circle", c.indicator == "category_coverage"))
+    return out
+
+
+def _first_target_rows(result: StudyResult, scope_prefix: str = "community:") -> pd.DataFrame:
+    """Community rows, one per (scope, indicator, mode, threshold, categories): the row of
+    the first preset (in study order) that sets a target, else the first row."""
+    ind = result.indicators
+    rows = ind[ind["scope"].str.startswith(scope_prefix)].copy()
+    order = {p: i for i, p in enumerate(result.study.targets.preset)}
+    rows["_has"] = rows["target"].notna()
+    rows["_order"] = rows["preset"].map(order).fillna(len(order))
+    rows = rows.sort_values(["_has", "_order"], ascending=[False, True], kind="stable")
+    keys = ["scope", "indicator", "mode", "minutes_or_metres", "categories"]
+    return rows.drop_duplicates(keys, keep="first").sort_index()
+
+
+def _community_popup(rec: dict[str, Any], rows: pd.DataFrame, lang: str, circle_min: float) -> str:
+    lines = [
+        f"<div class='sc-popup'><b>{_esc(rec['name'])}</b> ({_esc(rec['community_id'])}, "
+        f"{_esc(rec['kind'])})<br>{_t(lang, 'residents')}: {_count(rec['population'])}",
+        f"<table><tr><th>{_t(lang, 'indicator_col')}</th><th>{_t(lang, 'value')}</th>"
+        f"<th>{_t(lang, 'target')}</th><th>{_t(lang, 'status')}</th></tr>",
+    ]
+    for r in rows.itertuples(index=False):
+        if r.indicator == "category_coverage" and r.minutes_or_metres != circle_min:
+            continue
+        if r.mode == "rule":
+            what = f"{r.indicator}"
+        else:
+            unit = (
+                _t(lang, "m")
+                if r.mode == "straight"
+                or str(r.indicator).startswith("A3")
+                or r.minutes_or_metres >= 100
+                else _t(lang, "min")
+            )
+            what = f"{r.indicator} {_mode_word(str(r.mode), lang)} {r.minutes_or_metres:g} {unit}"
+        cats = " + ".join(label(c, lang) for c in str(r.categories).split("+") if c)
+        colour = {"met": "#1a7f37", "short": "#b00000"}.get(str(r.status), "#555")
+        lines.append(
+            f"<tr><td>{_esc(what)}<br><span style='color:#666'>{_esc(cats)}</span></td>"
+            f"<td>{_fmt_share(r.value)}</td><td>{_fmt_share(r.target)}</td>"
+            f"<td style='color:{colour}'>{_esc(_status(str(r.status), lang))}</td></tr>"
+        )
+    lines.append("</table></div>")
     return "".join(lines)
 
 
-def _add_sites(fmap: folium.Map, siting: Any, lang: str) -> None:
-    """Proposed sites (numbered by build order) and the demand each newly covers."""
-    what = html.escape(label(siting.settings.category, lang))
-    catch = siting.catchments.to_crs("EPSG:4326")
-    catch = catch[~catch.geometry.is_empty]
-    if len(catch):
-        folium.GeoJson(
-            catch[["rank", "candidate_id", "new_residents", "geometry"]].__geo_interface__,
-            name=f"proposed {what}: new catchments",
-            style_function=lambda f: {
-                "fillColor": "#6a3d9a",
-                "fillOpacity": 0.3,
-                "color": "#6a3d9a",
-                "weight": 1,
-            },
-            tooltip=folium.GeoJsonTooltip(
-                fields=["rank", "candidate_id", "new_residents"],
-                aliases=["site", "id", "residents newly covered"],
-            ),
-        ).add_to(fmap)
-    group = folium.FeatureGroup(name=f"proposed {what} ({siting.rule})")
-    for rec in siting.sites.to_crs("EPSG:4326").to_dict("records"):
-        text = (
-            f"<b>proposed site {int(rec['rank'])}</b>: {html.escape(str(rec['candidate_id']))}<br>"
-            f"residents newly covered alone: {rec['gain_alone']:,.0f}<br>"
-            f"added in build order: {rec['incremental_gain']:,.0f}<br>"
-            f"coverage after the first {int(rec['rank'])}: {_fmt_share(rec['share_after'])}"
-        )
-        folium.Marker(
-            location=[rec["geometry"].y, rec["geometry"].x],
-            popup=folium.Popup(text, max_width=320),
-            tooltip=f"proposed site {int(rec['rank'])}",
-            icon=folium.DivIcon(
-                html=(
-                    '<div style="background:#6a3d9a;color:#fff;border-radius:50%;width:22px;'
-                    "height:22px;line-height:22px;text-align:center;font-weight:bold;"
-                    f'font-size:12px;border:2px solid #fff">{int(rec["rank"])}</div>'
+def _communities_payload(
+    result: StudyResult, choices: list[_Choice], lang: str, tolerance_m: float
+) -> dict[str, Any]:
+    comm = result.communities
+    rows = _first_target_rows(result)
+    by_scope = {scope: grp for scope, grp in rows.groupby("scope", sort=False)}
+    short: dict[str, set[str]] = {}
+    for c in choices:
+        hit = rows[(rows["indicator"] == c.indicator) & (rows["status"] == "short")]
+        if c.indicator == "category_coverage":
+            hit = hit.iloc[0:0]
+        short[c.column] = set(hit["scope"].str.split(":", n=1).str[1])
+    empty = rows.iloc[0:0]
+    props = []
+    for rec in comm.drop(columns="geometry").to_dict("records"):
+        cid = rec["community_id"]
+        values = []
+        for c in choices:
+            v = rec[c.column]
+            values.append(round(float(v), 4) if v is not None and np.isfinite(v) else None)
+        props.append(
+            {
+                "n": _esc(rec["name"]),
+                "v": values,
+                "s": [1 if cid in short[c.column] else 0 for c in choices],
+                "popup": _community_popup(
+                    rec,
+                    by_scope.get(f"community:{cid}", empty),
+                    lang,
+                    result.study.indicators.circle_min,
                 ),
-                icon_size=(22, 22),
-                icon_anchor=(11, 11),
-            ),
-        ).add_to(group)
-    group.add_to(fmap)
+            }
+        )
+    geoms = _lonlat(comm.geometry, tolerance_m, coverage=True)
+    return _collection(geoms, props)
 
 
-def build_map(result: StudyResult, lang: str = "en", siting: Any = None) -> folium.Map:
-    """Build the folium map of a run.
+def _facility_payload(result: StudyResult, category: str, colour: str, lang: str) -> dict[str, Any]:
+    fac = result.facilities[result.facilities["category"] == category]
+    tw = result.reach["walk"].threshold_min
+    tc = result.reach["cycle"].threshold_min
+    props = []
+    for rec in fac.drop(columns="geometry").to_dict("records"):
+        name = str(rec["name"]) or str(rec["facility_id"])
+        props.append(
+            {
+                "popup": _t(
+                    lang,
+                    "facility_popup",
+                    name=_esc(name),
+                    id=_esc(rec["facility_id"]),
+                    cat=_esc(label(category, lang)),
+                    code=_esc(category),
+                    on=_t(lang, "yes") if rec["on_network_walk"] else _t(lang, "no_snap"),
+                    tw=tw,
+                    tc=tc,
+                    served_w=_count(rec["served_population_walk"]),
+                    within_w=_count(rec["population_within_walk"]),
+                    served_c=_count(rec["served_population_cycle"]),
+                ),
+                "tip": f"{_esc(name)} · {_esc(label(category, lang))}",
+            }
+        )
+    return _collection(_lonlat(fac.geometry, 0.0), props)
+
+
+def demand_grid_png(result: StudyResult, covered: np.ndarray) -> tuple[bytes, list[list[float]]]:
+    """The demand grid as an RGBA PNG in Web Mercator, and its lon/lat bounds.
+
+    Each demand piece (a population cell, or the part of it inside one
+    community) is burnt into the image with ``rasterio.features.rasterize``:
+    green where ``covered`` marks it, red where not, transparent where nobody
+    lives. Pixels are a tenth of the median piece's width, at least 10 m on
+    the ground, widened to keep the image within :data:`GRID_MAX_PIXELS`;
+    population points become single pixels. Encoded with rasterio (GDAL's PNG
+    driver).
+    """
+    pts = result.demand.points
+    pop = pts["population"].to_numpy(dtype=float)
+    pieces = gpd.GeoSeries(pts["piece"].values, crs=pts.crs).to_crs("EPSG:3857")
+    lat = np.deg2rad(float(pts.geometry.to_crs("EPSG:4326").y.median()))
+    scale = 1.0 / np.cos(lat)  # Web Mercator units per ground metre
+    area = pieces.area.to_numpy()
+    typical = float(np.sqrt(np.median(area[area > 0]))) if (area > 0).any() else 100.0 * scale
+    pixel = max(typical / 10.0, 10.0 * scale)
+    x0, y0, x1, y1 = pieces.total_bounds
+    x0, y0, x1, y1 = x0 - pixel, y0 - pixel, x1 + pixel, y1 + pixel
+    while np.ceil((x1 - x0) / pixel) * np.ceil((y1 - y0) / pixel) > GRID_MAX_PIXELS:
+        pixel *= 1.25
+    width = int(np.ceil((x1 - x0) / pixel))
+    height = int(np.ceil((y1 - y0) / pixel))
+    x1, y0 = x0 + width * pixel, y1 - height * pixel
+    transform = Affine(pixel, 0.0, x0, 0.0, -pixel, y1)
+    # 0: nobody, 1: not covered, 2: covered
+    value = np.where(pop > 0, np.where(covered, 2, 1), 0).astype(np.uint8)
+    keep = value > 0
+    burnt = (
+        rasterize(
+            zip(pieces.values[keep], value[keep], strict=True),
+            out_shape=(height, width),
+            transform=transform,
+            fill=0,
+            dtype="uint8",
+        )
+        if keep.any()
+        else np.zeros((height, width), dtype=np.uint8)
+    )
+    palette = np.array([[0, 0, 0, 0], [215, 25, 28, 190], [26, 150, 65, 190]], dtype=np.uint8)
+    rgba = np.moveaxis(palette[burnt], -1, 0)
+    with MemoryFile() as mem:
+        with mem.open(
+            driver="PNG",
+            width=width,
+            height=height,
+            count=4,
+            dtype="uint8",
+            crs="EPSG:3857",
+            transform=transform,
+        ) as dst:
+            dst.write(rgba)
+        png = mem.read()
+    corners = gpd.GeoSeries(gpd.points_from_xy([x0, x1], [y0, y1]), crs="EPSG:3857").to_crs(
+        "EPSG:4326"
+    )
+    bounds = [
+        [float(corners.y.iloc[0]), float(corners.x.iloc[0])],
+        [float(corners.y.iloc[1]), float(corners.x.iloc[1])],
+    ]
+    return png, bounds
+
+
+# --- the page -----------------------------------------------------------------------------
+
+
+def _legend_html(
+    lang: str,
+    choices: list[_Choice],
+    categories: list[str],
+    colours: dict[str, str],
+    grid_label: str | None,
+) -> str:
+    classes = ["&lt; 50 %", "50–70 %", "70–90 %", "90–&lt;100 %", "100 %"]
+    options = "".join(f'<option value="{i}">{c.short}</option>' for i, c in enumerate(choices))
+    parts = [
+        f"<h4>{_t(lang, 'indicator')}</h4>",
+        f'<select id="sc-indicator">{options}</select>' if len(choices) > 1 else "",
+        f'<div id="sc-caption" style="font-size:11px">{choices[0].caption if choices else ""}</div>',
+        "".join(
+            f'<div><span class="sc-swatch" style="background:{col}"></span>{cls}</div>'
+            for col, cls in zip(CLASS_COLOURS, classes, strict=True)
+        ),
+        f'<div><span class="sc-swatch" style="background:{NO_VALUE_COLOUR}"></span>'
+        f"{_t(lang, 'legend_nodata')}</div>",
+        '<div><span class="sc-swatch" style="background:#fff;border:2px dashed #b00000">'
+        f"</span>{_t(lang, 'legend_short')}</div>",
+        f"<h4 style='margin-top:6px'>{_t(lang, 'facilities')}</h4>",
+        "".join(
+            f'<div><span class="sc-legend-icon" style="background:{colours[c]}">'
+            f"{_esc(GLYPHS.get(c, (c[:2], c[:1]))[1 if lang == 'zh' else 0])}</span>"
+            f"{_esc(label(c, lang))}</div>"
+            for c in categories
+        ),
+    ]
+    if grid_label:
+        parts.append(f"<div style='margin-top:6px;font-size:11px'>{_esc(grid_label)}</div>")
+    return '<div id="sc-legend">' + "".join(parts) + "</div>"
+
+
+def build_map(
+    result: StudyResult,
+    lang: str = "en",
+    siting: Any = None,
+    settings: MapSettings | None = None,
+    tolerance_m: float | None = None,
+) -> tuple[folium.Map, dict[str, int]]:
+    """Build the map of a run.
 
     Parameters
     ----------
     result
         A finished run.
     lang
-        ``"en"`` or ``"zh"`` for category labels.
+        ``"en"`` or ``"zh"``: every label of the map.
+    siting
+        A siting result: proposed sites and their catchments are drawn.
+    settings
+        Basemap and size settings; default: the study's ``[map]``.
+    tolerance_m
+        Simplification tolerance of polygons, metres; default ``settings.simplify_m``.
 
     Returns
     -------
-    folium.Map
-        The map; save it with ``.save(path)``.
+    tuple
+        The folium map (save with ``.save(path)``) and the bytes of each layer's data.
     """
     study = result.study
-    a1 = next(s for s in result.specs if s.indicator == "A1_service_circle")
-    comm = result.communities.to_crs("EPSG:4326")
-    bounds = comm.total_bounds
-    fmap = folium.Map(
-        location=[(bounds[1] + bounds[3]) / 2, (bounds[0] + bounds[2]) / 2],
+    settings = settings or study.map
+    tol = settings.simplify_m if tolerance_m is None else tolerance_m
+    tiles = settings.tiles()
+    sizes: dict[str, int] = {}
+
+    comm = result.communities
+    ll_bounds = comm.to_crs("EPSG:4326").total_bounds
+    fmap = _Map(
+        location=[(ll_bounds[1] + ll_bounds[3]) / 2, (ll_bounds[0] + ll_bounds[2]) / 2],
         tiles=None,
         control_scale=True,
-        prefer_canvas=True,
+        prefer_canvas=False,
     )
-    folium.TileLayer(
-        "OpenStreetMap",
-        attr="© OpenStreetMap contributors (ODbL)"
-        + (f"; {html.escape(study.attribution)}" if study.attribution else ""),
-        name="OpenStreetMap",
-    ).add_to(fmap)
-    fmap.fit_bounds([[bounds[1], bounds[0]], [bounds[3], bounds[2]]])
-
-    colormap = cm.LinearColormap(
-        ["#d7191c", "#fdae61", "#ffffbf", "#a6d96a", "#1a9641"],
-        vmin=0.0,
-        vmax=1.0,
-        caption=f"A1: residents with {' + '.join(label(c, lang) for c in a1.categories)} "
-        f"within {a1.threshold:g} min walk",
-    )
-    # outline the communities short on the access targets (A1 walking, A2 rural cycling)
-    ind = result.indicators
-    access_short = set(
-        ind.loc[
-            ind["scope"].str.startswith("community:")
-            & ind["indicator"].isin(["A1_service_circle", "A2_rural_cycling"])
-            & (ind["status"] == "short"),
-            "scope",
-        ]
-        .str.split(":", n=1)
-        .str[1]
-    )
-    features = []
-    for rec in comm.to_dict("records"):
-        value = rec[a1.column]
-        features.append(
-            {
-                "type": "Feature",
-                "geometry": rec["geometry"].__geo_interface__,
-                "properties": {
-                    "name": html.escape(str(rec["name"])),
-                    "value_text": _fmt_share(value),
-                    "colour": colormap(value) if np.isfinite(value) else "#bbbbbb",
-                    "shortfall": rec["community_id"] in access_short,
-                    "popup": _community_popup(rec, result),
-                },
-            }
-        )
-    geo = {"type": "FeatureCollection", "features": features}
-    folium.GeoJson(
-        geo,
-        name=f"communities: {a1.indicator}",
-        style_function=lambda f: {
-            "fillColor": f["properties"]["colour"],
-            "fillOpacity": 0.6,
-            "color": "#b00000" if f["properties"]["shortfall"] else "#555555",
-            "weight": 3 if f["properties"]["shortfall"] else 1,
-            "dashArray": "6 4" if f["properties"]["shortfall"] else None,
-        },
-        tooltip=folium.GeoJsonTooltip(
-            fields=["name", "value_text"], aliases=["community", a1.indicator]
-        ),
-        popup=folium.GeoJsonPopup(fields=["popup"], labels=False, max_width=480),
-    ).add_to(fmap)
-    colormap.add_to(fmap)
-
-    areas = result.shortfall_areas
-    if len(areas):
-        shown = areas[areas["indicator"] == a1.indicator].to_crs("EPSG:4326")
-        area_feats = [
-            {
-                "type": "Feature",
-                "geometry": rec["geometry"].__geo_interface__,
-                "properties": {
-                    "popup": (
-                        f"<b>shortfall area {int(rec['rank'])}</b> ({html.escape(a1.indicator)})<br>"
-                        f"uncovered residents: {rec['uncovered_population']:,.0f}<br>"
-                        f"area: {rec['area_km2']:.2f} km²<br>"
-                        f"communities: {html.escape(str(rec['communities']))}"
-                    ),
-                },
-            }
-            for rec in shown.to_dict("records")
-        ]
-        folium.GeoJson(
-            {"type": "FeatureCollection", "features": area_feats},
-            name=f"shortfall areas: {a1.indicator}",
-            style_function=lambda f: {
-                "fillColor": "#7b0000",
-                "fillOpacity": 0.35,
-                "color": "#7b0000",
-                "weight": 1,
-            },
-            popup=folium.GeoJsonPopup(fields=["popup"], labels=False, max_width=420),
-            show=False,
+    fmap.fit_bounds([[ll_bounds[1], ll_bounds[0]], [ll_bounds[3], ll_bounds[2]]])
+    css, js, _ = leaflet_assets()
+    img_src = "data:"
+    if tiles == "osm":
+        folium.TileLayer(
+            tiles=OSM_TILES, attr=_esc(OSM_ATTRIBUTION), name="OpenStreetMap", max_zoom=19
         ).add_to(fmap)
+        img_src += f" {_tile_source(OSM_TILES)}"
+    elif tiles != "none":
+        attribution = settings.basemap_attribution or f"basemap: {tiles}"
+        folium.TileLayer(
+            tiles=tiles, attr=_esc(attribution), name=_esc(attribution), max_zoom=20
+        ).add_to(fmap)
+        img_src += f" {_tile_source(tiles)}"
+    csp = (
+        "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
+        f"img-src {img_src}; font-src data:"
+    )
+    root = fmap.get_root()
+    root.header.add_child(  # type: ignore[attr-defined]
+        Element(f'<meta http-equiv="Content-Security-Policy" content="{csp}">'), name="sc_csp"
+    )
+    root.header.add_child(  # type: ignore[attr-defined]
+        Element(f"<style>{css}</style><style>{PAGE_CSS}</style>"), name="sc_css"
+    )
+    root.header.add_child(Element(f"<script>{js}</script>"), name="sc_leaflet")  # type: ignore[attr-defined]
+    root.header.add_child(  # type: ignore[attr-defined]
+        Element(
+            "<script>"
+            + RUNTIME_JS
+            % {
+                "bounds": _js_json(list(CLASS_BOUNDS)),
+                "colours": _js_json(list(CLASS_COLOURS)),
+                "none": _js_json(NO_VALUE_COLOUR),
+            }
+            + "</script>"
+        ),
+        name="sc_runtime",
+    )
+    calls: list[str] = []
 
-    fac = result.facilities.to_crs("EPSG:4326")
+    # communities
+    choices = _choices(result, lang)
+    group = folium.FeatureGroup(name=_esc(_t(lang, "communities")), show=True).add_to(fmap)
+    data = _js_json(_communities_payload(result, choices, lang, tol))
+    sizes["communities"] = len(data.encode())
+    inds = _js_json([{"short": c.short, "caption": c.caption} for c in choices])
+    calls.append(
+        f'scMap.communities({group.get_name()}, {data}, {inds}, "sc-indicator", "sc-caption");'
+    )
+
+    # shortfall areas of the headline indicators (hidden)
+    areas = result.shortfall_areas
+    for indicator in ("A1_service_circle", "A2_rural_cycling"):
+        shown = areas[areas["indicator"] == indicator] if len(areas) else areas
+        if not len(shown):
+            continue
+        grp = folium.FeatureGroup(
+            name=_esc(_t(lang, "shortfall_layer", ind=indicator)), show=False
+        ).add_to(fmap)
+        props = [
+            {
+                "popup": _t(
+                    lang,
+                    "shortfall_popup",
+                    rank=int(rec["rank"]),
+                    ind=_esc(indicator),
+                    pop=_count(rec["uncovered_population"]),
+                    area=f"{rec['area_km2']:.2f}",
+                    comms=_esc(rec["communities"]),
+                )
+            }
+            for rec in shown.drop(columns="geometry").to_dict("records")
+        ]
+        data = _js_json(_collection(_lonlat(shown.geometry, tol), props))
+        sizes[f"shortfall_areas:{indicator}"] = len(data.encode())
+        style = {"fillColor": "#7b0000", "fillOpacity": 0.35, "color": "#7b0000", "weight": 1}
+        calls.append(f"scMap.polygons({grp.get_name()}, {data}, {_js_json(style)}, 420);")
+
+    # service areas per mode and category (hidden)
+    fac = result.facilities
     cats = [c for c in result.categories if c in set(fac["category"])]
     colours = {c: PALETTE[i % len(PALETTE)] for i, c in enumerate(cats)}
-    service = result.service_areas.to_crs("EPSG:4326")
-    for rec in service.to_dict("records"):
-        colour = colours.get(rec["category"], "#555")
-        folium.GeoJson(
-            rec["geometry"].__geo_interface__,
-            name=(
-                f"service area: {html.escape(label(rec['category'], lang))}, "
-                f"{rec['minutes']:g} min {rec['mode']}"
-            ),
-            style_function=lambda f, c=colour: {
-                "fillColor": c,
-                "fillOpacity": 0.2,
-                "color": c,
-                "weight": 1,
-            },
-            tooltip=(
-                f"streets within {rec['minutes']:g} min by {rec['mode']} of a "
-                f"{html.escape(label(rec['category'], lang))} (display only; figures use each "
-                "demand point's own time)"
-            ),
-            show=False,
-        ).add_to(fmap)
-    for cat in cats:
-        group = folium.FeatureGroup(name=f"facilities: {label(cat, lang)}")
-        sub = fac[fac["category"] == cat]
-        for rec in sub.to_dict("records"):
-            pop_html = (
-                f"<b>{html.escape(str(rec['name']) or str(rec['facility_id']))}</b><br>"
-                f"id: {html.escape(str(rec['facility_id']))}<br>"
-                f"category: {html.escape(label(cat, lang))} ({html.escape(cat)})<br>"
-                f"on walk network: {'yes' if rec['on_network_walk'] else 'no (beyond snapping limit)'}<br>"
-                f"residents for whom it is the nearest within {result.reach['walk'].threshold_min:g} min "
-                f"walk: {rec['served_population_walk']:,.0f}<br>"
-                f"residents within {result.reach['walk'].threshold_min:g} min walk: "
-                f"{rec['population_within_walk']:,.0f}"
+    service = result.service_areas
+    # service areas are traced from a grid of a quarter of their band: finer is noise
+    service_tol = max(tol, study.network.service_area_buffer_m / 4)
+    for rec_i, rec in enumerate(service.drop(columns="geometry").to_dict("records")):
+        cat, mode, minutes = rec["category"], rec["mode"], float(rec["minutes"])
+        colour = colours.get(cat, "#555555")
+        words = {"cat": _esc(label(cat, lang)), "t": minutes, "mode": _mode_word(mode, lang)}
+        grp = folium.FeatureGroup(name=_t(lang, "service_area", **words), show=False).add_to(fmap)
+        data = _js_json(
+            _collection(
+                _lonlat(service.geometry.iloc[[rec_i]], service_tol),
+                [{"tip": _t(lang, "service_tip", **words)}],
             )
-            folium.CircleMarker(
-                location=[rec["geometry"].y, rec["geometry"].x],
-                radius=4,
-                color="#222",
-                weight=1,
-                fill=True,
-                fill_color=colours[cat],
-                fill_opacity=0.9,
-                popup=folium.Popup(pop_html, max_width=320),
-                tooltip=html.escape(label(cat, lang)),
-            ).add_to(group)
-        group.add_to(fmap)
+        )
+        sizes[f"service_area:{mode}:{cat}"] = len(data.encode())
+        style = {"fillColor": colour, "fillOpacity": 0.2, "color": colour, "weight": 1}
+        calls.append(f"scMap.polygons({grp.get_name()}, {data}, {_js_json(style)}, 320);")
+
+    # demand grid (hidden)
+    grid_label = None
+    if settings.demand_grid and choices and len(result.demand.points):
+        spec = next(s for s in result.specs if s.column == choices[0].column)
+        png, img_bounds = demand_grid_png(result, np.asarray(spec.covered, dtype=bool))
+        url = "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+        sizes["demand_grid"] = len(url)
+        grp = folium.FeatureGroup(
+            name=_esc(_t(lang, "grid_layer", ind=spec.column)), show=False
+        ).add_to(fmap)
+        folium.raster_layers.ImageOverlay(url, bounds=img_bounds, opacity=0.85).add_to(grp)
+        grid_label = _t(lang, "grid_legend", ind=spec.column)
+
+    # facilities per category
+    for cat in cats:
+        grp = folium.FeatureGroup(
+            name=_esc(_t(lang, "facility_layer", cat=label(cat, lang))), show=True
+        ).add_to(fmap)
+        data = _js_json(_facility_payload(result, cat, colours[cat], lang))
+        sizes[f"facilities:{cat}"] = len(data.encode())
+        icon = _js_json(_icon_html(cat, colours[cat], lang))
+        calls.append(f"scMap.points({grp.get_name()}, {data}, {icon}, 20);")
+
     if siting is not None:
-        _add_sites(fmap, siting, lang)
+        calls += _sites(fmap, siting, lang, tol, sizes)
+
+    fmap.add_child(_Script("\n".join(calls)))
     folium.LayerControl(collapsed=False).add_to(fmap)
 
-    legend_items = "".join(
-        f"<div><span style='display:inline-block;width:10px;height:10px;border-radius:5px;"
-        f"background:{colours[c]};border:1px solid #222;margin-right:4px'></span>"
-        f"{html.escape(label(c, lang))}</div>"
-        for c in cats
+    legend = _legend_html(lang, choices, cats, colours, grid_label)
+    settings_text = _t(
+        lang,
+        "settings",
+        speeds=_esc(study.speeds.describe()),
+        walk=study.snapping.walk_limit_m,
+        cycle=study.snapping.cycle_limit_m,
+        targets=_esc(study.targets.describe()),
     )
-    settings = (
-        f"{html.escape(study.speeds.describe())}; "
-        f"snapping ≤ {study.snapping.walk_limit_m:g} m (walk), {study.snapping.cycle_limit_m:g} m (cycle); "
-        f"targets: {html.escape(study.targets.describe())}"
+    basemap_note = "" if tiles != "none" else f" · {_t(lang, 'basemap_none')}"
+    title = (
+        f"<div id='sc-title' class='sc-title'><b>{_esc(study.name)}</b><br>"
+        f"<span class='sc-settings'>{settings_text}{basemap_note}</span></div>"
     )
-    overlay = f"""
-    <div id="sc-title" style="position:fixed;top:10px;left:60px;z-index:9999;background:white;
-         padding:6px 10px;border:1px solid #888;border-radius:4px;font:14px sans-serif">
-      <b>{html.escape(study.name)}</b><br>
-      <span style="font-size:11px">{settings}</span></div>
-    <div id="sc-legend" style="position:fixed;bottom:30px;right:10px;z-index:9999;background:white;
-         padding:6px 10px;border:1px solid #888;border-radius:4px;font:12px sans-serif">
-      <b>Facilities</b>{legend_items}
-      <div style="margin-top:4px"><span style="display:inline-block;width:18px;border-top:3px dashed #b00000;
-        margin-right:4px"></span>community below its A1 / A2 target</div></div>
+    # the OSM basemap credits OpenStreetMap already; otherwise the roads need their credit
+    sources = ([] if tiles == "osm" else [_t(lang, "roads")]) + (
+        [_esc(study.attribution)] if study.attribution else []
+    )
+    attribution = _t(lang, "data", sources="; ".join(sources)) if sources else ""
+    map_name = fmap.get_name()
+    fmap.add_child(
+        _Script(
+            f'scMap.control({map_name}, "bottomright", {_js_json(legend)});\n'
+            f'scMap.control({map_name}, "topleft", {_js_json(title)});\n'
+            + (
+                f"{map_name}.attributionControl.addAttribution({_js_json(attribution)});"
+                if attribution
+                else ""
+            )
+        )
+    )
+    return fmap, sizes
+
+
+def _sites(
+    fmap: folium.Map, siting: Any, lang: str, tol: float, sizes: dict[str, int]
+) -> list[str]:
+    """Proposed sites (numbered by build order) and the demand each newly covers."""
+    calls = []
+    what = label(siting.settings.category, lang)
+    catch = siting.catchments
+    catch = catch[~catch.geometry.is_empty]
+    if len(catch):
+        grp = folium.FeatureGroup(
+            name=_esc(_t(lang, "catchments_layer", cat=what)), show=True
+        ).add_to(fmap)
+        props = [
+            {
+                "tip": _t(
+                    lang,
+                    "catch_tip",
+                    rank=int(rec["rank"]),
+                    id=_esc(rec["candidate_id"]),
+                    pop=_count(rec["new_residents"]),
+                )
+            }
+            for rec in catch.drop(columns="geometry").to_dict("records")
+        ]
+        data = _js_json(_collection(_lonlat(catch.geometry, tol), props))
+        sizes["proposed_catchments"] = len(data.encode())
+        style = {"fillColor": "#6a3d9a", "fillOpacity": 0.3, "color": "#6a3d9a", "weight": 1}
+        calls.append(f"scMap.polygons({grp.get_name()}, {data}, {_js_json(style)}, 320);")
+    grp = folium.FeatureGroup(
+        name=_esc(_t(lang, "sites_layer", cat=what, rule=siting.rule)), show=True
+    ).add_to(fmap)
+    sites = siting.sites
+    props = []
+    for rec in sites.drop(columns="geometry").to_dict("records"):
+        rank = int(rec["rank"])
+        props.append(
+            {
+                "popup": _t(
+                    lang,
+                    "site_popup",
+                    rank=rank,
+                    id=_esc(rec["candidate_id"]),
+                    alone=_count(rec["gain_alone"]),
+                    added=_count(rec["incremental_gain"]),
+                    after=_fmt_share(rec["share_after"]),
+                ),
+                "tip": _t(lang, "site_tip", rank=rank),
+                "icon": (
+                    '<span style="background:#6a3d9a;border-color:#fff;line-height:19px;'
+                    f'font-size:12px">{rank}</span>'
+                ),
+            }
+        )
+    data = _js_json(_collection(_lonlat(sites.geometry, 0.0), props))
+    sizes["proposed_sites"] = len(data.encode())
+    calls.append(f'scMap.points({grp.get_name()}, {data}, "", 24);')
+    return calls
+
+
+def render_map(
+    result: StudyResult,
+    lang: str = "en",
+    siting: Any = None,
+    settings: MapSettings | None = None,
+) -> tuple[str, MapFigures]:
+    """The map as one HTML page within the size cap, and what it holds.
+
+    Polygons are simplified at ``settings.simplify_m``; while the page is
+    larger than ``settings.max_size_mb`` the tolerance is doubled (at most
+    :data:`SIMPLIFY_ROUNDS` times).
+
+    Raises
+    ------
+    MapSizeError
+        When even the coarsest simplification leaves the page too large; the
+        message lists the largest layers and the fix.
     """
-    fmap.get_root().html.add_child(folium.Element(overlay))  # type: ignore[attr-defined]
-    return fmap
+    settings = settings or result.study.map
+    cap = int(settings.max_size_mb * 1e6)
+    tol = settings.simplify_m
+    notes: list[str] = []
+    for _ in range(SIMPLIFY_ROUNDS):
+        fmap, sizes = build_map(result, lang, siting, settings, tolerance_m=tol)
+        page = str(fmap.get_root().render())
+        size = len(page.encode("utf-8"))
+        if size <= cap:
+            figures = MapFigures(size, tol, sizes, settings.tiles(), settings.offline, notes)
+            return page, figures
+        notes.append(
+            f"map: {size / 1e6:.1f} MB at {tol:g} m simplification exceeds the "
+            f"{settings.max_size_mb:g} MB cap; simplifying at {2 * tol:g} m"
+        )
+        tol *= 2
+    largest = sorted(sizes.items(), key=lambda kv: -kv[1])[:5]
+    raise MapSizeError(
+        f"map: the page stays at {size / 1e6:.1f} MB, over the {settings.max_size_mb:g} MB cap, "
+        f"even with polygons simplified at {tol / 2:g} m. Largest layers: "
+        + ", ".join(f"{k} {v / 1e6:.1f} MB" for k, v in largest)
+        + ". Fix: raise map.max_size_mb in the study file, or set map.demand_grid = false"
+    )
 
 
-def map_html(result: StudyResult, lang: str = "en", siting: Any = None) -> str:
+def map_html(
+    result: StudyResult, lang: str = "en", siting: Any = None, settings: MapSettings | None = None
+) -> str:
     """The map as one HTML page (with proposed sites when ``siting`` is given)."""
-    page = build_map(result, lang, siting).get_root().render()
-    return str(page)
+    return render_map(result, lang, siting, settings)[0]

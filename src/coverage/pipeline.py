@@ -33,7 +33,13 @@ from coverage.indicators import (
     target_columns,
     targets_for,
 )
-from coverage.inputs import read_communities, read_facilities, read_population, read_workplaces
+from coverage.inputs import (
+    convert_datum,
+    read_communities,
+    read_facilities,
+    read_population,
+    read_workplaces,
+)
 from coverage.network import MODES, Mode, StreetNetwork, load_networks
 from coverage.reach import (
     ReachGraph,
@@ -261,8 +267,14 @@ def run_study(
 
     progress("reading and validating the input layers")
     communities, notes = read_communities(study.inputs.communities)
+    communities, dnotes = convert_datum(
+        communities, study.datum.communities, "communities", "community_id"
+    )
     facilities, fnotes = read_facilities(study.inputs.facilities)
-    notes += fnotes
+    facilities, dfnotes = convert_datum(
+        facilities, study.datum.facilities, "facilities", "facility_id"
+    )
+    notes += dnotes + fnotes + dfnotes
     if extra_facilities is not None and len(extra_facilities):
         extra = extra_facilities.to_crs(facilities.crs)
         clash = set(extra["facility_id"]) & set(facilities["facility_id"])
@@ -292,8 +304,11 @@ def run_study(
     workplaces = None
     if study.inputs.workplaces is not None:
         workplaces, wnotes = read_workplaces(study.inputs.workplaces)
+        workplaces, dwnotes = convert_datum(
+            workplaces, study.datum.workplaces, "workplaces", "workplace_id"
+        )
         workplaces = workplaces.to_crs(crs)
-        notes += wnotes
+        notes += wnotes + dwnotes
     stage("read inputs")
 
     progress("building the walk and cycle networks")

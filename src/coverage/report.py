@@ -26,7 +26,7 @@ import pandas as pd
 
 from coverage import __version__
 from coverage.catalogue import AccessIndicator
-from coverage.maps import map_html
+from coverage.maps import render_map
 from coverage.network import MODES
 from coverage.pipeline import StudyResult
 from coverage.report_html import report_html
@@ -212,6 +212,8 @@ def write_outputs(
     dict
         Output name -> path.
     """
+    # the map first: a map over its size cap stops the run before anything is written
+    page, map_figures = render_map(result, lang, siting)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = {
         "indicators": out_dir / "indicators.csv",
@@ -254,9 +256,9 @@ def write_outputs(
             result.service_areas.to_file(tmp, layer="service_areas", driver="GPKG")
 
     _atomic(paths["communities_gpkg"], write_gpkg)
-    page = map_html(result, lang, siting)
     _atomic(paths["map"], lambda p: _write_text(p, page))
     run = run_record(result, elapsed_s)
+    run["map"] = map_figures.record()
     run["outputs"] = {k: str(v.name) for k, v in paths.items()}
     if siting is not None:
         run["siting"] = siting_record(siting)

@@ -22,7 +22,7 @@ from scipy.spatial import cKDTree
 
 from coverage.config import Siting, Study
 from coverage.errors import StudyFileError
-from coverage.inputs import _check_geometry, read_layer
+from coverage.inputs import _check_geometry, convert_datum, read_layer
 from coverage.pipeline import StudyResult, run_study
 from coverage.reach import SegmentIndex, build_reach_graph, costs_within
 from coverage.siting import (
@@ -97,13 +97,18 @@ def describe_rule(s: Siting) -> str:
     return f"within {s.metres:g} m along the walk network"
 
 
-def read_candidates(path: Path, crs: str) -> gpd.GeoDataFrame:
-    """A user's candidate sites (points; polygons stand at their representative point)."""
+def read_candidates(path: Path, crs: str, datum: str = "wgs84") -> gpd.GeoDataFrame:
+    """A user's candidate sites (points; polygons stand at their representative point).
+
+    ``datum``: ``"gcj02"`` or ``"bd09"`` converts lon/lat plots exported from
+    Chinese map services to WGS84 first.
+    """
     layer = "candidates"
     gdf = read_layer(path, layer).reset_index(drop=True)
     gdf["_row"] = (gdf.index + 1).astype(str)
     id_col = next((c for c in ("candidate_id", "id", "name") if c in gdf.columns), "_row")
     _check_geometry(gdf, layer, id_col, ("Point", "Polygon", "MultiPolygon"))
+    gdf, _ = convert_datum(gdf, datum, layer, id_col)
     ids = gdf[id_col].astype(str)
     if ids.duplicated().any():
         raise StudyFileError(
@@ -252,7 +257,7 @@ def site_study(study: Study, result: StudyResult) -> SitingResult:
             path = study.source.parent / path
         if not path.is_file():
             raise StudyFileError(f"siting.candidates file not found: {path}")
-        cands = read_candidates(path, result.crs)
+        cands = read_candidates(path, result.crs, study.datum.candidates)
     else:
         cands = None
     # coverage by existing facilities first (needed for generated candidates in shortfalls)
