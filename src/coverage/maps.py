@@ -352,19 +352,18 @@ var scMap = (function () {
               color: s ? "#b00000" : "#555555", weight: s ? 3 : 1, dashArray: s ? "6 4" : null};
     }
     var layer = L.geoJson(data, {style: style, onEachFeature: function (f, l) {
-      l.bindPopup(f.properties.popup, {maxWidth: 520});
+      l.bindPopup(f.properties.popup, {maxWidth: 520, maxHeight: 340});
       l.bindTooltip(function () {
         return f.properties.n + "<br>" + inds[cur].short + ": " + share(f.properties.v[cur]);
       }, {sticky: true});
     }}).addTo(group);
-    var select = document.getElementById(selectId);
-    if (select) {
-      select.addEventListener("change", function () {
-        cur = parseInt(select.value, 10);
-        layer.setStyle(style);
-        document.getElementById(captionId).innerHTML = inds[cur].caption;
-      });
-    }
+    // the switch lives in the legend, which is added later: listen on the document
+    document.addEventListener("change", function (e) {
+      if (!e.target || e.target.id !== selectId) { return; }
+      cur = parseInt(e.target.value, 10);
+      layer.setStyle(style);
+      document.getElementById(captionId).innerHTML = inds[cur].caption;
+    });
     return layer;
   }
   function polygons(group, data, style, popupWidth) {
@@ -420,6 +419,8 @@ PAGE_CSS = """
 .leaflet-control-layers { font-size: 12px; }
 .leaflet-control-layers label { margin: 1px 0; }
 .sc-popup td, .sc-popup th { padding: 1px 4px; text-align: left; font-size: 11px; }
+.sc-popup td.num { white-space: nowrap; }
+path.leaflet-interactive:focus { outline: none; }
 """
 
 
@@ -516,7 +517,7 @@ def _community_popup(rec: dict[str, Any], rows: pd.DataFrame, lang: str, circle_
         colour = {"met": "#1a7f37", "short": "#b00000"}.get(str(r.status), "#555")
         lines.append(
             f"<tr><td>{_esc(what)}<br><span style='color:#666'>{_esc(cats)}</span></td>"
-            f"<td>{_fmt_share(r.value)}</td><td>{_fmt_share(r.target)}</td>"
+            f"<td class='num'>{_fmt_share(r.value)}</td><td class='num'>{_fmt_share(r.target)}</td>"
             f"<td style='color:{colour}'>{_esc(_status(str(r.status), lang))}</td></tr>"
         )
     lines.append("</table></div>")
