@@ -270,3 +270,11 @@ def test_demo_study_declares_wgs84():
         "workplaces": "wgs84",
         "candidates": "wgs84",
     }
+
+
+def test_chinese_service_tiles_are_flagged(demo_result):
+    settings = MapSettings(basemap="https://webrd01.is.autonavi.com/appmaptile?x={x}&y={y}&z={z}")
+    _, figures = render_map(demo_result, "en", settings=settings)
+    assert any("GCJ-02/BD-09" in n for n in figures.notes)
+    _, plain = render_map(demo_result, "en", settings=MapSettings())
+    assert plain.notes == []

@@ -153,12 +153,14 @@ def main(argv: list[str] | None = None) -> int:
     if siting is not None:
         print(_siting_summary(siting))
     print(f"\noutputs in {args.out}: " + ", ".join(p.name for p in paths.values()))
-    _print_map(paths["map"], study.map)
+    _print_map(paths["map"], paths["run"], study.map)
     print(f"finished in {time.perf_counter() - start:.1f} s")
     return 0
 
 
-def _print_map(path: Path, settings: Any) -> None:
+def _print_map(path: Path, run_json: Path, settings: Any) -> None:
+    import json
+
     size = path.stat().st_size
     tiles = settings.tiles()
     where = (
@@ -167,6 +169,8 @@ def _print_map(path: Path, settings: Any) -> None:
         else ("OpenStreetMap basemap" if tiles == "osm" else f"basemap {tiles}")
     )
     print(f"map: {path.name}, {size / 1e6:.1f} MB, self-contained ({where})")
+    for note in json.loads(run_json.read_text(encoding="utf-8"))["map"]["notes"]:
+        print(f"note: {note}")
 
 
 def _siting_summary(siting: Any) -> str:

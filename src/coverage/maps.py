@@ -99,6 +99,8 @@ GRID_MAX_PIXELS = 1_500_000
 SIMPLIFY_ROUNDS = 7
 
 OSM_TILES = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+#: Hosts of Chinese map services whose tiles are drawn in GCJ-02 (or BD-09) coordinates.
+SHIFTED_TILE_HOSTS = ("autonavi", "amap", "gtimg", "map.qq", "baidu", "bdimg", "bdstatic")
 OSM_ATTRIBUTION = "© OpenStreetMap contributors (ODbL)"
 
 TEXT: dict[str, dict[str, str]] = {
@@ -978,6 +980,13 @@ def render_map(
     cap = int(settings.max_size_mb * 1e6)
     tol = settings.simplify_m
     notes: list[str] = []
+    host = urlsplit(settings.tiles()).netloc.lower()
+    if any(h in host for h in SHIFTED_TILE_HOSTS):
+        notes.append(
+            f"map: the basemap {host} draws in GCJ-02/BD-09 coordinates; the study's WGS84 "
+            "layers will look shifted by a few hundred metres against it (the figures are "
+            "unaffected). Use OpenStreetMap, Tianditu or local WGS84 tiles for a true overlay"
+        )
     for _ in range(SIMPLIFY_ROUNDS):
         fmap, sizes = build_map(result, lang, siting, settings, tolerance_m=tol)
         page = str(fmap.get_root().render())

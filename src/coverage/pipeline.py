@@ -800,6 +800,9 @@ def _shortfall_areas(
     pop = dem.points["population"].to_numpy(dtype=float)
     ids = dem.points["community_id"].to_numpy(dtype=object)
     frames = []
+    # indicators often leave the same residents uncovered (every circle of a category the
+    # study lacks): dissolve each distinct set once
+    done: dict[bytes, gpd.GeoDataFrame] = {}
     for spec in specs:
         scopes = {t.scope for t in targets if t.indicator == spec.indicator}
         if not scopes:
@@ -807,9 +810,13 @@ def _shortfall_areas(
         counted = np.ones(len(pop), dtype=bool) if "all" in scopes else np.isin(kinds, list(scopes))
         if spec.scope != "all":
             counted &= kinds == spec.scope
-        frames.append(
-            shortfall_areas(dem.points["piece"], pop, ids, counted & ~spec.covered, spec.indicator)
-        )
+        uncovered = counted & ~spec.covered
+        key = np.packbits(uncovered).tobytes()
+        if key not in done:
+            done[key] = shortfall_areas(dem.points["piece"], pop, ids, uncovered, spec.indicator)
+        frame = done[key].copy()
+        frame["indicator"] = spec.indicator
+        frames.append(frame)
     if not frames:
         return shortfall_areas(dem.points["piece"], pop, ids, np.zeros(len(pop), bool), "")
     return gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), crs=communities.crs)
