@@ -378,7 +378,7 @@ var scMap = (function () {
     var icon = L.divIcon({className: "sc-icon", html: iconHtml, iconSize: [size, size],
                           iconAnchor: [size / 2, size / 2], popupAnchor: [0, -size / 2]});
     return L.geoJson(data, {
-      pointToLayer: function (f, ll) { return L.marker(ll, {icon: f.properties.icon ?
+      pointToLayer: function (f, ll) { return L.marker(ll, {zIndexOffset: f.properties.icon ? 1000 : 0, icon: f.properties.icon ?
         L.divIcon({className: "sc-icon", html: f.properties.icon, iconSize: [size, size],
                    iconAnchor: [size / 2, size / 2], popupAnchor: [0, -size / 2]}) : icon}); },
       onEachFeature: function (f, l) {
