@@ -24,6 +24,32 @@ CATEGORIES: dict[str, tuple[str, str]] = {
     "legal_aid": ("公共法律服务站/法律援助", "legal-aid and public legal service point"),
 }
 
+#: Travel modes in words, per language (reports and map).
+MODE_LABELS = {
+    "en": {"walk": "walk", "cycle": "cycle", "straight": "straight line", "rule": "rule"},
+    "zh": {"walk": "步行", "cycle": "骑行", "straight": "直线距离", "rule": "规则"},
+}
+
+#: Indicator statuses in words, per language (reports and map).
+STATUS_LABELS = {
+    "en": {
+        "met": "met",
+        "short": "short",
+        "no target": "no target",
+        "no data": "no data",
+        "no residents": "no residents",
+        "not applicable": "not applicable",
+    },
+    "zh": {
+        "met": "达标",
+        "short": "未达标",
+        "no target": "无目标",
+        "no data": "无数据",
+        "no residents": "无居民",
+        "not applicable": "不适用",
+    },
+}
+
 #: OSM tag (key, value) -> category, for facility layers taken from OpenStreetMap.
 OSM_TAG_CATEGORIES: dict[tuple[str, str], str] = {
     ("amenity", "clinic"): "health",

@@ -393,15 +393,16 @@ def convert_datum(
             f"datum.{layer} if its coordinates are already WGS84",
         )
     ll = gdf.to_crs("EPSG:4326")
-    b = ll.geometry.bounds
-    outside = ~(
-        (b["minx"] >= 72.004)
-        & (b["maxx"] <= 137.8347)
-        & (b["miny"] >= 0.8293)
-        & (b["maxy"] <= 55.8271)
-    )
+    # prcoords' own test of "inside China", on both corners of every feature
+    b = ll.geometry.bounds.to_numpy()
+    inside = [
+        prcoords.sanity_in_china_p(prcoords.Coords(s, w))
+        and prcoords.sanity_in_china_p(prcoords.Coords(n, e))
+        for w, s, e, n in b
+    ]
+    outside = ~np.asarray(inside, dtype=bool)
     if outside.any():
-        feats = ", ".join(ll[id_col].astype(str)[outside].head(5))
+        feats = ", ".join(ll[id_col].astype(str).to_numpy()[outside][:5])
         raise InputLayerError(
             layer,
             f"datum.{layer} says {name}, but feature(s) {feats} lie outside China, where "

@@ -37,7 +37,7 @@ from jinja2 import Template
 from rasterio.features import rasterize
 from rasterio.io import MemoryFile
 
-from coverage.categories import label
+from coverage.categories import MODE_LABELS, STATUS_LABELS, label
 from coverage.config import MapSettings
 from coverage.errors import CoverageError
 
@@ -132,10 +132,6 @@ TEXT: dict[str, dict[str, str]] = {
         "no_snap": "no (beyond the snapping limit)",
         "settings": "{speeds}; snapping ≤ {walk:g} m (walk), {cycle:g} m (cycle); targets: {targets}",
         "basemap_none": "no basemap",
-        "walk": "walk",
-        "cycle": "cycle",
-        "straight": "straight line",
-        "rule": "rule",
         "min": "min",
         "m": "m",
         "caption": "{label}: share of residents covered",
@@ -170,25 +166,12 @@ TEXT: dict[str, dict[str, str]] = {
         "no_snap": "否（超出接入距离）",
         "settings": "{speeds}；接入距离 ≤ {walk:g} 米（步行），{cycle:g} 米（骑行）；目标：{targets}",
         "basemap_none": "无底图",
-        "walk": "步行",
-        "cycle": "骑行",
-        "straight": "直线距离",
-        "rule": "规则",
         "min": "分钟",
         "m": "米",
         "caption": "{label}：居民覆盖率",
         "data": "数据：{sources}",
         "roads": "路网 © OpenStreetMap 贡献者（ODbL）",
     },
-}
-
-_STATUS_ZH = {
-    "met": "达标",
-    "short": "未达标",
-    "no target": "无目标",
-    "no data": "无数据",
-    "no residents": "无居民",
-    "not applicable": "不适用",
 }
 
 
@@ -375,12 +358,17 @@ var scMap = (function () {
     }}).addTo(group);
   }
   function points(group, data, iconHtml, size) {
-    var icon = L.divIcon({className: "sc-icon", html: iconHtml, iconSize: [size, size],
-                          iconAnchor: [size / 2, size / 2], popupAnchor: [0, -size / 2]});
+    function divIcon(html) {
+      return L.divIcon({className: "sc-icon", html: html, iconSize: [size, size],
+                        iconAnchor: [size / 2, size / 2], popupAnchor: [0, -size / 2]});
+    }
+    var icon = divIcon(iconHtml);
     return L.geoJson(data, {
-      pointToLayer: function (f, ll) { return L.marker(ll, {zIndexOffset: f.properties.icon ? 1000 : 0, icon: f.properties.icon ?
-        L.divIcon({className: "sc-icon", html: f.properties.icon, iconSize: [size, size],
-                   iconAnchor: [size / 2, size / 2], popupAnchor: [0, -size / 2]}) : icon}); },
+      // a feature with its own icon (a proposed site) is drawn above the facilities
+      pointToLayer: function (f, ll) {
+        var own = f.properties.icon;
+        return L.marker(ll, {zIndexOffset: own ? 1000 : 0, icon: own ? divIcon(own) : icon});
+      },
       onEachFeature: function (f, l) {
         l.bindPopup(f.properties.popup, {maxWidth: 340});
         if (f.properties.tip) { l.bindTooltip(f.properties.tip); }
@@ -436,11 +424,11 @@ def _icon_html(category: str, colour: str, lang: str, size: int = 20) -> str:
 
 
 def _mode_word(mode: str, lang: str) -> str:
-    return TEXT[lang].get(mode, mode)
+    return MODE_LABELS[lang].get(mode, mode)
 
 
 def _status(status: str, lang: str) -> str:
-    return _STATUS_ZH.get(status, status) if lang == "zh" else status
+    return STATUS_LABELS[lang].get(status, status)
 
 
 # --- layers -------------------------------------------------------------------------------

@@ -30,6 +30,8 @@ import numpy.typing as npt
 import pandas as pd
 
 from coverage.catalogue import AccessIndicator, indicator_label
+from coverage.categories import MODE_LABELS as _MODES
+from coverage.categories import STATUS_LABELS as _STATUS
 from coverage.categories import label as category_label
 from coverage.indicators import TOLERANCE
 from coverage.maps import PALETTE
@@ -297,10 +299,6 @@ TEXT: dict[str, dict[str, str]] = {
     },
 }
 
-_MODES = {
-    "en": {"walk": "walk", "cycle": "cycle", "straight": "straight line", "rule": "rule"},
-    "zh": {"walk": "步行", "cycle": "骑行", "straight": "直线距离", "rule": "规则"},
-}
 _MODE_NOUN = {
     "en": {"walk": "walking", "cycle": "cycling"},
     "zh": {"walk": "步行", "cycle": "骑行"},
@@ -312,24 +310,6 @@ _SCOPES = {
 _KINDS = {
     "en": {"urban": "urban", "rural": "rural"},
     "zh": {"urban": "城市社区", "rural": "乡村社区"},
-}
-_STATUS = {
-    "en": {
-        "met": "met",
-        "short": "short",
-        "no target": "no target",
-        "no data": "no data",
-        "no residents": "no residents",
-        "not applicable": "not applicable",
-    },
-    "zh": {
-        "met": "达标",
-        "short": "未达标",
-        "no target": "无目标",
-        "no data": "无数据",
-        "no residents": "无居民",
-        "not applicable": "不适用",
-    },
 }
 _LAYERS = {
     "en": {},
