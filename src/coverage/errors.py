@@ -56,6 +56,10 @@ class ValueColumnError(InputLayerError):
     """A numeric column is non-numeric, negative or missing values."""
 
 
+class CoordinateError(InputLayerError):
+    """Coordinates do not fit the declared CRS, or layers do not meet."""
+
+
 class NetworkError(InputLayerError):
     """The road network is missing, empty or unusable."""
 

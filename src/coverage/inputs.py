@@ -19,6 +19,7 @@ import shapely
 
 from coverage.categories import CATEGORIES
 from coverage.errors import (
+    CoordinateError,
     DuplicateIdError,
     EmptyLayerError,
     GeometryError,
@@ -35,6 +36,16 @@ KINDS = ("urban", "rural")
 #: Converters to WGS84 (prcoords, exact inversions) and the names of the datums.
 _TO_WGS84 = {"gcj02": prcoords.gcj_wgs_bored, "bd09": prcoords.bd_wgs_bored}
 _DATUM_NAMES = {"gcj02": "GCJ-02", "bd09": "BD-09"}
+
+#: Columns that name a feature in messages, in order of preference.
+_ID_COLUMNS = ("community_id", "facility_id", "candidate_id", "workplace_id", "id", "name")
+
+#: Degrees around a projected CRS's area of use within which coordinates are accepted.
+AREA_OF_USE_MARGIN_DEG = 3.0
+
+#: A layer feature farther than this from every community can serve or hold no one
+#: under any default setting (15 min cycling at 12 km/h is 3 km, plus snapping).
+FAR_FROM_COMMUNITIES_M = 10_000.0
 
 
 def read_layer(path: Path, layer: str) -> gpd.GeoDataFrame:
@@ -55,7 +66,142 @@ def read_layer(path: Path, layer: str) -> gpd.GeoDataFrame:
             f"{path} carries no coordinate reference system",
             "set the CRS in the file (e.g. geopandas: gdf.set_crs('EPSG:4326'))",
         )
+    check_coordinates(gdf.geometry.bounds.to_numpy(), _feature_names(gdf), gdf.crs, layer, path)
     return gdf
+
+
+def _feature_names(gdf: pd.DataFrame) -> np.ndarray:
+    """How messages name each feature: its id, or its row number (from 1)."""
+    col = next((c for c in _ID_COLUMNS if c in gdf.columns), None)
+    if col is None:
+        return np.array([f"row {i + 1}" for i in range(len(gdf))], dtype=object)
+    return gdf[col].astype(str).to_numpy(dtype=object)
+
+
+def _listed(names: np.ndarray, mask: np.ndarray) -> str:
+    shown = ", ".join(str(n) for n in names[mask][:5])
+    more = int(mask.sum()) - 5
+    return shown + (f" and {more} more" if more > 0 else "")
+
+
+def check_coordinates(
+    bounds: np.ndarray, names: np.ndarray, crs: object, layer: str, source: object
+) -> None:
+    """Refuse coordinates that cannot be in the CRS the layer declares.
+
+    Catches metres declared as degrees, latitude and longitude swapped (when
+    that puts a latitude beyond 90°), degrees declared as metres, a wrong
+    projected CRS (coordinates outside its area of use, widened by
+    :data:`AREA_OF_USE_MARGIN_DEG`), and NaN or infinite coordinates.
+
+    Parameters
+    ----------
+    bounds
+        ``(n, 4)`` bounds of each feature (minx, miny, maxx, maxy), NaN for
+        empty geometries (which are refused elsewhere).
+    names
+        How to name each feature in messages.
+    crs
+        The declared CRS.
+    layer, source
+        Layer name and file, for messages.
+
+    Raises
+    ------
+    CoordinateError
+        Naming the features, the problem and the fix.
+    """
+    bounds = np.asarray(bounds, dtype=float).reshape(-1, 4)
+    nan_rows = np.isnan(bounds).all(axis=1)  # empty geometry: refused by the geometry check
+    bad = ~np.isfinite(bounds).all(axis=1) & ~nan_rows
+    if bad.any():
+        raise CoordinateError(
+            layer,
+            f"{source}: feature(s) {_listed(names, bad)} have NaN or infinite coordinates",
+            "fix or remove those features",
+        )
+    ok = ~nan_rows
+    b, named = bounds[ok], names[ok]
+    if not len(b):
+        return
+    declared = pyproj.CRS.from_user_input(crs)
+    xs, ys = b[:, [0, 2]], b[:, [1, 3]]
+    if declared.is_geographic:
+        out = (np.abs(xs) > 180).any(axis=1) | (np.abs(ys) > 90).any(axis=1)
+        if not out.any():
+            return
+        x, y = xs[out][0, 0], ys[out][0, 0]
+        if (np.abs(b[out]) > 360).any():
+            problem = (
+                f"{source} declares {declared.name}, in degrees, but feature(s) "
+                f"{_listed(named, out)} have coordinates such as ({x:.0f}, {y:.0f}), far "
+                "beyond ±180° and ±90°: they look like metres of a projected CRS"
+            )
+            fix = (
+                "declare the CRS the coordinates were made in, e.g. the UTM or CGCS2000 "
+                "Gauss-Krüger zone (geopandas: gdf.set_crs('EPSG:...', allow_override=True), "
+                "which declares without converting)"
+            )
+        elif (np.abs(xs) <= 90).all() and (np.abs(ys) <= 180).all():
+            problem = (
+                f"{source}: feature(s) {_listed(named, out)} have a latitude beyond 90° "
+                f"(e.g. x={x:.4f}, y={y:.4f}): longitude and latitude look swapped"
+            )
+            fix = (
+                "store longitude as x and latitude as y (shapely: "
+                "shapely.ops.transform(lambda x, y: (y, x), geometry))"
+            )
+        else:
+            problem = (
+                f"{source}: feature(s) {_listed(named, out)} have coordinates outside "
+                f"±180° longitude / ±90° latitude (e.g. {x:.4f}, {y:.4f})"
+            )
+            fix = "correct those coordinates, or declare the CRS they were made in"
+        raise CoordinateError(layer, problem, fix)
+    area = declared.area_of_use
+    if area is None:
+        return
+    to_ll = pyproj.Transformer.from_crs(declared, "EPSG:4326", always_xy=True)
+    with np.errstate(all="ignore"):
+        lon0, lat0 = to_ll.transform(b[:, 0], b[:, 1], errcheck=False)
+        lon1, lat1 = to_ll.transform(b[:, 2], b[:, 3], errcheck=False)
+    lon = np.column_stack([lon0, lon1])
+    lat = np.column_stack([lat0, lat1])
+    m = AREA_OF_USE_MARGIN_DEG
+    out = ~np.isfinite(lon).all(axis=1) | ~np.isfinite(lat).all(axis=1)
+    out |= ((lat < area.south - m) | (lat > area.north + m)).any(axis=1)
+    if area.west <= area.east:  # areas across the antimeridian: latitude check only
+        out |= ((lon < area.west - m) | (lon > area.east + m)).any(axis=1)
+    if not out.any():
+        return
+    where = f"{area.name} (lon {area.west:g}..{area.east:g}, lat {area.south:g}..{area.north:g})"
+    if (np.abs(xs) <= 180).all() and (np.abs(ys) <= 90).all():
+        problem = (
+            f"{source} declares {declared.name}, in metres, but every coordinate lies within "
+            f"±180/±90 (e.g. {xs[0, 0]:.4f}, {ys[0, 0]:.4f}): they look like longitude and "
+            f"latitude in degrees, and would put the layer outside {where}"
+        )
+        fix = (
+            "declare EPSG:4326 (or the geographic CRS they were made in), e.g. geopandas: "
+            "gdf.set_crs('EPSG:4326', allow_override=True)"
+        )
+    else:
+        first = int(np.flatnonzero(out)[0])
+        at = (
+            f"lon {lon[first, 0]:.3f}, lat {lat[first, 0]:.3f}"
+            if np.isfinite(lon[first]).all() and np.isfinite(lat[first]).all()
+            else "a place that cannot be located"
+        )
+        problem = (
+            f"{source}: feature(s) {_listed(named, out)} fall outside the area where "
+            f"{declared.name} is used, {where}; the first lands at {at}"
+        )
+        fix = (
+            "check the declared CRS (a wrong UTM or Gauss-Krüger zone, a zone number left in "
+            "front of x, a wrong EPSG code) and declare the one the coordinates were made in; "
+            "or correct those features"
+        )
+    raise CoordinateError(layer, problem, fix)
 
 
 def _require_columns(gdf: pd.DataFrame, layer: str, columns: tuple[str, ...]) -> None:
@@ -100,6 +246,14 @@ def _numeric(
             layer,
             f"column {column!r} is missing or not numeric for feature(s) {feats}",
             f"give a number (0 or more) in {column!r} for every feature",
+        )
+    inf = np.isinf(values)
+    if inf.any():
+        feats = ", ".join(gdf[id_col].astype(str)[inf].head(5))
+        raise ValueColumnError(
+            layer,
+            f"column {column!r} is infinite for feature(s) {feats}",
+            f"give a finite number (0 or more) in {column!r}",
         )
     neg = values < 0
     if neg.any():
@@ -186,6 +340,171 @@ def read_communities(path: Path) -> tuple[gpd.GeoDataFrame, list[str]]:
         out.loc[invalid, "geometry"] = out.geometry[invalid].apply(_polygonal)
         notes.append(f"invalid polygons repaired with make_valid: {feats}")
     return out, notes
+
+
+#: Overlaps between two communities up to this share of the smaller one are
+#: slivers of digitising, resolved by giving them to the community earlier in
+#: the layer; larger overlaps are refused.
+SLIVER_SHARE = 0.01
+
+#: Overlaps below this area (m²) are rounding noise and left alone.
+NOISE_AREA_M2 = 0.01
+
+
+def resolve_overlaps(communities: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, list[str]]:
+    """Make community polygons disjoint, or refuse when they truly overlap.
+
+    A resident inside two communities would be counted twice. Overlaps up to
+    :data:`SLIVER_SHARE` of the smaller community are digitising slivers: the
+    community later in the layer loses them to the earlier one. Larger
+    overlaps are refused, naming the pairs.
+
+    Parameters
+    ----------
+    communities
+        ``community_id`` and polygons, in a metric CRS.
+
+    Returns
+    -------
+    tuple
+        A new GeoDataFrame (geometry changed only where slivers were removed)
+        and notes.
+
+    Raises
+    ------
+    GeometryError
+        When two communities overlap by more than :data:`SLIVER_SHARE`.
+    """
+    geoms = communities.geometry.values
+    left, right = shapely.STRtree(geoms).query(geoms, predicate="intersects")
+    keep = left < right
+    left, right = left[keep], right[keep]
+    if not len(left):
+        return communities, []
+    overlap_m2 = shapely.area(shapely.intersection(geoms[left], geoms[right]))
+    real = overlap_m2 > NOISE_AREA_M2
+    left, right, overlap_m2 = left[real], right[real], overlap_m2[real]
+    if not len(left):
+        return communities, []
+    area = shapely.area(geoms)
+    share = overlap_m2 / np.minimum(area[left], area[right])
+    ids = communities["community_id"].to_numpy(dtype=object)
+    big = share > SLIVER_SHARE
+    if big.any():
+        order = np.argsort(-share[big], kind="stable")
+        pairs = [
+            f"{ids[a]} and {ids[b]} ({m2:,.0f} m², {s:.1%} of the smaller)"
+            for a, b, m2, s in zip(
+                left[big][order][:3],
+                right[big][order][:3],
+                overlap_m2[big][order][:3],
+                share[big][order][:3],
+                strict=True,
+            )
+        ]
+        raise GeometryError(
+            "communities",
+            f"{int(big.sum())} pair(s) of communities overlap, so residents there would be "
+            f"counted twice: {'; '.join(pairs)}",
+            "make community boundaries disjoint (clip each against its neighbours, e.g. "
+            "geopandas.overlay(how='difference')); overlaps up to "
+            f"{SLIVER_SHARE:.0%} of the smaller community are resolved automatically",
+        )
+    out = communities.copy()
+    for later in np.unique(right):
+        earlier = left[right == later]
+        cut = shapely.difference(geoms[later], shapely.union_all(geoms[earlier]))
+        out.iloc[later, out.columns.get_loc(out.geometry.name)] = _polygonal(cut)
+    first = int(np.argmax(overlap_m2))
+    note = (
+        f"{len(left)} sliver overlap(s) between communities ({float(overlap_m2.sum()):,.0f} m² in "
+        f"all, each at most {SLIVER_SHARE:.0%} of the smaller community, the largest between "
+        f"{ids[left[first]]} and {ids[right[first]]}) were given to the community earlier in "
+        "the layer"
+    )
+    return out, [note]
+
+
+def check_near_communities(
+    communities: gpd.GeoDataFrame,
+    layer_gdf: gpd.GeoDataFrame,
+    layer: str,
+    *,
+    limit_m: float = FAR_FROM_COMMUNITIES_M,
+    note_far: bool = True,
+) -> list[str]:
+    """Check that a layer meets the communities.
+
+    Parameters
+    ----------
+    communities
+        Community polygons in the study's metric CRS.
+    layer_gdf
+        The other layer, in its own CRS (projected here).
+    layer
+        Its name, for messages.
+    limit_m
+        Features farther than this from every community are reported.
+    note_far
+        Whether to note the far features when some are near (not wanted for
+        population, whose residents outside communities are accounted anyway).
+
+    Returns
+    -------
+    list of str
+        A note when some features lie beyond ``limit_m``.
+
+    Raises
+    ------
+    CoordinateError
+        When every feature lies beyond ``limit_m``: the layers do not meet, and
+        every figure would be zero. The message says when swapping longitude
+        and latitude would make them meet.
+    """
+    names = _feature_names(layer_gdf)
+    dist = _distance_to(communities, layer_gdf.geometry)
+    far = dist > limit_m
+    if not far.any() or (not far.all() and not note_far):
+        return []
+    if far.all():
+        hint = ""
+        crs = pyproj.CRS.from_user_input(layer_gdf.crs)
+        b = layer_gdf.geometry.bounds.to_numpy()
+        can_swap = (np.abs(b[:, [1, 3]]) <= 180).all() and (np.abs(b[:, [0, 2]]) <= 90).all()
+        if crs.is_geographic and can_swap:
+            swapped = shapely.transform(layer_gdf.geometry.values, lambda xy: xy[:, ::-1])
+            back = gpd.GeoSeries(swapped, crs=layer_gdf.crs)
+            if (_distance_to(communities, back) <= limit_m).any():
+                hint = (
+                    "; with longitude and latitude swapped it would meet them, so the "
+                    "axes look swapped"
+                )
+        raise CoordinateError(
+            layer,
+            f"no feature lies within {limit_m / 1000:g} km of the communities: the nearest is "
+            f"{float(dist.min()) / 1000:,.1f} km away, so the layers do not meet{hint}",
+            "check both layers' coordinates and declared CRS (open them together in a GIS); "
+            "store longitude as x and latitude as y",
+        )
+    return [
+        f"{layer}: {int(far.sum())} of {len(far)} features lie more than "
+        f"{limit_m / 1000:g} km from every community ({_listed(names, far)}); they reach no "
+        "resident of the study: check their coordinates if they should"
+    ]
+
+
+def _distance_to(communities: gpd.GeoDataFrame, geoms: gpd.GeoSeries) -> np.ndarray:
+    """Distance (m) from each geometry to the nearest community."""
+    with np.errstate(all="ignore"):
+        metric = geoms.to_crs(communities.crs)
+    dist = np.full(len(metric), np.inf)
+    finite = np.isfinite(metric.bounds.to_numpy()).all(axis=1)
+    if finite.any():
+        idx, d = communities.sindex.nearest(
+            metric.values[finite], return_distance=True, return_all=False
+        )
+        dist[np.flatnonzero(finite)[idx[0]]] = d
+    return dist
 
 
 def _polygonal(geom: shapely.Geometry) -> shapely.Geometry:
@@ -284,9 +603,18 @@ def _population_from_raster(path: Path) -> tuple[gpd.GeoDataFrame, list[str]]:
         band = src.read(1, masked=True)
         transform = src.transform
         crs = src.crs
+        bounds = tuple(src.bounds)
+    check_coordinates(np.array([bounds]), np.array(["the raster"]), crs, layer, path)
     values = np.ma.filled(band.astype(float), np.nan)
     if np.isnan(values).all():
         raise EmptyLayerError(layer, f"raster {path} holds only nodata", "give a populated raster")
+    if np.isinf(values).any():
+        r, c = np.argwhere(np.isinf(values))[0]
+        raise ValueColumnError(
+            layer,
+            f"raster {path} has infinite residents (first at row {r}, column {c})",
+            "residents per cell must be finite; set the raster's nodata value if these mark no data",
+        )
     if (values < 0).any():
         r, c = np.argwhere(values < 0)[0]
         raise ValueColumnError(
@@ -315,7 +643,54 @@ def _population_from_raster(path: Path) -> tuple[gpd.GeoDataFrame, list[str]]:
         if nodata
         else []
     )
+    notes += _density_notes(values, transform, crs, path)
+    # the extent, so that the run can tell communities the raster does not cover
+    frame.attrs["raster_bounds"] = bounds
+    frame.attrs["raster_crs"] = crs.to_string()
     return frame, notes
+
+
+#: Residents per km² above which a cell is implausible: about twice the densest
+#: blocks of Hong Kong or Mumbai. A density raster read as counts exceeds it
+#: on any grid finer than about 1 km.
+PLAUSIBLE_DENSITY_PER_KM2 = 500_000.0
+
+
+def _density_notes(values: np.ndarray, transform: object, crs: object, path: Path) -> list[str]:
+    """Warn when cells hold implausibly many residents for their area.
+
+    The usual cause is a raster of density (residents per km² or per hectare)
+    given where residents per cell are expected. Coverage shares do not
+    change (every cell scales alike), but resident counts would be wrong.
+    """
+    rows, cols = values.shape
+    t = transform
+    corners = [  # the middle cell of the raster, in the raster's CRS
+        (t @ (cols // 2 + dx, rows // 2 + dy))  # type: ignore[operator]
+        for dx, dy in ((0, 0), (1, 0), (1, 1), (0, 1))
+    ]
+    declared = pyproj.CRS.from_user_input(crs)
+    if declared.is_geographic:
+        lons, lats = zip(*corners, strict=True)
+        area_m2, _ = pyproj.Geod(ellps="WGS84").polygon_area_perimeter(lons, lats)
+        cell_km2 = abs(area_m2) / 1e6
+    else:
+        unit = declared.axis_info[0].unit_conversion_factor
+        cell_km2 = float(shapely.Polygon(corners).area) * unit**2 / 1e6
+    if not cell_km2 > 0:
+        return []
+    density = np.nan_to_num(values) / cell_km2
+    high = density > PLAUSIBLE_DENSITY_PER_KM2
+    if not high.any():
+        return []
+    r, c = np.unravel_index(int(np.argmax(density)), density.shape)
+    return [
+        f"check the population raster: {int(high.sum())} cell(s) hold more than "
+        f"{PLAUSIBLE_DENSITY_PER_KM2:,.0f} residents per km² (the largest, row {r} column {c}, "
+        f"{values[r, c]:,.0f} residents in {cell_km2 * 1e6:,.0f} m², i.e. {density[r, c]:,.0f} "
+        f"per km²); if {path.name} gives a density rather than residents per cell, convert it "
+        "(residents = density × cell area). Shares are unaffected; resident counts are not"
+    ]
 
 
 def read_workplaces(path: Path) -> tuple[gpd.GeoDataFrame, list[str]]:

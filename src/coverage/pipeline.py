@@ -15,6 +15,7 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
 from scipy.spatial import cKDTree
 
 from coverage import demand as demand_mod
@@ -22,7 +23,7 @@ from coverage.capacity import two_step_fca, weighted_mean_by_group
 from coverage.catalogue import AccessIndicator, Indicator, RuleIndicator, load_catalogue
 from coverage.categories import CATEGORIES
 from coverage.config import Study
-from coverage.errors import StudyFileError
+from coverage.errors import InputLayerError, StudyFileError
 from coverage.indicators import (
     TOLERANCE,
     IndicatorSpec,
@@ -34,11 +35,13 @@ from coverage.indicators import (
     targets_for,
 )
 from coverage.inputs import (
+    check_near_communities,
     convert_datum,
     read_communities,
     read_facilities,
     read_population,
     read_workplaces,
+    resolve_overlaps,
 )
 from coverage.network import MODES, Mode, StreetNetwork, load_networks
 from coverage.reach import (
@@ -224,6 +227,41 @@ def _mode_reach(
     )
 
 
+#: Share of residents off the network above which the run says so in a note.
+OFF_NETWORK_NOTE_SHARE = 0.05
+
+#: Share of a community's area the population raster must cover not to be noted.
+RASTER_COVER_SHARE = 0.99
+
+
+def _raster_cover_notes(population: gpd.GeoDataFrame, communities: gpd.GeoDataFrame) -> list[str]:
+    """Name the communities a population raster does not (fully) cover.
+
+    Residents beyond the raster's extent are unknown, not absent: the figures
+    of such communities rest on part of their area only.
+    """
+    bounds = population.attrs.get("raster_bounds")
+    if bounds is None:
+        return []
+    extent = gpd.GeoSeries(
+        [shapely.segmentize(shapely.box(*bounds), (bounds[2] - bounds[0]) / 50)],
+        crs=population.attrs["raster_crs"],
+    ).to_crs(communities.crs)
+    inside = communities.geometry.intersection(extent.iloc[0]).area / communities.geometry.area
+    part = inside < RASTER_COVER_SHARE
+    if not part.any():
+        return []
+    worst = inside[part].sort_values().index[:5]
+    shown = ", ".join(
+        f"{communities['community_id'].iloc[i]} ({inside.iloc[i]:.0%} inside)" for i in worst
+    )
+    return [
+        f"the population raster does not cover {int(part.sum())} of {len(communities)} "
+        f"communities in full ({shown}): their residents beyond its edge are unknown, so their "
+        "figures rest on the covered part only; give a raster that covers the study area"
+    ]
+
+
 def _within_population(
     rg: ReachGraph, nf: int, limit_s: float, population: np.ndarray
 ) -> np.ndarray:
@@ -295,8 +333,13 @@ def run_study(
         population, pnotes = read_population(study.inputs.population)
         notes += pnotes
     crs = study.crs or communities.estimate_utm_crs().to_string()
-    communities = communities.to_crs(crs)
+    communities, onotes = resolve_overlaps(communities.to_crs(crs))
+    notes += onotes
+    notes += check_near_communities(communities, facilities, "facilities")
     facilities = facilities.to_crs(crs)
+    if population is not None:
+        check_near_communities(communities, population, "population", note_far=False)
+        notes += _raster_cover_notes(population, communities)
     boundary_ll = communities.to_crs("EPSG:4326").union_all().buffer(0.02)
     base_dir = study.source.parent if study.source else None
     targets = load_presets(study.targets.preset, base_dir)
@@ -307,8 +350,8 @@ def run_study(
         workplaces, dwnotes = convert_datum(
             workplaces, study.datum.workplaces, "workplaces", "workplace_id"
         )
+        notes += wnotes + dwnotes + check_near_communities(communities, workplaces, "workplaces")
         workplaces = workplaces.to_crs(crs)
-        notes += wnotes + dwnotes
     stage("read inputs")
 
     progress("building the walk and cycle networks")
@@ -316,6 +359,8 @@ def run_study(
         study.inputs.network, crs, boundary=boundary_ll, push=study.speeds.push
     )
     for mode, net in networks.items():
+        nodes = gpd.GeoDataFrame(geometry=shapely.points(net.node_xy), crs=crs)
+        check_near_communities(communities, nodes, f"network ({mode})", note_far=False)
         for highway in study.speeds.highway_kmh(mode):
             if not (net.seg_highway == highway).any():
                 notes.append(
@@ -344,6 +389,20 @@ def run_study(
                 f"{len(off)} communities declare a population that differs from the population "
                 f"layer by more than one resident (e.g. {off.index[0]}); the population layer is used"
             )
+    if dem.input_population > 0 and dem.used_population == 0:
+        raise InputLayerError(
+            "population",
+            f"none of the {dem.input_population:,.0f} residents of the population layer lies "
+            "inside a community",
+            "check that the population layer and the communities cover the same area "
+            "(open them together in a GIS)",
+        )
+    if dem.outside_population > 0.5:
+        notes.append(
+            f"{dem.outside_population:,.0f} residents of the population layer "
+            f"({dem.outside_population / dem.input_population:.1%}) lie outside every community "
+            "(in gaps between boundaries or beyond them): they are in no figure"
+        )
     empty = sorted(set(communities["community_id"]) - set(dem.points["community_id"]))
     if empty:
         notes.append(
@@ -440,6 +499,13 @@ def run_study(
     }
     for mode in MODES:
         on = reach[mode].demand_snaps.on_network
+        off_share = float(pop[~on].sum()) / max(float(pop.sum()), 1e-12)
+        if off_share > OFF_NETWORK_NOTE_SHARE:
+            notes.append(
+                f"{off_share:.1%} of residents are farther than the {mode} snapping limit from "
+                f"the {mode} network and count as not covered: check that the network covers "
+                "every community"
+            )
         accounting[f"off_network_population_{mode}"] = float(pop[~on].sum())
         accounting[f"off_network_demand_points_{mode}"] = int((~on).sum())
         accounting[f"off_network_facilities_{mode}"] = int(

@@ -1,0 +1,447 @@
+"""Bad input through the whole run: each case is handled by a stated rule or refused.
+
+A tiny study is written per test: a 1 km x 1 km street grid (OSM XML, streets
+every 100 m) near Porto Alegre, two communities side by side, population
+points and facilities, each of which a test may replace. docs/reliability.md
+lists these tests against the cases they show.
+"""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+from shapely.geometry import MultiPolygon, Point, box
+
+from coverage.config import load_study
+from coverage.errors import CoordinateError, GeometryError, InputLayerError, ValueColumnError
+from coverage.inputs import read_communities, read_facilities, read_population
+from coverage.pipeline import run_study
+
+LON0, LAT0 = -51.30, -30.10  # south-west corner of the street grid
+STEP = 0.001  # about 96 m of longitude and 111 m of latitude here
+N = 11  # nodes per side: a grid of about 1 km
+
+
+def _osm(lon0=LON0, lat0=LAT0, n=N, island=None) -> str:
+    """A street grid as OSM XML; ``island`` adds a lone street at (lon, lat)."""
+    nodes, ways = [], []
+    nid = lambda i, j: 1 + i * n + j  # noqa: E731
+    for i in range(n):
+        for j in range(n):
+            nodes.append(
+                f'<node id="{nid(i, j)}" lat="{lat0 + i * STEP:.6f}" lon="{lon0 + j * STEP:.6f}" version="1"/>'
+            )
+    wid = 1000
+    for i in range(n):
+        for line in ([nid(i, j) for j in range(n)], [nid(j, i) for j in range(n)]):
+            refs = "".join(f'<nd ref="{r}"/>' for r in line)
+            ways.append(
+                f'<way id="{wid}" version="1">{refs}<tag k="highway" v="residential"/></way>'
+            )
+            wid += 1
+    if island is not None:
+        lon, lat = island
+        nodes.append(f'<node id="90001" lat="{lat:.6f}" lon="{lon:.6f}" version="1"/>')
+        nodes.append(f'<node id="90002" lat="{lat:.6f}" lon="{lon + 0.001:.6f}" version="1"/>')
+        ways.append(
+            '<way id="99001" version="1"><nd ref="90001"/><nd ref="90002"/><tag k="highway" v="residential"/></way>'
+        )
+    body = "\n".join(nodes + ways)
+    return f'<?xml version="1.0" encoding="UTF-8"?>\n<osm version="0.6" generator="test">\n{body}\n</osm>\n'
+
+
+def _communities() -> gpd.GeoDataFrame:
+    mid = LON0 + 5 * STEP
+    return gpd.GeoDataFrame(
+        {"community_id": ["A", "B"], "name": ["west", "east"], "kind": ["urban", "urban"]},
+        geometry=[
+            box(LON0, LAT0, mid, LAT0 + 10 * STEP),
+            box(mid, LAT0, LON0 + 10 * STEP, LAT0 + 10 * STEP),
+        ],
+        crs="EPSG:4326",
+    )
+
+
+def _facilities() -> gpd.GeoDataFrame:
+    return gpd.GeoDataFrame(
+        {"facility_id": ["cs1"], "category": ["community_service"], "name": ["centre"]},
+        geometry=[Point(LON0 + 2 * STEP, LAT0 + 5 * STEP)],
+        crs="EPSG:4326",
+    )
+
+
+def _population() -> gpd.GeoDataFrame:
+    """100 residents at each of 20 points, ten in each community."""
+    pts = [
+        Point(LON0 + (0.5 + 2 * k) * STEP / 2, LAT0 + (1 + 2 * r) * STEP)
+        for r in range(2)
+        for k in range(10)
+    ]
+    return gpd.GeoDataFrame(
+        {"id": [f"p{i}" for i in range(len(pts))], "population": 100.0},
+        geometry=pts,
+        crs="EPSG:4326",
+    )
+
+
+def write_study(tmp_path, communities=None, facilities=None, population=None, osm=None, extra=""):
+    """Write the tiny study (any layer replaceable) and return its loaded Study."""
+    layers = {
+        "communities": _communities() if communities is None else communities,
+        "facilities": _facilities() if facilities is None else facilities,
+        "population": _population() if population is None else population,
+    }
+    lines = ['name = "tiny"', "", "[inputs]"]
+    for name, gdf in layers.items():
+        if isinstance(gdf, str):  # a path already written
+            lines.append(f'{name} = "{gdf}"')
+            continue
+        gdf.to_file(tmp_path / f"{name}.gpkg", driver="GPKG")
+        lines.append(f'{name} = "{name}.gpkg"')
+    (tmp_path / "net.osm").write_text(_osm() if osm is None else osm, encoding="utf-8")
+    lines += ['network = "net.osm"', "", "[targets]", 'preset = ["suining-2025"]', extra]
+    (tmp_path / "study.toml").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return load_study(tmp_path / "study.toml")
+
+
+def a1(result, scope="all"):
+    ind = result.indicators
+    row = ind[(ind["indicator"] == "A1_service_circle") & (ind["scope"] == scope)]
+    return row.iloc[0]
+
+
+def test_the_tiny_study_runs_and_conserves_residents(tmp_path):
+    result = run_study(write_study(tmp_path))
+    acc = result.accounting
+    assert acc["input_population"] == acc["used_population"] == 2000
+    assert acc["outside_communities_population"] == 0
+    # the centre at x = 2 steps serves A (x <= 5 steps, within 1 000 m) wholly
+    assert a1(result, "community:A")["value"] == 1.0
+    assert 0 < a1(result)["value"] < 1
+
+
+# --- coordinates and CRS ----------------------------------------------------------------------
+
+
+def test_swapped_lon_lat_beyond_90_is_refused(tmp_path):
+    # Suining: lon 105.6, lat 30.5; swapped, "latitude" is 105.6
+    gdf = gpd.GeoDataFrame(
+        {"community_id": ["c"], "name": ["n"]}, geometry=[box(30.5, 105.5, 30.6, 105.6)], crs=4326
+    )
+    gdf.to_file(tmp_path / "c.gpkg")
+    with pytest.raises(
+        CoordinateError, match="latitude beyond 90.*look swapped.*Fix: store longitude as x"
+    ):
+        read_communities(tmp_path / "c.gpkg")
+
+
+def test_swapped_lon_lat_within_range_is_caught_by_the_layers_not_meeting(tmp_path):
+    fac = _facilities()
+    fac["geometry"] = fac.geometry.map(lambda p: Point(p.y, p.x))  # (-30.1, -51.3): a valid place
+    with pytest.raises(
+        CoordinateError, match="facilities layer: no feature lies within 10 km.*axes look swapped"
+    ):
+        run_study(write_study(tmp_path, facilities=fac))
+
+
+def test_metres_declared_as_degrees_are_refused(tmp_path):
+    metres = _communities().to_crs("EPSG:32722").set_crs("EPSG:4326", allow_override=True)
+    metres.to_file(tmp_path / "c.gpkg")
+    with pytest.raises(
+        CoordinateError,
+        match="in degrees, but feature\\(s\\) A, B .*look like metres.*Fix: declare the CRS",
+    ):
+        read_communities(tmp_path / "c.gpkg")
+
+
+def test_degrees_declared_as_metres_are_refused(tmp_path):
+    degrees = _facilities().set_crs("EPSG:32722", allow_override=True)
+    degrees.to_file(tmp_path / "f.gpkg")
+    with pytest.raises(
+        CoordinateError,
+        match="in metres, but every coordinate .*look like longitude and latitude.*EPSG:4326",
+    ):
+        read_facilities(tmp_path / "f.gpkg")
+
+
+def test_gauss_kruger_zone_prefix_under_the_wrong_crs_is_refused(tmp_path):
+    # Suining in CGCS2000 3-degree Gauss-Krueger zone 35 (x carries the zone number, 35 500 000 m)
+    # declared as the same projection without the prefix (CM 105E)
+    pts = gpd.GeoDataFrame(
+        {"facility_id": ["f1"], "category": ["health"]}, geometry=[Point(105.6, 30.5)], crs=4326
+    ).to_crs("EPSG:4523")
+    assert pts.geometry.x.iloc[0] > 35_000_000
+    pts.set_crs("EPSG:4546", allow_override=True).to_file(tmp_path / "f.gpkg")
+    with pytest.raises(
+        CoordinateError,
+        match="f1 fall outside the area where .* is used.*zone number left in front of x",
+    ):
+        read_facilities(tmp_path / "f.gpkg")
+
+
+def test_nan_coordinates_are_refused(tmp_path):
+    fac = _facilities()
+    fac.loc[len(fac)] = ["bad", "health", "x", Point(np.nan, np.nan)]
+    fac.to_file(tmp_path / "f.gpkg")
+    with pytest.raises((CoordinateError, GeometryError), match="bad"):
+        read_facilities(tmp_path / "f.gpkg")
+
+
+def test_layers_far_apart_are_refused(tmp_path):
+    fac = _facilities()
+    fac["geometry"] = [Point(116.4, 39.9)]  # Beijing
+    with pytest.raises(
+        CoordinateError,
+        match="facilities layer: no feature lies within 10 km of the communities: the nearest is [0-9,.]+ km away",
+    ):
+        run_study(write_study(tmp_path, facilities=fac))
+
+
+def test_a_few_far_facilities_are_noted_and_the_rest_used(tmp_path):
+    fac = _facilities()
+    fac.loc[1] = ["far", "health", "typo", Point(LON0 + 1.0, LAT0)]  # about 96 km east
+    result = run_study(write_study(tmp_path, facilities=fac))
+    assert any("1 of 2 features lie more than 10 km" in n and "far" in n for n in result.notes)
+    assert a1(result, "community:A")["value"] == 1.0
+
+
+def test_a_network_elsewhere_is_refused(tmp_path):
+    with pytest.raises(
+        CoordinateError, match="network \\(walk\\) layer: no feature lies within 10 km"
+    ):
+        run_study(write_study(tmp_path, osm=_osm(lon0=LON0 + 2.0)))
+
+
+def test_population_elsewhere_is_refused(tmp_path):
+    pop = _population()
+    pop["geometry"] = pop.geometry.translate(0.05, 0)  # 5 km east: near, but in no community
+    with pytest.raises(
+        InputLayerError,
+        match="none of the 2,000 residents of the population layer lies inside a community",
+    ):
+        run_study(write_study(tmp_path, population=pop))
+
+
+# --- geometry ---------------------------------------------------------------------------------
+
+
+def test_multipolygon_community_counts_both_parts(tmp_path):
+    comm = _communities()
+    mid = LON0 + 5 * STEP
+    # A in two parts: a southern and a northern strip, with B's population still in B
+    south = box(LON0, LAT0, mid, LAT0 + 2 * STEP)
+    north = box(LON0, LAT0 + 6 * STEP, mid, LAT0 + 10 * STEP)
+    comm.loc[0, "geometry"] = MultiPolygon([south, north])
+    pop = _population()
+    pop.loc[len(pop)] = ["north", 50.0, Point(LON0 + STEP, LAT0 + 9 * STEP)]
+    result = run_study(write_study(tmp_path, communities=comm, population=pop))
+    pts = result.demand.points
+    in_a = pts[pts["community_id"] == "A"]
+    # southern points (y = 1 step) and the northern one; the points at y = 3 steps fall in the gap
+    assert set(in_a["source_id"]) == {*(f"p{i}" for i in range(5)), "north"}
+    assert in_a["population"].sum() == 550
+    assert result.accounting["outside_communities_population"] == 500
+    assert any(
+        "500 residents of the population layer (24.4%) lie outside every community" in n
+        for n in result.notes
+    )
+
+
+def test_overlapping_communities_are_refused_naming_the_pair(tmp_path):
+    comm = _communities()
+    comm.loc[1, "geometry"] = box(LON0 + 4 * STEP, LAT0, LON0 + 10 * STEP, LAT0 + 10 * STEP)
+    with pytest.raises(
+        GeometryError,
+        match="1 pair\\(s\\) of communities overlap.*A and B \\([0-9,]+ m², 20.0% of the smaller\\)",
+    ):
+        run_study(write_study(tmp_path, communities=comm))
+
+
+def test_sliver_overlaps_go_to_the_earlier_community(tmp_path):
+    comm = _communities()
+    # B reaches 5 m into A: a digitising sliver, about 1 % of A
+    comm.loc[1, "geometry"] = box(
+        LON0 + 5 * STEP - 0.00005, LAT0, LON0 + 10 * STEP, LAT0 + 10 * STEP
+    )
+    pop = _population()
+    pop.loc[len(pop)] = ["edge", 7.0, Point(LON0 + 5 * STEP - 0.00002, LAT0 + 5 * STEP)]
+    result = run_study(write_study(tmp_path, communities=comm, population=pop))
+    assert any(
+        "1 sliver overlap(s) between communities" in n and "A and B" in n for n in result.notes
+    )
+    a, b = result.communities.geometry
+    assert a.intersection(b).area < 1e-6 and b.area == pytest.approx(b.union(a).area - a.area)
+    edge = result.demand.points[result.demand.points["source_id"] == "edge"]
+    assert list(edge["community_id"]) == ["A"]  # counted once, in the earlier community
+    assert result.accounting["used_population"] == 2007
+
+
+def test_residents_in_gaps_are_counted_and_reported(tmp_path):
+    comm = _communities()
+    comm.loc[1, "geometry"] = box(
+        LON0 + 6 * STEP, LAT0, LON0 + 10 * STEP, LAT0 + 10 * STEP
+    )  # a 1-step gap
+    pop = _population()
+    pop.loc[len(pop)] = ["gap", 30.0, Point(LON0 + 5.5 * STEP, LAT0 + 5 * STEP)]
+    result = run_study(write_study(tmp_path, communities=comm, population=pop))
+    acc = result.accounting
+    # the added 30 and the two grid points at x = 5.25 steps (200) live in the gap
+    assert acc["outside_communities_population"] == 230
+    assert acc["used_population"] + acc["outside_communities_population"] == acc["input_population"]
+    assert any("230 residents" in n and "outside every community" in n for n in result.notes)
+
+
+def test_a_facility_outside_every_community_serves_its_neighbours(tmp_path):
+    comm = _communities()
+    comm.loc[1, "geometry"] = box(LON0 + 6 * STEP, LAT0, LON0 + 10 * STEP, LAT0 + 10 * STEP)
+    fac = _facilities()
+    fac["geometry"] = [Point(LON0 + 5.5 * STEP, LAT0 + 5 * STEP)]  # in the gap between A and B
+    result = run_study(write_study(tmp_path, communities=comm, facilities=fac))
+    # every resident is within 600 m of the gap: both communities fully covered
+    assert a1(result, "community:A")["value"] == 1.0
+    assert a1(result, "community:B")["value"] == 1.0
+
+
+# --- network ----------------------------------------------------------------------------------
+
+
+def test_residents_beyond_the_snapping_limit_are_not_covered_and_counted(tmp_path):
+    comm = _communities()
+    # A reaches 1.5 km south of the street grid
+    comm.loc[0, "geometry"] = box(LON0, LAT0 - 0.0135, LON0 + 5 * STEP, LAT0 + 10 * STEP)
+    pop = _population()
+    pop.loc[len(pop)] = ["remote", 40.0, Point(LON0 + STEP, LAT0 - 0.0130)]  # about 1.44 km away
+    result = run_study(write_study(tmp_path, communities=comm, population=pop))
+    acc = result.accounting
+    assert acc["off_network_population_walk"] == 40 and acc["off_network_demand_points_walk"] == 1
+    assert acc["off_network_population_cycle"] == 40
+    assert a1(result, "community:A")["covered_population"] == 1000  # not the remote 40
+    assert a1(result, "community:A")["total_population"] == 1040
+
+
+def test_residents_by_a_street_cut_off_from_the_network_are_stranded(tmp_path):
+    comm = _communities()
+    comm.loc[0, "geometry"] = box(LON0, LAT0 - 0.006, LON0 + 5 * STEP, LAT0 + 10 * STEP)
+    island = (LON0 + STEP, LAT0 - 0.005)  # a lone street 550 m south of the grid
+    pop = _population()
+    pop.loc[len(pop)] = ["island", 25.0, Point(LON0 + 1.5 * STEP, LAT0 - 0.0049)]
+    result = run_study(
+        write_study(tmp_path, communities=comm, population=pop, osm=_osm(island=island))
+    )
+    acc = result.accounting
+    assert acc["stranded_population_walk"] == 25 and acc["stranded_demand_points_walk"] == 1
+    assert a1(result, "community:A")["covered_population"] == 1000
+
+
+# --- values -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        (np.nan, "missing or not numeric for feature\\(s\\) p3"),
+        (np.inf, "infinite for feature\\(s\\) p3"),
+        (-1.0, "negative for feature\\(s\\) p3"),
+    ],
+)
+def test_bad_population_values_are_refused(tmp_path, value, message):
+    pop = _population()
+    pop.loc[3, "population"] = value
+    pop.to_file(tmp_path / "p.gpkg")
+    with pytest.raises(ValueColumnError, match=message):
+        read_population(tmp_path / "p.gpkg")
+
+
+def test_bad_floor_area_is_refused_and_missing_floor_area_is_allowed(tmp_path):
+    fac = pd.concat([_facilities()] * 3, ignore_index=True)
+    fac["facility_id"] = ["f1", "f2", "f3"]
+    fac["floor_area_m2"] = [120.0, np.nan, -5.0]
+    gpd.GeoDataFrame(fac, crs=4326).to_file(tmp_path / "f.gpkg")
+    with pytest.raises(ValueColumnError, match="'floor_area_m2' is negative for feature\\(s\\) f3"):
+        read_facilities(tmp_path / "f.gpkg")
+    fac.loc[2, "floor_area_m2"] = 80.0
+    gpd.GeoDataFrame(fac, crs=4326).to_file(tmp_path / "g.gpkg")
+    read, _ = read_facilities(tmp_path / "g.gpkg")
+    assert read["floor_area_m2"].isna().tolist() == [False, True, False]  # NaN: not given
+
+
+# --- rasters ----------------------------------------------------------------------------------
+
+
+def _raster(path, grid, x0, y0, cell, crs="EPSG:32722", nodata=-1.0):
+    import rasterio
+    from affine import Affine
+
+    grid = np.asarray(grid, dtype="float64")
+    with rasterio.open(
+        path,
+        "w",
+        driver="GTiff",
+        height=grid.shape[0],
+        width=grid.shape[1],
+        count=1,
+        dtype="float64",
+        crs=crs,
+        transform=Affine(cell, 0, x0, 0, -cell, y0),
+        nodata=nodata,
+    ) as dst:
+        dst.write(grid, 1)
+    return path
+
+
+def _grid_over(comm, cell=100.0, pad=0.0):
+    x0, y0, x1, y1 = comm.to_crs("EPSG:32722").total_bounds
+    ncol, nrow = int(np.ceil((x1 - x0 + 2 * pad) / cell)), int(np.ceil((y1 - y0 + 2 * pad) / cell))
+    return x0 - pad, y1 + pad, nrow, ncol
+
+
+def test_raster_nodata_is_no_residents_and_noted(tmp_path):
+    x0, top, nrow, ncol = _grid_over(_communities())
+    grid = np.full((nrow, ncol), 10.0)
+    grid[0, :] = -1.0
+    path = _raster(tmp_path / "pop.tif", grid, x0, top, 100.0)
+    result = run_study(write_study(tmp_path, population="pop.tif"))
+    assert result.accounting["input_population"] == pytest.approx(10.0 * (nrow - 1) * ncol)
+    assert any(f"{ncol} of {nrow * ncol} cells are nodata" in n for n in result.notes)
+    assert path.exists()
+
+
+def test_raster_of_density_instead_of_counts_is_flagged(tmp_path):
+    x0, top, nrow, ncol = _grid_over(_communities())
+    # 12 000 residents per km² written into 100 m cells as if they were counts
+    _raster(tmp_path / "pop.tif", np.full((nrow, ncol), 12_000.0), x0, top, 100.0)
+    result = run_study(write_study(tmp_path, population="pop.tif"))
+    flagged = [n for n in result.notes if "check the population raster" in n]
+    assert (
+        flagged
+        and "1,200,000 per km²" in flagged[0]
+        and "residents = density × cell area" in flagged[0]
+    )
+    # the same density as counts per 100 m cell (120 residents) is plausible
+    _raster(tmp_path / "pop.tif", np.full((nrow, ncol), 120.0), x0, top, 100.0)
+    result = run_study(write_study(tmp_path, population="pop.tif"))
+    assert not [n for n in result.notes if "check the population raster" in n]
+
+
+def test_raster_short_of_the_communities_is_noted(tmp_path):
+    x0, top, nrow, ncol = _grid_over(_communities())
+    half = ncol // 2  # the western half only: A is covered, B is not
+    _raster(tmp_path / "pop.tif", np.full((nrow, half), 10.0), x0, top, 100.0)
+    result = run_study(write_study(tmp_path, population="pop.tif"))
+    note = next(n for n in result.notes if "population raster does not cover" in n)
+    assert "1 of 2 communities" in note and "B (" in note
+
+
+def test_negative_raster_values_are_refused(tmp_path):
+    _raster(tmp_path / "pop.tif", [[1.0, -3.0]], 0.0, 0.0, 100.0, nodata=-1.0)
+    with pytest.raises(ValueColumnError, match="negative residents \\(first at row 0, column 1\\)"):
+        read_population(tmp_path / "pop.tif")
+
+
+def test_raster_elsewhere_is_refused(tmp_path):
+    x0, top, nrow, ncol = _grid_over(_communities())
+    _raster(tmp_path / "pop.tif", np.full((nrow, ncol), 10.0), x0 + 200_000, top, 100.0)
+    with pytest.raises(CoordinateError, match="population layer: no feature lies within 10 km"):
+        run_study(write_study(tmp_path, population="pop.tif"))
