@@ -146,9 +146,24 @@ def test_map_has_layers_legend_and_popups(run_dir):
 
 
 def test_determinism(run_dir, tmp_path):
+    """A rerun gives byte-identical tables, GeoPackage and map; run.json differs in time only."""
     assert main(["run", "--out", str(tmp_path), "--quiet"]) == 0
-    for name in ("indicators.csv", "communities.csv", "shortfalls.csv"):
+    for name in (
+        "indicators.csv",
+        "communities.csv",
+        "shortfalls.csv",
+        "communities.gpkg",
+        "map.html",
+    ):
         assert (tmp_path / name).read_bytes() == (run_dir / name).read_bytes(), name
+    runs = [json.loads((d / "run.json").read_text(encoding="utf-8")) for d in (run_dir, tmp_path)]
+    for run in runs:
+        for key in ("finished_at_utc", "elapsed_s", "stage_timings_s"):
+            run.pop(key)
+        # the workbook's settings sheet and the report print the run's time
+        for name in ("indicators.xlsx", "report.html"):
+            run["output_sha256"].pop(name)
+    assert runs[0] == runs[1]
 
 
 def test_preset_override_and_headline(tmp_path, capsys):

@@ -946,6 +946,24 @@ def _sites(
     return calls
 
 
+#: folium names each element ``<kind>_<uuid4 hex>``.
+_FOLIUM_ID = re.compile(r"\b([a-z][a-z_]*)_([0-9a-f]{32})(?![0-9a-f])")
+
+
+def _stable_ids(page: str) -> str:
+    """Replace folium's random element ids by ids numbered in order of appearance.
+
+    The same run then gives a byte-identical page.
+    """
+    numbers: dict[str, int] = {}
+
+    def number(m: re.Match[str]) -> str:
+        n = numbers.setdefault(m.group(2), len(numbers))
+        return f"{m.group(1)}_{n:032x}"
+
+    return _FOLIUM_ID.sub(number, page)
+
+
 def render_map(
     result: StudyResult,
     lang: str = "en",
@@ -977,7 +995,7 @@ def render_map(
         )
     for _ in range(SIMPLIFY_ROUNDS):
         fmap, sizes = build_map(result, lang, siting, settings, tolerance_m=tol)
-        page = str(fmap.get_root().render())
+        page = _stable_ids(str(fmap.get_root().render()))
         size = len(page.encode("utf-8"))
         if size <= cap:
             figures = MapFigures(size, tol, sizes, settings.tiles(), settings.offline, notes)

@@ -1,8 +1,9 @@
 """Write a run's outputs (METHOD.md, "The command-line contract") and its console table.
 
-Every file is written to a temporary name in the output folder and renamed
-into place, so an interrupted run never leaves a half-written file that looks
-complete. Tables are deterministic: the same inputs and settings give
+Every output is written into a staging folder inside the output folder and
+moved into place when all are complete, ``run.json`` last (with the SHA-256 of
+every other output), so an interrupted run never leaves a half-written file
+that looks complete, nor a mix of two runs under one ``run.json``. Tables are deterministic: the same inputs and settings give
 byte-identical ``indicators.csv``, ``communities.csv`` and ``shortfalls.csv``.
 """
 
@@ -13,9 +14,9 @@ import hashlib
 import json
 import os
 import platform
+import shutil
 import tempfile
 import unicodedata
-from collections.abc import Callable
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
@@ -49,20 +50,31 @@ PACKAGES = (
 )
 
 
-def _atomic(path: Path, write: Callable[[Path], None]) -> None:
-    """Write via a temporary file in the same folder, then rename into place."""
-    fd, tmp_name = tempfile.mkstemp(
-        prefix=f".tmp-{path.stem}-", suffix=path.suffix, dir=path.parent
-    )
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
-        tmp.unlink()
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+def _publish(stage: Path, out_dir: Path, names: list[str]) -> None:
+    """Move finished outputs from the staging folder into ``out_dir``, run.json last.
+
+    The previous run's ``run.json`` goes first, so that from then until the new
+    one lands the folder says "incomplete"; outputs of the previous run that
+    this run does not write (e.g. ``sites.csv`` after a ``site`` run) are
+    removed, so that no file of another run stays beside the new ``run.json``.
+    """
+    old_run = out_dir / "run.json"
+    stale: list[str] = []
+    if old_run.exists():
+        try:
+            stale = list(
+                json.loads(old_run.read_text(encoding="utf-8")).get("outputs", {}).values()
+            )
+        except (ValueError, AttributeError):
+            stale = []
+        old_run.unlink()
+    for name in stale:
+        if name not in names and name != "run.json" and Path(name).name == name:
+            (out_dir / name).unlink(missing_ok=True)
+    for name in names:
+        if name != "run.json":
+            os.replace(stage / name, out_dir / name)
+    os.replace(stage / "run.json", out_dir / "run.json")
 
 
 def _write_text(path: Path, text: str) -> None:
@@ -70,7 +82,25 @@ def _write_text(path: Path, text: str) -> None:
 
 
 def _csv(frame: pd.DataFrame, path: Path) -> None:
-    _atomic(path, lambda p: frame.to_csv(p, index=False, lineterminator="\n", encoding="utf-8"))
+    frame.to_csv(path, index=False, lineterminator="\n", encoding="utf-8")
+
+
+#: The time GeoPackages record as their layers' last change (``gpkg_contents``),
+#: fixed so that the same run gives byte-identical files; run.json has the real time.
+GPKG_TIMESTAMP = "2000-01-01T00:00:00.000Z"
+
+
+def _gpkg(path: Path, layers: dict[str, Any]) -> None:
+    """Write layers into one GeoPackage, byte-identical for the same data."""
+    import pyogrio
+
+    saved = pyogrio.get_gdal_config_option("OGR_CURRENT_DATE")
+    pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": GPKG_TIMESTAMP})
+    try:
+        for name, frame in layers.items():
+            frame.to_file(path, layer=name, driver="GPKG")
+    finally:
+        pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": saved})
 
 
 def sha256(path: Path) -> str:
@@ -215,22 +245,49 @@ def write_outputs(
     # the map first: a map over its size cap stops the run before anything is written
     page, map_figures = render_map(result, lang, siting)
     out_dir.mkdir(parents=True, exist_ok=True)
-    paths = {
-        "indicators": out_dir / "indicators.csv",
-        "communities_csv": out_dir / "communities.csv",
-        "communities_gpkg": out_dir / "communities.gpkg",
-        "shortfalls": out_dir / "shortfalls.csv",
-        "map": out_dir / "map.html",
-        "report": out_dir / "report.html",
-        "xlsx": out_dir / "indicators.xlsx",
-        "run": out_dir / "run.json",
+    names = {
+        "indicators": "indicators.csv",
+        "communities_csv": "communities.csv",
+        "communities_gpkg": "communities.gpkg",
+        "shortfalls": "shortfalls.csv",
+        "map": "map.html",
+        "report": "report.html",
+        "xlsx": "indicators.xlsx",
+        "run": "run.json",
     }
     if siting is not None:
-        paths |= {
-            "sites_csv": out_dir / "sites.csv",
-            "sites_gpkg": out_dir / "sites.gpkg",
-            "before_after": out_dir / "before_after.csv",
+        names |= {
+            "sites_csv": "sites.csv",
+            "sites_gpkg": "sites.gpkg",
+            "before_after": "before_after.csv",
         }
+    # everything is written into a staging folder beside the outputs, then moved in
+    stage = Path(tempfile.mkdtemp(prefix=".partial-", dir=out_dir))
+    try:
+        staged = {k: stage / v for k, v in names.items()}
+        run = _write_all(result, staged, page, map_figures, lang, elapsed_s, siting)
+        run["outputs"] = dict(names)
+        run["output_sha256"] = {v: sha256(staged[k]) for k, v in names.items() if k != "run"}
+        staged["run"].write_text(
+            json.dumps(run, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8"
+        )
+        _publish(stage, out_dir, list(names.values()))
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+    return {k: out_dir / v for k, v in names.items()}
+
+
+def _write_all(
+    result: StudyResult,
+    paths: dict[str, Path],
+    page: str,
+    map_figures: Any,
+    lang: str,
+    elapsed_s: float | None,
+    siting: Any,
+) -> dict[str, Any]:
+    """Write every output but run.json to ``paths``; return the run record."""
+    if siting is not None:
         _write_siting(siting, paths)
     _csv(indicators_table(result), paths["indicators"])
     comm = result.communities
@@ -242,24 +299,23 @@ def write_outputs(
         short[col] = short[col].astype(float).round(6)
     short["uncovered_population"] = short["uncovered_population"].astype(float).round(3)
     _csv(short, paths["shortfalls"])
-
-    def write_gpkg(tmp: Path) -> None:
-        comm.to_file(tmp, layer="communities", driver="GPKG")
-        dem = result.demand.points[["demand_id", "geometry"]].merge(
-            demand_table(result), on="demand_id"
-        )
-        dem.to_file(tmp, layer="demand_points", driver="GPKG")
-        result.facilities.to_file(tmp, layer="facilities", driver="GPKG")
-        if len(result.shortfall_areas):
-            result.shortfall_areas.to_file(tmp, layer="shortfall_areas", driver="GPKG")
-        if len(result.service_areas):
-            result.service_areas.to_file(tmp, layer="service_areas", driver="GPKG")
-
-    _atomic(paths["communities_gpkg"], write_gpkg)
-    _atomic(paths["map"], lambda p: _write_text(p, page))
+    dem = result.demand.points[["demand_id", "geometry"]].merge(
+        demand_table(result), on="demand_id"
+    )
+    _gpkg(
+        paths["communities_gpkg"],
+        {
+            "communities": comm,
+            "demand_points": dem,
+            "facilities": result.facilities,
+        }
+        | ({"shortfall_areas": result.shortfall_areas} if len(result.shortfall_areas) else {})
+        | ({"service_areas": result.service_areas} if len(result.service_areas) else {}),
+    )
+    _write_text(paths["map"], page)
     run = run_record(result, elapsed_s)
     run["map"] = map_figures.record()
-    run["outputs"] = {k: str(v.name) for k, v in paths.items()}
+    run["outputs"] = {k: v.name for k, v in paths.items()}
     if siting is not None:
         run["siting"] = siting_record(siting)
     sheets = {
@@ -268,15 +324,9 @@ def write_outputs(
         "shortfalls": short,
         "settings": settings_table(run),
     }
-    _atomic(paths["xlsx"], lambda p: write_xlsx(sheets, p))
-    report = report_html(result, run, lang, siting)
-    _atomic(paths["report"], lambda p: _write_text(p, report))
-    # run.json last: its presence says every other output is complete
-    _atomic(
-        paths["run"],
-        lambda p: _write_text(p, json.dumps(run, indent=2, ensure_ascii=False, default=str) + "\n"),
-    )
-    return paths
+    write_xlsx(sheets, paths["xlsx"])
+    _write_text(paths["report"], report_html(result, run, lang, siting))
+    return run
 
 
 def _write_siting(siting: Any, paths: dict[str, Path]) -> None:
@@ -287,14 +337,13 @@ def _write_siting(siting: Any, paths: dict[str, Path]) -> None:
         ba[col] = ba[col].astype(float).round(6)
     _csv(ba, paths["before_after"])
 
-    def write_gpkg(tmp: Path) -> None:
-        sites.to_file(tmp, layer="sites", driver="GPKG")
-        catch = siting.catchments[~siting.catchments.geometry.is_empty]
-        if len(catch):
-            catch.to_file(tmp, layer="catchments", driver="GPKG")
-        siting.candidates.to_file(tmp, layer="candidates", driver="GPKG")
-
-    _atomic(paths["sites_gpkg"], write_gpkg)
+    catch = siting.catchments[~siting.catchments.geometry.is_empty]
+    _gpkg(
+        paths["sites_gpkg"],
+        {"sites": sites}
+        | ({"catchments": catch} if len(catch) else {})
+        | {"candidates": siting.candidates},
+    )
 
 
 def siting_record(siting: Any) -> dict[str, Any]:
