@@ -445,3 +445,22 @@ def test_raster_elsewhere_is_refused(tmp_path):
     _raster(tmp_path / "pop.tif", np.full((nrow, ncol), 10.0), x0 + 200_000, top, 100.0)
     with pytest.raises(CoordinateError, match="population layer: no feature lies within 10 km"):
         run_study(write_study(tmp_path, population="pop.tif"))
+
+
+def test_candidate_sites_elsewhere_are_refused_and_far_ones_noted(tmp_path):
+    from coverage.sites import site_study
+
+    cands = gpd.GeoDataFrame(
+        {"candidate_id": ["near", "far"]},
+        geometry=[Point(LON0 + 7 * STEP, LAT0 + 5 * STEP), Point(LON0 + 1.0, LAT0)],
+        crs="EPSG:4326",
+    )
+    cands.to_file(tmp_path / "cands.gpkg")
+    extra = '[siting]\ncategory = "community_service"\np = 1\ncandidates = "cands.gpkg"'
+    study = write_study(tmp_path, extra=extra)
+    result = run_study(study)
+    siting = site_study(study, result)
+    assert any("candidates: 1 of 2 features lie more than 10 km" in n for n in siting.notes)
+    cands.iloc[[1]].to_file(tmp_path / "cands.gpkg")
+    with pytest.raises(CoordinateError, match="candidates layer: no feature lies within 10 km"):
+        site_study(study, result)

@@ -22,7 +22,7 @@ from scipy.spatial import cKDTree
 
 from coverage.config import Siting, Study
 from coverage.errors import StudyFileError
-from coverage.inputs import _check_geometry, convert_datum, read_layer
+from coverage.inputs import _check_geometry, check_near_communities, convert_datum, read_layer
 from coverage.pipeline import StudyResult, run_study
 from coverage.reach import SegmentIndex, build_reach_graph, costs_within
 from coverage.siting import (
@@ -258,6 +258,7 @@ def site_study(study: Study, result: StudyResult) -> SitingResult:
         if not path.is_file():
             raise StudyFileError(f"siting.candidates file not found: {path}")
         cands = read_candidates(path, result.crs, study.datum.candidates)
+        notes += check_near_communities(result.communities, cands, "candidates")
     else:
         cands = None
     # coverage by existing facilities first (needed for generated candidates in shortfalls)
