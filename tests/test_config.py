@@ -91,3 +91,40 @@ def test_bad_speed_tables_and_component(tmp_path):
         load_study(study_file(tmp_path, "[speeds]\ncycle_push_kmh = -1\n"))
     with pytest.raises(StudyFileError, match='network.component must be "largest" or "all"'):
         load_study(study_file(tmp_path, '[network]\ncomponent = "biggest"\n'))
+
+
+def test_download_settings_and_the_cache_folder(tmp_path, monkeypatch):
+    study = load_study(study_file(tmp_path, ""))
+    assert study.network.cache_dir == "" and study.network.download_attempts == 3
+    assert study.network.cache_path(tmp_path) is None  # the default folder of coverage.network
+    study = load_study(
+        study_file(tmp_path, '[network]\ncache_dir = "osm-cache"\ndownload_attempts = 5\n')
+    )
+    assert study.network.download_attempts == 5
+    # relative to the study file's folder, like the input paths
+    assert study.source is not None
+    assert study.network.cache_path(study.source.parent) == tmp_path.resolve() / "osm-cache"
+    elsewhere = (tmp_path / "elsewhere").as_posix()
+    study = load_study(study_file(tmp_path, f'[network]\ncache_dir = "{elsewhere}"\n'))
+    assert study.network.cache_path(tmp_path / "ignored") == tmp_path / "elsewhere"
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    study = load_study(study_file(tmp_path, '[network]\ncache_dir = "~/osm"\n'))
+    assert study.network.cache_path(tmp_path) == tmp_path / "home" / "osm"
+
+
+@pytest.mark.parametrize(
+    ("body", "match"),
+    [
+        ("download_attempts = 0", "network.download_attempts must be 1 or more, got 0"),
+        ('download_attempts = "three"', "network.download_attempts must be a whole number"),
+        ("download_attempts = 2.5", "network.download_attempts must be a whole number"),
+        ("cache_dir = 5", "network.cache_dir must be a string, got 5"),
+        (
+            'cache_folder = "c"',
+            "unknown key network.cache_folder \\(did you mean 'cache_dir'\\?\\)",
+        ),
+    ],
+)
+def test_bad_download_settings(tmp_path, body, match):
+    with pytest.raises(StudyFileError, match=match):
+        load_study(study_file(tmp_path, f"[network]\n{body}\n"))

@@ -12,6 +12,7 @@ from coverage.network import (
     great_circle_m,
     keeps_way,
     load_network,
+    load_networks,
     network_from_ways,
     push_ways_from_osmnx_graph,
     way_directions,
@@ -20,6 +21,21 @@ from coverage.network import (
 
 DATA = Path(__file__).parent / "data"
 CRS = "EPSG:32722"
+
+
+@pytest.fixture(autouse=True)
+def sleeps(monkeypatch, tmp_path):
+    """No test here reaches the internet, waits, or writes to the real download cache.
+
+    Returns the waits between download attempts, in seconds.
+    """
+    import coverage.network as network
+
+    monkeypatch.setenv("SERVICE_COVERAGE_CACHE", str(tmp_path / "default-cache"))
+    monkeypatch.setattr(network, "_overpass_reachable", lambda url: True)
+    waits: list[float] = []
+    monkeypatch.setattr(network, "_sleep", waits.append)
+    return waits
 
 
 @pytest.mark.parametrize(
@@ -153,41 +169,6 @@ def test_cycle_main_component_is_strongly_connected():
     assert net.seg_main.tolist() == [True, False]
 
 
-def test_download_failure_gives_a_clear_message(monkeypatch):
-    import osmnx as ox
-    from shapely.geometry import box
-
-    def offline(*args, **kwargs):
-        raise ConnectionError("no route to host")
-
-    monkeypatch.setattr(ox, "graph_from_polygon", offline)
-    with pytest.raises(
-        NetworkError, match="downloading the walk network with OSMnx failed .*name an OSM extract"
-    ):
-        load_network(None, "walk", CRS, boundary=box(-51.2, -30.1, -51.1, -30.0))
-
-
-def test_download_path_builds_the_network_from_the_osmnx_graph(monkeypatch):
-    import osmnx as ox
-    from shapely.geometry import box
-
-    g = nx.MultiDiGraph(crs="EPSG:4326")
-    g.add_node(1, x=-51.2, y=-30.0)
-    g.add_node(2, x=-51.199, y=-30.0)
-    g.add_edge(1, 2, highway="residential")
-    g.add_edge(2, 1, highway="residential")
-    seen = {}
-
-    def fake(polygon, network_type, simplify, retain_all):
-        seen.update(network_type=network_type, simplify=simplify)
-        return g
-
-    monkeypatch.setattr(ox, "graph_from_polygon", fake)
-    net = load_network(None, "cycle", CRS, boundary=box(-51.3, -30.1, -51.1, -29.9))
-    assert seen == {"network_type": "bike", "simplify": False}
-    assert net.n_segments == 1 and net.seg_forward[0] and net.seg_backward[0]
-
-
 def test_graphml_file(tmp_path):
     import osmnx as ox
 
@@ -260,3 +241,371 @@ def test_segment_seconds_per_highway():
     seconds = net.segment_seconds(4.0, {"steps": 2.0})
     np.testing.assert_allclose(seconds, [length[0] / (4 / 3.6), length[1] / (2 / 3.6)])
     np.testing.assert_allclose(net.segment_seconds(3.6), length)
+
+
+# --- downloads: retries, messages, cache -------------------------------------------------
+
+AREA = (-51.3, -30.1, -51.1, -29.9)
+
+
+def _osmnx_graph():
+    """A small unprojected OSMnx-like graph: a two-way street, a one-way street, steps."""
+    g = nx.MultiDiGraph(crs="EPSG:4326")
+    g.add_node(1, x=-51.2, y=-30.0, street_count=2)
+    g.add_node(2, x=-51.199, y=-30.0, street_count=3)
+    g.add_node(3, x=-51.198, y=-30.0005, street_count=1)
+    g.add_node(4, x=-51.199, y=-30.001, street_count=1)
+    g.add_edge(1, 2, osmid=10, highway="residential", oneway=False, reversed=False, length=96.4)
+    g.add_edge(2, 1, osmid=10, highway="residential", oneway=False, reversed=True, length=96.4)
+    g.add_edge(2, 3, osmid=11, highway=["primary", "secondary"], oneway=True, length=107.0)
+    g.add_edge(2, 4, osmid=12, highway="steps", bicycle=["designated", "yes"], length=111.2)
+    g.add_edge(4, 2, osmid=12, highway="steps", bicycle=["designated", "yes"], length=111.2)
+    return g
+
+
+class FakeOverpass:
+    """Stands in for ``osmnx.graph_from_polygon``: fails as told, then returns a graph."""
+
+    def __init__(self, failures=(), graph=None):
+        self.failures = list(failures)
+        self.graph = graph if graph is not None else _osmnx_graph()
+        self.calls = []
+
+    def __call__(self, polygon, network_type, simplify, retain_all):
+        import osmnx as ox
+
+        self.calls.append(
+            {
+                "network_type": network_type,
+                "bounds": polygon.bounds,
+                "use_cache": ox.settings.use_cache,
+                "cache_folder": str(ox.settings.cache_folder),
+                "useful_tags_way": list(ox.settings.useful_tags_way),
+                "overpass_rate_limit": ox.settings.overpass_rate_limit,
+            }
+        )
+        if self.failures:
+            raise self.failures.pop(0)
+        return self.graph
+
+
+def _fake(monkeypatch, failures=(), graph=None):
+    import osmnx as ox
+
+    fake = FakeOverpass(failures, graph)
+    monkeypatch.setattr(ox, "graph_from_polygon", fake)
+    return fake
+
+
+def _download(mode="walk", bounds=AREA, **kwargs):
+    from shapely.geometry import box
+
+    return load_network(None, mode, CRS, boundary=box(*bounds), **kwargs)
+
+
+def _same_network(a, b):
+    assert a.mode == b.mode and a.crs == b.crs
+    for name in (
+        "node_xy",
+        "node_osmid",
+        "seg_u",
+        "seg_v",
+        "seg_length_m",
+        "seg_forward",
+        "seg_backward",
+        "seg_highway",
+        "node_main",
+    ):
+        np.testing.assert_array_equal(getattr(a, name), getattr(b, name), err_msg=name)
+
+
+def _status_error(code, reason):
+    from osmnx._errors import ResponseStatusCodeError
+
+    return ResponseStatusCodeError(f"'overpass-api.de' responded: {code} {reason} <html>...</html>")
+
+
+def test_download_path_builds_the_network_from_the_osmnx_graph(monkeypatch):
+    g = nx.MultiDiGraph(crs="EPSG:4326")
+    g.add_node(1, x=-51.2, y=-30.0)
+    g.add_node(2, x=-51.199, y=-30.0)
+    g.add_edge(1, 2, highway="residential")
+    g.add_edge(2, 1, highway="residential")
+    fake = _fake(monkeypatch, graph=g)
+    net = _download("cycle")
+    assert [c["network_type"] for c in fake.calls] == ["bike"]
+    assert net.n_segments == 1 and net.seg_forward[0] and net.seg_backward[0]
+
+
+def test_download_settings_are_set_for_the_call_and_restored(monkeypatch, tmp_path):
+    import osmnx as ox
+
+    before = (
+        list(ox.settings.useful_tags_way),
+        ox.settings.use_cache,
+        ox.settings.cache_folder,
+        ox.settings.overpass_rate_limit,
+    )
+    fake = _fake(monkeypatch)
+    net = _download(cache_dir=tmp_path / "cache")
+    call = fake.calls[0]
+    assert "bicycle" in call["useful_tags_way"]
+    assert call["use_cache"] is True
+    http_cache = tmp_path / "cache" / "osmnx-http" / Path(net.source["graphml"]).stem
+    assert call["cache_folder"] == str(http_cache)
+    assert not http_cache.exists()  # the download is saved: its HTTP answers are dropped
+    assert call["overpass_rate_limit"] is True
+    after = (
+        list(ox.settings.useful_tags_way),
+        ox.settings.use_cache,
+        ox.settings.cache_folder,
+        ox.settings.overpass_rate_limit,
+    )
+    assert after == before
+
+
+def test_transient_failures_are_retried_with_backoff(monkeypatch, sleeps):
+    import requests
+
+    fake = _fake(
+        monkeypatch,
+        [requests.exceptions.ReadTimeout("read timed out"), _status_error(504, "Gateway Timeout")],
+    )
+    net = _download(attempts=3, retry_delay_s=1.5)
+    assert len(fake.calls) == 3
+    # every attempt shares one OSMnx HTTP cache, so answers already received are not asked again
+    assert len({c["cache_folder"] for c in fake.calls}) == 1
+    assert sleeps == [1.5, 3.0]
+    assert net.n_segments > 0
+    assert net.source["from"] == "download" and net.source["attempts"] == 3
+    assert [f.split(":")[0] for f in net.source["failed_attempts"]] == [
+        "ReadTimeout",
+        "ResponseStatusCodeError",
+    ]
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        ConnectionError("no route to host"),
+        "requests",
+        OSError(-2, "Name or service not known"),
+    ],
+)
+def test_offline_gives_a_clear_message_naming_the_attempts(monkeypatch, sleeps, tmp_path, error):
+    import socket
+
+    import osmnx as ox
+    import requests
+
+    if error == "requests":
+        error = requests.exceptions.ConnectionError("Max retries exceeded (NameResolutionError)")
+    elif isinstance(error, OSError) and not isinstance(error, ConnectionError):
+        error = socket.gaierror(-2, "Name or service not known")
+    fake = _fake(monkeypatch, [error] * 4)
+    with pytest.raises(NetworkError) as info:
+        _download(cache_dir=tmp_path / "cache", attempts=4, retry_delay_s=2.0)
+    message = str(info.value)
+    assert f"the Overpass server {ox.settings.overpass_url} could not be reached" in message
+    assert "walk network (4 attempts, all without a connection" in message
+    assert "connect to the internet" in message
+    assert "OSM extract (.osm.pbf) or a GraphML file in [inputs] network" in message
+    assert str(tmp_path / "cache") in message
+    assert len(fake.calls) == 4 and sleeps == [2.0, 4.0, 8.0]
+    assert info.value.layer == "network"
+
+
+def test_an_unreachable_server_is_not_waited_for(monkeypatch):
+    import coverage.network as network
+
+    monkeypatch.setattr(network, "_overpass_reachable", lambda url: False)
+    fake = _fake(monkeypatch, [ConnectionError("no route to host")] * 3)
+    with pytest.raises(NetworkError, match="could not be reached"):
+        _download()
+    # OSMnx's 60 s pause before each request is off when the status page is unreachable
+    assert [c["overpass_rate_limit"] for c in fake.calls] == [False] * 3
+
+
+def test_mixed_transient_failures_say_the_server_failed(monkeypatch):
+    _fake(monkeypatch, [ConnectionError("reset"), _status_error(503, "Service Unavailable")])
+    with pytest.raises(
+        NetworkError,
+        match="walk network from the Overpass server .* failed after 2 attempts .*503.*"
+        "download_attempts",
+    ):
+        _download(attempts=2)
+
+
+@pytest.mark.parametrize(
+    ("error", "match"),
+    [
+        (
+            ValueError("Found no graph nodes within the requested polygon."),
+            "returned no street of the walk network inside the study area",
+        ),
+        (_status_error(400, "Bad Request"), "OSMnx failed .*400 Bad Request.*not retried"),
+        (ValueError("The geometry of `polygon` is invalid."), "OSMnx failed .*invalid"),
+    ],
+)
+def test_failures_that_would_repeat_are_not_retried(monkeypatch, sleeps, error, match):
+    fake = _fake(monkeypatch, [error] * 3)
+    with pytest.raises(NetworkError, match=match) as info:
+        _download(attempts=3)
+    assert "not retried" in str(info.value)
+    assert len(fake.calls) == 1 and sleeps == []
+
+
+def test_an_empty_answer_is_retried_and_both_causes_are_named(monkeypatch, sleeps):
+    from osmnx._errors import InsufficientResponseError
+
+    empty = InsufficientResponseError(
+        "No data elements in server response. Check query location/filters and log."
+    )
+    fake = _fake(monkeypatch, [empty] * 2)
+    with pytest.raises(NetworkError) as info:
+        _download("cycle", attempts=2, retry_delay_s=1.0)
+    message = str(info.value)
+    assert "returned no street of the cycle network for the study area" in message
+    assert "on the last of 2 attempts" in message
+    assert "check that the communities layer lies where it should" in message
+    assert "cut the query short" in message
+    assert len(fake.calls) == 2 and sleeps == [1.0]
+
+
+def test_a_non_json_answer_is_retried(monkeypatch):
+    from osmnx._errors import InsufficientResponseError
+
+    busy = InsufficientResponseError("'overpass-api.de' responded: 200 OK <html>runtime error")
+    fake = _fake(monkeypatch, [busy])
+    assert _download().source["attempts"] == 2
+    assert len(fake.calls) == 2
+
+
+def test_second_run_reads_the_cache_and_makes_no_request(monkeypatch, tmp_path):
+    fake = _fake(monkeypatch)
+    cache = tmp_path / "cache"
+    first = load_networks(None, CRS, boundary=_box(AREA), push=True, cache_dir=cache)
+    assert len(fake.calls) == 2  # walk and bike graphs
+    files = sorted(p.name for p in (cache / "networks").iterdir())
+    assert len(files) == 4 and sum(f.endswith(".graphml") for f in files) == 2
+    assert not [p for p in cache.rglob("*.tmp")]
+
+    second = load_networks(None, CRS, boundary=_box(AREA), push=True, cache_dir=cache)
+    assert len(fake.calls) == 2
+    for mode in ("walk", "cycle"):
+        _same_network(first[mode], second[mode])
+        a, b = first[mode].source, second[mode].source
+        assert (a["from"], b["from"]) == ("download", "cache")
+        assert a["graphml"] == b["graphml"] and Path(b["graphml"]).is_file()
+        assert a["downloaded_at_utc"] == b["downloaded_at_utc"]
+        assert b["overpass_url"] == a["overpass_url"] and b["osmnx_version"] == a["osmnx_version"]
+        assert second[mode].summary()["source"]["from"] == "cache"
+    # the pushed footways and steps came from the walk graph, cached too
+    assert second["cycle"].source["push_ways_from"]["from"] == "cache"
+    assert "steps" in set(second["cycle"].seg_highway)
+
+
+def test_the_default_cache_folder_is_used_when_none_is_given(monkeypatch, tmp_path):
+    fake = _fake(monkeypatch)
+    net = _download()
+    _download()
+    assert len(fake.calls) == 1
+    assert Path(net.source["graphml"]).parent == tmp_path / "default-cache" / "networks"
+
+
+def test_another_area_or_mode_misses_the_cache(monkeypatch, tmp_path):
+    from shapely.geometry import Polygon
+
+    fake = _fake(monkeypatch)
+    cache = tmp_path / "cache"
+    _download("walk", AREA, cache_dir=cache)
+    _download("walk", (-51.3, -30.1, -51.1, -29.8), cache_dir=cache)
+    _download("cycle", AREA, cache_dir=cache)
+    assert len(fake.calls) == 3
+    # the same area, with float noise, turned the other way round from another corner, is a hit
+    x0, y0, x1, y1 = AREA
+    noisy = Polygon([(x0, y0), (x0, y1), (x1, y1 - 1e-10), (x1 + 1e-10, y0), (x0, y0)])
+    net = load_network(None, "walk", CRS, boundary=noisy, cache_dir=cache)
+    assert len(fake.calls) == 3 and net.source["from"] == "cache"
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        "",
+        "not a graph",
+        "truncate",
+        '<?xml version="1.0"?><graphml xmlns="http://graphml.graphdrawing.org/xmlns">'
+        '<graph edgedefault="directed"/></graphml>',
+    ],
+)
+def test_a_damaged_cache_file_is_downloaded_again_and_replaced(monkeypatch, tmp_path, damage):
+    import osmnx as ox
+
+    fake = _fake(monkeypatch)
+    cache = tmp_path / "cache"
+    first = _download(cache_dir=cache)
+    graphml = Path(first.source["graphml"])
+    text = graphml.read_text(encoding="utf-8")
+    graphml.write_text(text[: len(text) // 2] if damage == "truncate" else damage)
+
+    again = _download(cache_dir=cache)
+    assert len(fake.calls) == 2
+    assert again.source["from"] == "download"
+    assert "could not be read" in again.source["notes"][0]
+    _same_network(first, again)
+    assert ox.load_graphml(graphml).number_of_nodes() == 4  # replaced by the new download
+    assert _download(cache_dir=cache).source["from"] == "cache"
+    assert len(fake.calls) == 2
+
+
+def test_a_lost_sidecar_falls_back_to_the_file_time(monkeypatch, tmp_path):
+    _fake(monkeypatch)
+    first = _download(cache_dir=tmp_path)
+    Path(first.source["graphml"]).with_suffix(".json").write_text("{broken")
+    again = _download(cache_dir=tmp_path)
+    assert again.source["from"] == "cache"
+    assert again.source["downloaded_at_utc"][:4].isdigit()
+    assert again.source["overpass_url"] is None
+
+
+def test_an_unwritable_cache_does_not_lose_the_download(monkeypatch, tmp_path):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the cache folder should be")
+    fake = _fake(monkeypatch)
+    net = _download(cache_dir=blocker)
+    assert net.n_segments > 0 and net.source["graphml"] is None
+    assert "nothing was cached" in net.source["notes"][0]
+    _download(cache_dir=blocker)
+    assert len(fake.calls) == 2
+
+
+def test_default_cache_dir_follows_the_environment(monkeypatch, tmp_path):
+    from coverage.network import default_cache_dir
+
+    monkeypatch.setenv("SERVICE_COVERAGE_CACHE", str(tmp_path / "own"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert default_cache_dir() == tmp_path / "own"
+    monkeypatch.setenv("SERVICE_COVERAGE_CACHE", "")
+    assert default_cache_dir() == tmp_path / "xdg" / "service-coverage"
+    monkeypatch.delenv("SERVICE_COVERAGE_CACHE")
+    monkeypatch.setenv("XDG_CACHE_HOME", "relative/ignored")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert default_cache_dir() == tmp_path / "home" / ".cache" / "service-coverage"
+
+
+def test_bad_attempts_are_refused():
+    with pytest.raises(ValueError, match="attempts must be 1 or more"):
+        _download(attempts=0)
+
+
+def test_file_networks_say_where_they_came_from():
+    net = load_network(DATA / "tiny_oneway.osm", "walk", CRS)
+    assert net.source == {"from": "file", "path": str(DATA / "tiny_oneway.osm")}
+    assert net.summary()["source"]["from"] == "file"
+
+
+def _box(bounds):
+    from shapely.geometry import box
+
+    return box(*bounds)

@@ -26,6 +26,8 @@ the closest valid key::
     [network]
     component = "largest"         # "largest": the largest (strongly) connected part; "all"
     service_area_buffer_m = 50.0  # half-width of the drawn service areas (display only)
+    cache_dir = ""                # downloaded networks; "": $SERVICE_COVERAGE_CACHE or ~/.cache
+    download_attempts = 3         # tries per download when the failure may pass
 
     [snapping]
     walk_limit_m = 300.0
@@ -130,10 +132,47 @@ class Snapping:
 
 @dataclass(frozen=True)
 class NetworkSettings:
-    """Which part of the network is used, and how service areas are drawn."""
+    """Which part of the network is used, how service areas are drawn, and downloads.
+
+    ``cache_dir`` and ``download_attempts`` apply when ``[inputs] network`` is
+    omitted and the network is downloaded with OSMnx. ``cache_dir``: the folder
+    downloads are kept in and reused from (relative to the study file's
+    folder; empty: :func:`coverage.network.default_cache_dir`).
+    ``download_attempts``: tries per download when the failure may pass (no
+    connection, timeouts, a busy server).
+    """
 
     component: str = "largest"
     service_area_buffer_m: float = 50.0
+    cache_dir: str = ""
+    download_attempts: int = 3
+
+    def cache_path(self, base_dir: Path | None = None) -> Path | None:
+        """The download cache folder, or ``None`` for the default one.
+
+        Parameters
+        ----------
+        base_dir
+            Folder a relative ``cache_dir`` is read from (the study file's).
+
+        Returns
+        -------
+        Path or None
+            ``cache_dir`` with ``~`` expanded, under ``base_dir`` when relative.
+
+        Examples
+        --------
+        >>> NetworkSettings(cache_dir="cache").cache_path(Path("/studies")).as_posix()
+        '/studies/cache'
+        >>> NetworkSettings().cache_path(Path("/studies")) is None
+        True
+        """
+        if not self.cache_dir:
+            return None
+        path = Path(self.cache_dir).expanduser()
+        if base_dir is not None and not path.is_absolute():
+            path = Path(base_dir) / path
+        return path
 
 
 @dataclass(frozen=True)
@@ -311,6 +350,11 @@ def _validate(study: Study) -> None:
         raise StudyFileError(
             f'{where}: network.component must be "largest" or "all", '
             f"got {study.network.component!r}"
+        )
+    if not study.network.download_attempts >= 1:
+        raise StudyFileError(
+            f"{where}: network.download_attempts must be 1 or more, "
+            f"got {study.network.download_attempts!r}"
         )
     if not study.indicators.tiers_min or any(not t > 0 for t in study.indicators.tiers_min):
         raise StudyFileError(
