@@ -14,96 +14,19 @@ import pandas as pd
 import pytest
 from shapely.geometry import MultiPolygon, Point, box
 
-from coverage.config import load_study
 from coverage.errors import CoordinateError, GeometryError, InputLayerError, ValueColumnError
 from coverage.inputs import read_communities, read_facilities, read_population
 from coverage.pipeline import run_study
-
-LON0, LAT0 = -51.30, -30.10  # south-west corner of the street grid
-STEP = 0.001  # about 96 m of longitude and 111 m of latitude here
-N = 11  # nodes per side: a grid of about 1 km
-
-
-def _osm(lon0=LON0, lat0=LAT0, n=N, island=None) -> str:
-    """A street grid as OSM XML; ``island`` adds a lone street at (lon, lat)."""
-    nodes, ways = [], []
-    nid = lambda i, j: 1 + i * n + j  # noqa: E731
-    for i in range(n):
-        for j in range(n):
-            nodes.append(
-                f'<node id="{nid(i, j)}" lat="{lat0 + i * STEP:.6f}" lon="{lon0 + j * STEP:.6f}" version="1"/>'
-            )
-    wid = 1000
-    for i in range(n):
-        for line in ([nid(i, j) for j in range(n)], [nid(j, i) for j in range(n)]):
-            refs = "".join(f'<nd ref="{r}"/>' for r in line)
-            ways.append(
-                f'<way id="{wid}" version="1">{refs}<tag k="highway" v="residential"/></way>'
-            )
-            wid += 1
-    if island is not None:
-        lon, lat = island
-        nodes.append(f'<node id="90001" lat="{lat:.6f}" lon="{lon:.6f}" version="1"/>')
-        nodes.append(f'<node id="90002" lat="{lat:.6f}" lon="{lon + 0.001:.6f}" version="1"/>')
-        ways.append(
-            '<way id="99001" version="1"><nd ref="90001"/><nd ref="90002"/><tag k="highway" v="residential"/></way>'
-        )
-    body = "\n".join(nodes + ways)
-    return f'<?xml version="1.0" encoding="UTF-8"?>\n<osm version="0.6" generator="test">\n{body}\n</osm>\n'
-
-
-def _communities() -> gpd.GeoDataFrame:
-    mid = LON0 + 5 * STEP
-    return gpd.GeoDataFrame(
-        {"community_id": ["A", "B"], "name": ["west", "east"], "kind": ["urban", "urban"]},
-        geometry=[
-            box(LON0, LAT0, mid, LAT0 + 10 * STEP),
-            box(mid, LAT0, LON0 + 10 * STEP, LAT0 + 10 * STEP),
-        ],
-        crs="EPSG:4326",
-    )
-
-
-def _facilities() -> gpd.GeoDataFrame:
-    return gpd.GeoDataFrame(
-        {"facility_id": ["cs1"], "category": ["community_service"], "name": ["centre"]},
-        geometry=[Point(LON0 + 2 * STEP, LAT0 + 5 * STEP)],
-        crs="EPSG:4326",
-    )
-
-
-def _population() -> gpd.GeoDataFrame:
-    """100 residents at each of 20 points, ten in each community."""
-    pts = [
-        Point(LON0 + (0.5 + 2 * k) * STEP / 2, LAT0 + (1 + 2 * r) * STEP)
-        for r in range(2)
-        for k in range(10)
-    ]
-    return gpd.GeoDataFrame(
-        {"id": [f"p{i}" for i in range(len(pts))], "population": 100.0},
-        geometry=pts,
-        crs="EPSG:4326",
-    )
-
-
-def write_study(tmp_path, communities=None, facilities=None, population=None, osm=None, extra=""):
-    """Write the tiny study (any layer replaceable) and return its loaded Study."""
-    layers = {
-        "communities": _communities() if communities is None else communities,
-        "facilities": _facilities() if facilities is None else facilities,
-        "population": _population() if population is None else population,
-    }
-    lines = ['name = "tiny"', "", "[inputs]"]
-    for name, gdf in layers.items():
-        if isinstance(gdf, str):  # a path already written
-            lines.append(f'{name} = "{gdf}"')
-            continue
-        gdf.to_file(tmp_path / f"{name}.gpkg", driver="GPKG")
-        lines.append(f'{name} = "{name}.gpkg"')
-    (tmp_path / "net.osm").write_text(_osm() if osm is None else osm, encoding="utf-8")
-    lines += ['network = "net.osm"', "", "[targets]", 'preset = ["suining-2025"]', extra]
-    (tmp_path / "study.toml").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return load_study(tmp_path / "study.toml")
+from tiny_study import (
+    LAT0,
+    LON0,
+    STEP,
+    make_communities,
+    make_facilities,
+    make_population,
+    osm_grid,
+    write_study,
+)
 
 
 def a1(result, scope="all"):
@@ -138,7 +61,7 @@ def test_swapped_lon_lat_beyond_90_is_refused(tmp_path):
 
 
 def test_swapped_lon_lat_within_range_is_caught_by_the_layers_not_meeting(tmp_path):
-    fac = _facilities()
+    fac = make_facilities()
     fac["geometry"] = fac.geometry.map(lambda p: Point(p.y, p.x))  # (-30.1, -51.3): a valid place
     with pytest.raises(
         CoordinateError, match="facilities layer: no feature lies within 10 km.*axes look swapped"
@@ -147,7 +70,7 @@ def test_swapped_lon_lat_within_range_is_caught_by_the_layers_not_meeting(tmp_pa
 
 
 def test_metres_declared_as_degrees_are_refused(tmp_path):
-    metres = _communities().to_crs("EPSG:32722").set_crs("EPSG:4326", allow_override=True)
+    metres = make_communities().to_crs("EPSG:32722").set_crs("EPSG:4326", allow_override=True)
     metres.to_file(tmp_path / "c.gpkg")
     with pytest.raises(
         CoordinateError,
@@ -157,7 +80,7 @@ def test_metres_declared_as_degrees_are_refused(tmp_path):
 
 
 def test_degrees_declared_as_metres_are_refused(tmp_path):
-    degrees = _facilities().set_crs("EPSG:32722", allow_override=True)
+    degrees = make_facilities().set_crs("EPSG:32722", allow_override=True)
     degrees.to_file(tmp_path / "f.gpkg")
     with pytest.raises(
         CoordinateError,
@@ -182,7 +105,7 @@ def test_gauss_kruger_zone_prefix_under_the_wrong_crs_is_refused(tmp_path):
 
 
 def test_nan_coordinates_are_refused(tmp_path):
-    fac = _facilities()
+    fac = make_facilities()
     fac.loc[len(fac)] = ["bad", "health", "x", Point(np.nan, np.nan)]
     fac.to_file(tmp_path / "f.gpkg")
     with pytest.raises((CoordinateError, GeometryError), match="bad"):
@@ -190,7 +113,7 @@ def test_nan_coordinates_are_refused(tmp_path):
 
 
 def test_layers_far_apart_are_refused(tmp_path):
-    fac = _facilities()
+    fac = make_facilities()
     fac["geometry"] = [Point(116.4, 39.9)]  # Beijing
     with pytest.raises(
         CoordinateError,
@@ -200,7 +123,7 @@ def test_layers_far_apart_are_refused(tmp_path):
 
 
 def test_a_few_far_facilities_are_noted_and_the_rest_used(tmp_path):
-    fac = _facilities()
+    fac = make_facilities()
     fac.loc[1] = ["far", "health", "typo", Point(LON0 + 1.0, LAT0)]  # about 96 km east
     result = run_study(write_study(tmp_path, facilities=fac))
     assert any("1 of 2 features lie more than 10 km" in n and "far" in n for n in result.notes)
@@ -211,11 +134,11 @@ def test_a_network_elsewhere_is_refused(tmp_path):
     with pytest.raises(
         CoordinateError, match="network \\(walk\\) layer: no feature lies within 10 km"
     ):
-        run_study(write_study(tmp_path, osm=_osm(lon0=LON0 + 2.0)))
+        run_study(write_study(tmp_path, osm=osm_grid(lon0=LON0 + 2.0)))
 
 
 def test_population_elsewhere_is_refused(tmp_path):
-    pop = _population()
+    pop = make_population()
     pop["geometry"] = pop.geometry.translate(0.05, 0)  # 5 km east: near, but in no community
     with pytest.raises(
         InputLayerError,
@@ -228,13 +151,13 @@ def test_population_elsewhere_is_refused(tmp_path):
 
 
 def test_multipolygon_community_counts_both_parts(tmp_path):
-    comm = _communities()
+    comm = make_communities()
     mid = LON0 + 5 * STEP
     # A in two parts: a southern and a northern strip, with B's population still in B
     south = box(LON0, LAT0, mid, LAT0 + 2 * STEP)
     north = box(LON0, LAT0 + 6 * STEP, mid, LAT0 + 10 * STEP)
     comm.loc[0, "geometry"] = MultiPolygon([south, north])
-    pop = _population()
+    pop = make_population()
     pop.loc[len(pop)] = ["north", 50.0, Point(LON0 + STEP, LAT0 + 9 * STEP)]
     result = run_study(write_study(tmp_path, communities=comm, population=pop))
     pts = result.demand.points
@@ -250,7 +173,7 @@ def test_multipolygon_community_counts_both_parts(tmp_path):
 
 
 def test_overlapping_communities_are_refused_naming_the_pair(tmp_path):
-    comm = _communities()
+    comm = make_communities()
     comm.loc[1, "geometry"] = box(LON0 + 4 * STEP, LAT0, LON0 + 10 * STEP, LAT0 + 10 * STEP)
     with pytest.raises(
         GeometryError,
@@ -260,12 +183,12 @@ def test_overlapping_communities_are_refused_naming_the_pair(tmp_path):
 
 
 def test_sliver_overlaps_go_to_the_earlier_community(tmp_path):
-    comm = _communities()
+    comm = make_communities()
     # B reaches 5 m into A: a digitising sliver, about 1 % of A
     comm.loc[1, "geometry"] = box(
         LON0 + 5 * STEP - 0.00005, LAT0, LON0 + 10 * STEP, LAT0 + 10 * STEP
     )
-    pop = _population()
+    pop = make_population()
     pop.loc[len(pop)] = ["edge", 7.0, Point(LON0 + 5 * STEP - 0.00002, LAT0 + 5 * STEP)]
     result = run_study(write_study(tmp_path, communities=comm, population=pop))
     assert any(
@@ -279,11 +202,11 @@ def test_sliver_overlaps_go_to_the_earlier_community(tmp_path):
 
 
 def test_residents_in_gaps_are_counted_and_reported(tmp_path):
-    comm = _communities()
+    comm = make_communities()
     comm.loc[1, "geometry"] = box(
         LON0 + 6 * STEP, LAT0, LON0 + 10 * STEP, LAT0 + 10 * STEP
     )  # a 1-step gap
-    pop = _population()
+    pop = make_population()
     pop.loc[len(pop)] = ["gap", 30.0, Point(LON0 + 5.5 * STEP, LAT0 + 5 * STEP)]
     result = run_study(write_study(tmp_path, communities=comm, population=pop))
     acc = result.accounting
@@ -294,9 +217,9 @@ def test_residents_in_gaps_are_counted_and_reported(tmp_path):
 
 
 def test_a_facility_outside_every_community_serves_its_neighbours(tmp_path):
-    comm = _communities()
+    comm = make_communities()
     comm.loc[1, "geometry"] = box(LON0 + 6 * STEP, LAT0, LON0 + 10 * STEP, LAT0 + 10 * STEP)
-    fac = _facilities()
+    fac = make_facilities()
     fac["geometry"] = [Point(LON0 + 5.5 * STEP, LAT0 + 5 * STEP)]  # in the gap between A and B
     result = run_study(write_study(tmp_path, communities=comm, facilities=fac))
     # every resident is within 600 m of the gap: both communities fully covered
@@ -308,10 +231,10 @@ def test_a_facility_outside_every_community_serves_its_neighbours(tmp_path):
 
 
 def test_residents_beyond_the_snapping_limit_are_not_covered_and_counted(tmp_path):
-    comm = _communities()
+    comm = make_communities()
     # A reaches 1.5 km south of the street grid
     comm.loc[0, "geometry"] = box(LON0, LAT0 - 0.0135, LON0 + 5 * STEP, LAT0 + 10 * STEP)
-    pop = _population()
+    pop = make_population()
     pop.loc[len(pop)] = ["remote", 40.0, Point(LON0 + STEP, LAT0 - 0.0130)]  # about 1.44 km away
     result = run_study(write_study(tmp_path, communities=comm, population=pop))
     acc = result.accounting
@@ -322,13 +245,13 @@ def test_residents_beyond_the_snapping_limit_are_not_covered_and_counted(tmp_pat
 
 
 def test_residents_by_a_street_cut_off_from_the_network_are_stranded(tmp_path):
-    comm = _communities()
+    comm = make_communities()
     comm.loc[0, "geometry"] = box(LON0, LAT0 - 0.006, LON0 + 5 * STEP, LAT0 + 10 * STEP)
     island = (LON0 + STEP, LAT0 - 0.005)  # a lone street 550 m south of the grid
-    pop = _population()
+    pop = make_population()
     pop.loc[len(pop)] = ["island", 25.0, Point(LON0 + 1.5 * STEP, LAT0 - 0.0049)]
     result = run_study(
-        write_study(tmp_path, communities=comm, population=pop, osm=_osm(island=island))
+        write_study(tmp_path, communities=comm, population=pop, osm=osm_grid(island=island))
     )
     acc = result.accounting
     assert acc["stranded_population_walk"] == 25 and acc["stranded_demand_points_walk"] == 1
@@ -347,7 +270,7 @@ def test_residents_by_a_street_cut_off_from_the_network_are_stranded(tmp_path):
     ],
 )
 def test_bad_population_values_are_refused(tmp_path, value, message):
-    pop = _population()
+    pop = make_population()
     pop.loc[3, "population"] = value
     pop.to_file(tmp_path / "p.gpkg")
     with pytest.raises(ValueColumnError, match=message):
@@ -355,7 +278,7 @@ def test_bad_population_values_are_refused(tmp_path, value, message):
 
 
 def test_bad_floor_area_is_refused_and_missing_floor_area_is_allowed(tmp_path):
-    fac = pd.concat([_facilities()] * 3, ignore_index=True)
+    fac = pd.concat([make_facilities()] * 3, ignore_index=True)
     fac["facility_id"] = ["f1", "f2", "f3"]
     fac["floor_area_m2"] = [120.0, np.nan, -5.0]
     gpd.GeoDataFrame(fac, crs=4326).to_file(tmp_path / "f.gpkg")
@@ -398,7 +321,7 @@ def _grid_over(comm, cell=100.0, pad=0.0):
 
 
 def test_raster_nodata_is_no_residents_and_noted(tmp_path):
-    x0, top, nrow, ncol = _grid_over(_communities())
+    x0, top, nrow, ncol = _grid_over(make_communities())
     grid = np.full((nrow, ncol), 10.0)
     grid[0, :] = -1.0
     path = _raster(tmp_path / "pop.tif", grid, x0, top, 100.0)
@@ -409,7 +332,7 @@ def test_raster_nodata_is_no_residents_and_noted(tmp_path):
 
 
 def test_raster_of_density_instead_of_counts_is_flagged(tmp_path):
-    x0, top, nrow, ncol = _grid_over(_communities())
+    x0, top, nrow, ncol = _grid_over(make_communities())
     # 12 000 residents per km² written into 100 m cells as if they were counts
     _raster(tmp_path / "pop.tif", np.full((nrow, ncol), 12_000.0), x0, top, 100.0)
     result = run_study(write_study(tmp_path, population="pop.tif"))
@@ -426,7 +349,7 @@ def test_raster_of_density_instead_of_counts_is_flagged(tmp_path):
 
 
 def test_raster_short_of_the_communities_is_noted(tmp_path):
-    x0, top, nrow, ncol = _grid_over(_communities())
+    x0, top, nrow, ncol = _grid_over(make_communities())
     half = ncol // 2  # the western half only: A is covered, B is not
     _raster(tmp_path / "pop.tif", np.full((nrow, half), 10.0), x0, top, 100.0)
     result = run_study(write_study(tmp_path, population="pop.tif"))
@@ -441,7 +364,7 @@ def test_negative_raster_values_are_refused(tmp_path):
 
 
 def test_raster_elsewhere_is_refused(tmp_path):
-    x0, top, nrow, ncol = _grid_over(_communities())
+    x0, top, nrow, ncol = _grid_over(make_communities())
     _raster(tmp_path / "pop.tif", np.full((nrow, ncol), 10.0), x0 + 200_000, top, 100.0)
     with pytest.raises(CoordinateError, match="population layer: no feature lies within 10 km"):
         run_study(write_study(tmp_path, population="pop.tif"))

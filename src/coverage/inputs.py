@@ -8,6 +8,7 @@ feature or column, the problem and the fix.
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import geopandas as gpd
@@ -51,7 +52,12 @@ FAR_FROM_COMMUNITIES_M = 10_000.0
 def read_layer(path: Path, layer: str) -> gpd.GeoDataFrame:
     """Read a vector file, refusing unreadable files, empty layers and a missing CRS."""
     try:
-        gdf = gpd.read_file(path)
+        with warnings.catch_warnings():
+            # a GeoJSON column of mixed types is read as text; the value checks say more
+            warnings.filterwarnings(
+                "ignore", message="Could not parse column", category=UserWarning
+            )
+            gdf = gpd.read_file(path)
     except Exception as exc:  # pyogrio raises several types for unreadable files
         raise InputLayerError(
             layer,
@@ -174,7 +180,9 @@ def check_coordinates(
         out |= ((lon < area.west - m) | (lon > area.east + m)).any(axis=1)
     if not out.any():
         return
-    where = f"{area.name} (lon {area.west:g}..{area.east:g}, lat {area.south:g}..{area.north:g})"
+    where = (
+        f"its area of use (lon {area.west:g}..{area.east:g}, lat {area.south:g}..{area.north:g})"
+    )
     if (np.abs(xs) <= 180).all() and (np.abs(ys) <= 90).all():
         problem = (
             f"{source} declares {declared.name}, in metres, but every coordinate lies within "
@@ -482,7 +490,8 @@ def check_near_communities(
         raise CoordinateError(
             layer,
             f"no feature lies within {limit_m / 1000:g} km of the communities: the nearest is "
-            f"{float(dist.min()) / 1000:,.1f} km away, so the layers do not meet{hint}",
+            f"about {_geodesic_km(communities, layer_gdf.geometry, int(np.argmin(dist))):,.0f} km "
+            f"away, so the layers do not meet{hint}",
             "check both layers' coordinates and declared CRS (open them together in a GIS); "
             "store longitude as x and latitude as y",
         )
@@ -491,6 +500,16 @@ def check_near_communities(
         f"{limit_m / 1000:g} km from every community ({_listed(names, far)}); they reach no "
         "resident of the study: check their coordinates if they should"
     ]
+
+
+def _geodesic_km(communities: gpd.GeoDataFrame, geoms: gpd.GeoSeries, i: int) -> float:
+    """Great-circle km from feature ``i`` to the communities' centre (for messages:
+    a metric CRS distorts distances far outside its zone)."""
+    with np.errstate(all="ignore"):
+        here = geoms.iloc[[i]].to_crs("EPSG:4326").union_all().centroid
+        there = communities.to_crs("EPSG:4326").union_all().centroid
+    _, _, metres = pyproj.Geod(ellps="WGS84").inv(here.x, here.y, there.x, there.y)
+    return float(metres) / 1000
 
 
 def _distance_to(communities: gpd.GeoDataFrame, geoms: gpd.GeoSeries) -> np.ndarray:
