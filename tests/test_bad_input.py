@@ -117,7 +117,7 @@ def test_layers_far_apart_are_refused(tmp_path):
     fac["geometry"] = [Point(116.4, 39.9)]  # Beijing
     with pytest.raises(
         CoordinateError,
-        match="facilities layer: no feature lies within 10 km of the communities: the nearest is [0-9,.]+ km away",
+        match="facilities layer: no feature lies within 10 km of the communities: the nearest is about 18,455 km away",
     ):
         run_study(write_study(tmp_path, facilities=fac))
 
@@ -275,6 +275,19 @@ def test_bad_population_values_are_refused(tmp_path, value, message):
     pop.to_file(tmp_path / "p.gpkg")
     with pytest.raises(ValueColumnError, match=message):
         read_population(tmp_path / "p.gpkg")
+
+
+def test_community_population_nan_is_refused_only_when_it_is_the_only_population(tmp_path):
+    comm = make_communities()
+    comm["population"] = [600.0, np.nan]
+    # with a population layer, the declared figures are not needed
+    assert run_study(write_study(tmp_path, communities=comm)).accounting["used_population"] == 2000
+    with pytest.raises(InputLayerError, match="community/ies B have no 'population'"):
+        run_study(write_study(tmp_path, communities=comm, population=False))
+    comm["population"] = [600.0, 400.0]
+    result = run_study(write_study(tmp_path, communities=comm, population=False))
+    assert result.accounting["used_population"] == pytest.approx(1000, abs=1e-9)
+    assert any("weakest option" in n for n in result.notes)
 
 
 def test_bad_floor_area_is_refused_and_missing_floor_area_is_allowed(tmp_path):

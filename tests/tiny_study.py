@@ -81,7 +81,11 @@ def make_population() -> gpd.GeoDataFrame:
 
 
 def write_study(tmp_path, communities=None, facilities=None, population=None, osm=None, extra=""):
-    """Write the tiny study (any layer replaceable) and return its loaded Study."""
+    """Write the tiny study (any layer replaceable) and return its loaded Study.
+
+    A layer is a GeoDataFrame, a path (str) already written, or ``False``
+    for none (population only: the communities' own counts are used).
+    """
     layers = {
         "communities": make_communities() if communities is None else communities,
         "facilities": make_facilities() if facilities is None else facilities,
@@ -89,6 +93,8 @@ def write_study(tmp_path, communities=None, facilities=None, population=None, os
     }
     lines = ['name = "tiny"', "", "[inputs]"]
     for name, gdf in layers.items():
+        if gdf is False:
+            continue
         if isinstance(gdf, str):  # a path already written
             lines.append(f'{name} = "{gdf}"')
             continue
