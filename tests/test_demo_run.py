@@ -121,7 +121,12 @@ def test_run_json_records_settings_hashes_versions(run_dir):
         "cycle_highway_kmh": {},
         "cycle_push_kmh": 0.0,
     }
-    assert run["settings"]["network"] == {"component": "largest", "service_area_buffer_m": 50.0}
+    assert run["settings"]["network"] == {
+        "component": "largest",
+        "service_area_buffer_m": 50.0,
+        "cache_dir": "",
+        "download_attempts": 3,
+    }
     assert len(run["inputs"]["network"]["sha256"]) == 64
     assert run["versions"]["scipy"] != "not installed"
     assert run["elapsed_s"] > 0 and run["crs"] == "EPSG:32722"

@@ -356,7 +356,12 @@ def run_study(
 
     progress("building the walk and cycle networks")
     networks: dict[Mode, StreetNetwork] = load_networks(
-        study.inputs.network, crs, boundary=boundary_ll, push=study.speeds.push
+        study.inputs.network,
+        crs,
+        boundary=boundary_ll,
+        push=study.speeds.push,
+        cache_dir=study.network.cache_path(base_dir),
+        attempts=study.network.download_attempts,
     )
     for mode, net in networks.items():
         nodes = gpd.GeoDataFrame(geometry=shapely.points(net.node_xy), crs=crs)
