@@ -361,6 +361,18 @@ def test_raster_of_density_instead_of_counts_is_flagged(tmp_path):
     assert not [n for n in result.notes if "check the population raster" in n]
 
 
+def test_population_totals_far_from_the_declared_ones_are_flagged(tmp_path):
+    comm = make_communities()
+    comm["population"] = [1000.0, 1000.0]
+    result = run_study(write_study(tmp_path, communities=comm))
+    assert not [n for n in result.notes if "check the population layer" in n]
+    pop = make_population()
+    pop["population"] = 12_000.0  # a density per km² where residents are expected
+    result = run_study(write_study(tmp_path, communities=comm, population=pop))
+    note = next(n for n in result.notes if "check the population layer" in n)
+    assert "puts 240,000 residents in the 2 communities that declare 2,000 (120.00 times" in note
+
+
 def test_raster_short_of_the_communities_is_noted(tmp_path):
     x0, top, nrow, ncol = _grid_over(make_communities())
     half = ncol // 2  # the western half only: A is covered, B is not

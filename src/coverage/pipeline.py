@@ -227,6 +227,9 @@ def _mode_reach(
     )
 
 
+#: Range of (population layer total / declared community total) taken as plausible.
+TOTALS_PLAUSIBLE = (0.5, 2.0)
+
 #: Share of residents off the network above which the run says so in a note.
 OFF_NETWORK_NOTE_SHARE = 0.05
 
@@ -393,6 +396,16 @@ def run_study(
             notes.append(
                 f"{len(off)} communities declare a population that differs from the population "
                 f"layer by more than one resident (e.g. {off.index[0]}); the population layer is used"
+            )
+        known = declared.dropna()
+        layer_total = float(derived.reindex(known.index).fillna(0.0).sum())
+        ratio = layer_total / float(known.sum()) if known.sum() > 0 else float("nan")
+        if known.sum() > 0 and not TOTALS_PLAUSIBLE[0] <= ratio <= TOTALS_PLAUSIBLE[1]:
+            notes.append(
+                f"check the population layer: it puts {layer_total:,.0f} residents in the "
+                f"{len(known)} communities that declare {float(known.sum()):,.0f} ({ratio:.2f} "
+                "times as many); a density read as residents per cell, or another unit, gives "
+                "such totals. Shares are unaffected; resident counts are not"
             )
     if dem.input_population > 0 and dem.used_population == 0:
         raise InputLayerError(
