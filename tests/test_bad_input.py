@@ -14,7 +14,13 @@ import pandas as pd
 import pytest
 from shapely.geometry import MultiPolygon, Point, box
 
-from coverage.errors import CoordinateError, GeometryError, InputLayerError, ValueColumnError
+from coverage.errors import (
+    CoordinateError,
+    GeometryError,
+    InputLayerError,
+    StudyFileError,
+    ValueColumnError,
+)
 from coverage.inputs import read_communities, read_facilities, read_population
 from coverage.pipeline import run_study
 from tiny_study import (
@@ -102,6 +108,20 @@ def test_gauss_kruger_zone_prefix_under_the_wrong_crs_is_refused(tmp_path):
         match="f1 fall outside the area where .* is used.*zone number left in front of x",
     ):
         read_facilities(tmp_path / "f.gpkg")
+
+
+@pytest.mark.parametrize(
+    ("crs", "message"),
+    [
+        ("EPSG:3857", "'EPSG:3857' \\(WGS 84 / Pseudo-Mercator\\) stretches distances by 16.1%"),
+        ("EPSG:4326", "'EPSG:4326' \\(WGS 84\\) is not projected"),
+        ("EPSG:999999", "'EPSG:999999' is not a CRS pyproj knows"),
+    ],
+)
+def test_a_study_crs_that_would_distort_distances_is_refused(tmp_path, crs, message):
+    study = write_study(tmp_path, header=f'crs = "{crs}"')
+    with pytest.raises(StudyFileError, match=f"the study's crs {message}"):
+        run_study(study)
 
 
 def test_nan_coordinates_are_refused(tmp_path):

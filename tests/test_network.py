@@ -4,12 +4,12 @@ from pathlib import Path
 
 import networkx as nx
 import numpy as np
+import pyproj
 import pytest
 
 from coverage.errors import NetworkError
 from coverage.network import (
     Way,
-    great_circle_m,
     keeps_way,
     load_network,
     load_networks,
@@ -79,11 +79,6 @@ def test_cycle_directions(tags, expected):
     assert way_directions(tags, "walk") == (True, True)
 
 
-def test_great_circle_matches_a_known_distance():
-    # one degree of latitude on OSMnx's sphere: pi * R / 180
-    assert great_circle_m(0, 0, 0, 1) == pytest.approx(np.pi * 6_371_009 / 180)
-
-
 def test_network_from_a_hand_made_osm_file():
     walk = load_network(DATA / "tiny_oneway.osm", "walk", CRS)
     cycle = load_network(DATA / "tiny_oneway.osm", "cycle", CRS)
@@ -104,9 +99,13 @@ def test_network_from_a_hand_made_osm_file():
     }
     assert pairs[(1, 2)] == (True, False)
     assert pairs[(1, 4)] == (True, True)
-    # lengths are great-circle metres: 0.001 degree of longitude at 30 S
-    expected = great_circle_m(-51.2, -30.0, -51.199, -30.0)
+    # lengths are metres in the study CRS: 0.001 degree of longitude at 30 S in UTM 22S,
+    # within the zone's scale error (0.04 % here) of the geodesic 96.5 m
+    u, v = walk.seg_u[0], walk.seg_v[0]
+    expected = np.hypot(*(walk.node_xy[v] - walk.node_xy[u]))
     assert pairs and walk.seg_length_m[0] == pytest.approx(float(expected))
+    _, _, geodesic = pyproj.Geod(ellps="WGS84").inv(-51.2, -30.0, -51.199, -30.0)
+    assert walk.seg_length_m[0] == pytest.approx(geodesic, rel=1e-3)
     # walk: nodes 1,2,3,4 are connected; all in the main component
     assert walk.node_main.all()
 

@@ -356,10 +356,16 @@ def test_segment_index_finds_the_exact_nearest_segment(seed, k_steps):
     np.testing.assert_allclose(snaps.access_m, best, rtol=0, atol=1e-9)
     chosen = d[np.arange(len(pts)), snaps.segment]
     np.testing.assert_allclose(chosen, best, atol=1e-9)
-    # ties go to the lowest segment index: points on a node shared by several segments
+
+    # ties (points on a node shared by several segments) go to the segment whose end
+    # points, lower one first, come first: a rule on geometry, not on the segment's index
+    def key(j):
+        return tuple(sorted([tuple(xy[seg[j, 0]]), tuple(xy[seg[j, 1]])]))
+
     tied = np.flatnonzero((d <= best[:, None] + 1e-9).sum(axis=1) > 1)
+    assert tied.size
     for i in tied:
-        assert snaps.segment[i] == np.flatnonzero(d[i] <= best[i] + 1e-9).min()
+        assert snaps.segment[i] == min(np.flatnonzero(d[i] <= best[i] + 1e-9), key=key)
     # the limit: farther points are off-network
     limited = index.snap(pts, 100.0)
     assert (limited.on_network == (best <= 100.0)).all()
@@ -381,19 +387,35 @@ def test_a_network_with_no_allowed_segment_leaves_every_point_off_network():
     assert empty.segment.size == 0
 
 
-def test_strtree_fallback_breaks_near_ties_to_the_lowest_segment():
+def test_strtree_fallback_breaks_near_ties_by_geometry_not_order():
     # two segments whose distances to the point differ by far less than a nanometre
-    # but not bit for bit; the fallback must still pick the lower index
+    # but not bit for bit; the fallback must pick the same street in either order:
+    # the one whose lower end point comes first (y = -10)
     from coverage.reach import SegmentIndex
 
     net = make_network([(0, 10 + 1e-12), (100, 10 + 1e-12), (0, -10), (100, -10)], [(0, 1), (2, 3)])
     index = SegmentIndex(net, np.ones(2, dtype=bool))
     index.K_STEPS = ()  # straight to the fallback
     snaps = index.snap(np.array([[50.0, 0.0]]), 300.0)
-    assert snaps.segment.tolist() == [0]
+    assert snaps.segment.tolist() == [1]
     net_rev = make_network(
         [(0, -10), (100, -10), (0, 10 + 1e-12), (100, 10 + 1e-12)], [(0, 1), (2, 3)]
     )
     index = SegmentIndex(net_rev, np.ones(2, dtype=bool))
     index.K_STEPS = ()
     assert index.snap(np.array([[50.0, 0.0]]), 300.0).segment.tolist() == [0]
+
+
+def test_snapping_ties_do_not_depend_on_segment_order():
+    """The example Hypothesis found: two streets 50 m from the resident, in either order."""
+    from coverage.reach import SegmentIndex
+
+    xy = [(0, 0), (100, 0), (0, 100), (100, 100)]
+    segs = [(0, 1), (1, 3), (2, 3)]
+    picks = []
+    for order in (segs, segs[::-1]):
+        net = make_network(xy, order)
+        chosen = SegmentIndex(net, np.ones(3, dtype=bool)).snap(np.array([[20.0, 50.0]]), 300.0)
+        u, v = net.seg_u[chosen.segment[0]], net.seg_v[chosen.segment[0]]
+        picks.append(sorted([tuple(net.node_xy[u]), tuple(net.node_xy[v])]))
+    assert picks[0] == picks[1] == [(0.0, 0.0), (100.0, 0.0)]

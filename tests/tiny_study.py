@@ -80,7 +80,9 @@ def make_population() -> gpd.GeoDataFrame:
     )
 
 
-def write_study(tmp_path, communities=None, facilities=None, population=None, osm=None, extra=""):
+def write_study(
+    tmp_path, communities=None, facilities=None, population=None, osm=None, extra="", header=""
+):
     """Write the tiny study (any layer replaceable) and return its loaded Study.
 
     A layer is a GeoDataFrame, a path (str) already written, or ``False``
@@ -91,7 +93,7 @@ def write_study(tmp_path, communities=None, facilities=None, population=None, os
         "facilities": make_facilities() if facilities is None else facilities,
         "population": make_population() if population is None else population,
     }
-    lines = ['name = "tiny"', "", "[inputs]"]
+    lines = ['name = "tiny"', header, "", "[inputs]"]
     for name, gdf in layers.items():
         if gdf is False:
             continue

@@ -44,9 +44,6 @@ from coverage.errors import NetworkError
 Mode = Literal["walk", "cycle"]
 MODES: tuple[Mode, ...] = ("walk", "cycle")
 
-#: Earth radius used by OSMnx's great-circle lengths, metres.
-EARTH_RADIUS_M = 6_371_009.0
-
 # OSMnx 2.x network-type filters (osmnx._overpass._get_network_filter), written
 # out as (key, regex) pairs: a way is dropped when the tag's value *contains* a
 # match, exactly like Overpass's ``["key"!~"regex"]``.
@@ -260,17 +257,6 @@ class StreetNetwork:
         }
 
 
-def great_circle_m(
-    lon1: npt.ArrayLike, lat1: npt.ArrayLike, lon2: npt.ArrayLike, lat2: npt.ArrayLike
-) -> npt.NDArray[np.float64]:
-    """Great-circle distance in metres (haversine, OSMnx's Earth radius)."""
-    p1, p2 = np.radians(lat1), np.radians(lat2)
-    dphi = p2 - p1
-    dlmb = np.radians(np.asarray(lon2, dtype=float) - np.asarray(lon1, dtype=float))
-    h = np.sin(dphi / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dlmb / 2) ** 2
-    return np.asarray(2 * EARTH_RADIUS_M * np.arcsin(np.sqrt(np.clip(h, 0, 1))), dtype=float)
-
-
 def read_osm_ways(path: Path, mode: Mode, push: bool = False) -> list[Way]:
     """Read the ways of one mode from an OSM file (see :func:`read_osm_ways_by_mode`)."""
     return read_osm_ways_by_mode(path, (mode,), push=push)[mode]
@@ -412,9 +398,10 @@ def network_from_ways(
     fwd = np.array([w.forward for w in ways])[way_of]
     bwd = np.array([w.backward for w in ways])[way_of]
     highway = np.array([w.highway for w in ways], dtype=object)[way_of]
-    length = great_circle_m(
-        node_lonlat[seg_u, 0], node_lonlat[seg_u, 1], node_lonlat[seg_v, 0], node_lonlat[seg_v, 1]
-    )
+    # lengths in the study's metric CRS, like access legs and straight lines (METHOD.md),
+    # so that no path is shorter than the straight line; the CRS is checked to keep
+    # its scale error small (coverage.inputs.check_study_crs)
+    length = np.hypot(*(node_xy[seg_v] - node_xy[seg_u]).T)
     n = uniq.size
     # main component: the largest strongly connected one over the allowed directions
     # (for walking, every segment goes both ways, so this is the connected component);

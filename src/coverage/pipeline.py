@@ -36,6 +36,7 @@ from coverage.indicators import (
 )
 from coverage.inputs import (
     check_near_communities,
+    check_study_crs,
     convert_datum,
     read_communities,
     read_facilities,
@@ -336,6 +337,7 @@ def run_study(
         population, pnotes = read_population(study.inputs.population)
         notes += pnotes
     crs = study.crs or communities.estimate_utm_crs().to_string()
+    check_study_crs(crs, communities, "the study's crs" if study.crs else "the UTM zone chosen,")
     communities, onotes = resolve_overlaps(communities.to_crs(crs))
     notes += onotes
     notes += check_near_communities(communities, facilities, "facilities")

@@ -68,6 +68,27 @@ class Snaps:
 TIE_M = 1e-9
 
 
+def _segment_rank(
+    network: StreetNetwork, segment: IntArray, a: FloatArray, b: FloatArray
+) -> IntArray:
+    """Rank of each segment by what it is, not where it is listed.
+
+    The key: both end points (the lower first), the directions it may be
+    travelled in (seen from the lower end) and its highway value. Segments
+    with equal keys are interchangeable for routing.
+    """
+    swap = (a[:, 0] > b[:, 0]) | ((a[:, 0] == b[:, 0]) & (a[:, 1] > b[:, 1]))
+    lo = np.where(swap[:, None], b, a)
+    hi = np.where(swap[:, None], a, b)
+    fwd, bwd = network.seg_forward[segment], network.seg_backward[segment]
+    up, down = np.where(swap, bwd, fwd), np.where(swap, fwd, bwd)
+    _, highway = np.unique(network.seg_highway[segment].astype(str), return_inverse=True)
+    order = np.lexsort((highway, down, up, hi[:, 1], hi[:, 0], lo[:, 1], lo[:, 0]))
+    rank = np.empty(segment.size, dtype=np.int64)
+    rank[order] = np.arange(segment.size)
+    return rank
+
+
 class SegmentIndex:
     """A spatial index of a network's segments, built once and used for many snaps.
 
@@ -79,8 +100,9 @@ class SegmentIndex:
     farther than ``d + half``: any segment at most ``d`` away has a sample
     within ``d + half``, so it was among the candidates. Unproven points are
     retried with more samples, then settled by a shapely STRtree on the segment
-    geometries. Ties go to the lowest segment index, so results do not depend
-    on input order.
+    geometries. Ties go to the segment first in an order of the segments'
+    geometry, directions and highway value (not their index), so results do
+    not depend on the order of points or ways.
 
     Parameters
     ----------
@@ -113,6 +135,7 @@ class SegmentIndex:
             cKDTree(samples, balanced_tree=False, compact_nodes=False) if length.size else None
         )
         self._strtree: Any = None
+        self.rank = _segment_rank(network, self.segment, self.a, self.b)
 
     def _candidates(self, xy: FloatArray, local: IntArray) -> tuple[FloatArray, FloatArray]:
         """Distance and fraction from each point to each of its candidate segments."""
@@ -135,7 +158,7 @@ class SegmentIndex:
         (pi, _), dn = self._strtree.query_nearest(points, return_distance=True, all_matches=True)
         nearest_m = np.full(xy.shape[0], np.inf)
         np.minimum.at(nearest_m, pi, dn)
-        # every segment within a nanometre of the nearest, so ties go to the lowest segment
+        # every segment within a nanometre of the nearest, so ties go to the lowest rank
         pi, ti = self._strtree.query(points, predicate="dwithin", distance=nearest_m + 2 * TIE_M)
         d, t = self._candidates(xy[pi][:, None, :].reshape(-1, 2), ti[:, None])
         return self._pick(pi, ti, d[:, 0], t[:, 0], xy.shape[0])
@@ -143,7 +166,7 @@ class SegmentIndex:
     def _pick(
         self, row: IntArray, local: IntArray, d: FloatArray, t: FloatArray, n: int
     ) -> tuple[IntArray, FloatArray, FloatArray]:
-        """Per row, the nearest candidate; ties (within a nanometre) to the lowest segment."""
+        """Per row, the nearest candidate; ties (within a nanometre) to the lowest rank."""
         out_local = np.full(n, -1, dtype=np.int64)
         out_d = np.full(n, np.inf)
         out_t = np.zeros(n)
@@ -153,7 +176,7 @@ class SegmentIndex:
         np.minimum.at(dmin, row, d)
         tied = d <= dmin[row] + TIE_M
         row, local, d, t = row[tied], local[tied], d[tied], t[tied]
-        order = np.lexsort((self.segment[local], row))
+        order = np.lexsort((self.rank[local], row))
         row, local, d, t = row[order], local[order], d[order], t[order]
         first = np.r_[True, row[1:] != row[:-1]]
         out_local[row[first]] = local[first]
