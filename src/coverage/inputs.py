@@ -574,16 +574,26 @@ def _geodesic_km(communities: gpd.GeoDataFrame, geoms: gpd.GeoSeries, i: int) ->
 
 
 def _distance_to(communities: gpd.GeoDataFrame, geoms: gpd.GeoSeries) -> np.ndarray:
-    """Distance (m) from each geometry to the nearest community."""
+    """Distance (m) from the centre of each geometry's bounds to the nearest community.
+
+    The centre, not the whole geometry: this is a test of layers meeting at a
+    scale of kilometres, and it keeps 10^5 raster cells to a fraction of a second.
+    """
     with np.errstate(all="ignore"):
-        metric = geoms.to_crs(communities.crs)
-    dist = np.full(len(metric), np.inf)
-    finite = np.isfinite(metric.bounds.to_numpy()).all(axis=1)
-    if finite.any():
-        idx, d = communities.sindex.nearest(
-            metric.values[finite], return_distance=True, return_all=False
-        )
-        dist[np.flatnonzero(finite)[idx[0]]] = d
+        bounds = geoms.to_crs(communities.crs).bounds.to_numpy()
+    dist = np.full(len(bounds), np.inf)
+    finite = np.flatnonzero(np.isfinite(bounds).all(axis=1))
+    if not finite.size:
+        return dist
+    b = bounds[finite]
+    points = shapely.points((b[:, 0] + b[:, 2]) / 2, (b[:, 1] + b[:, 3]) / 2)
+    union = shapely.union_all(communities.geometry.values)
+    shapely.prepare(union)
+    inside = shapely.intersects(union, points)
+    dist[finite[inside]] = 0.0
+    if (~inside).any():
+        idx, d = communities.sindex.nearest(points[~inside], return_distance=True, return_all=False)
+        dist[finite[~inside][idx[0]]] = d
     return dist
 
 
