@@ -1,4 +1,4 @@
-"""Command line: ``service-coverage run|site [STUDY.toml] --out DIR``."""
+"""Command line: ``service-coverage run|site [STUDY.toml] --out DIR`` and ``batch AREAS``."""
 
 from __future__ import annotations
 
@@ -79,7 +79,76 @@ def _parser() -> argparse.ArgumentParser:
     site.add_argument("--spacing", type=float, help="spacing of generated candidates, metres")
     site.add_argument("--solver", choices=("milp", "greedy"), help="solver for mclp")
     site.add_argument("--time-limit", type=float, help="MILP time limit, seconds")
+    batch = sub.add_parser(
+        "batch",
+        help="run many study areas (counties, townships) on Dask",
+        description="Run every area of AREAS as one Dask task: each area's outputs go to "
+        "OUT/areas/<area_id>/; OUT gets indicators.csv (with an 'area' column), areas.gpkg, "
+        "index.html and batch.json. Exit code 0: every area done; 3: some failed.",
+    )
+    batch.add_argument(
+        "areas",
+        type=Path,
+        help="polygons with a unique area_id (optional name; optional input path columns "
+        "communities, facilities, population, network, workplaces)",
+    )
+    batch.add_argument(
+        "--study",
+        type=Path,
+        help="study file whose settings every area uses, and whose layers are clipped to "
+        "each area when AREAS names no inputs (default: the demo study)",
+    )
+    batch.add_argument(
+        "--out", type=Path, default=Path("maps/batch"), help="output folder (default: maps/batch)"
+    )
+    batch.add_argument(
+        "--scheduler", help="address of a running Dask scheduler (default: a local cluster)"
+    )
+    batch.add_argument("--workers", type=int, help="local worker processes (default: one per core)")
+    batch.add_argument(
+        "--buffer-m",
+        type=float,
+        default=None,
+        help="reach around an area's communities for facilities and streets when clipping "
+        "(default 4000 m: 15 min cycling plus the cycling snapping limit)",
+    )
+    batch.add_argument(
+        "--lang", choices=("en", "zh"), default="en", help="language of the maps and reports"
+    )
+    batch.add_argument("--quiet", action="store_true", help="no progress messages")
     return parser
+
+
+def _batch(args: argparse.Namespace, progress: Any) -> int:
+    from coverage.batch import DEFAULT_BUFFER_M, area_tasks, gather, run_batch
+    from coverage.config import demo_study, load_study
+    from coverage.errors import StudyFileError
+
+    if args.workers is not None and args.workers < 1:
+        raise StudyFileError("--workers must be 1 or more")
+    if not args.areas.is_file():
+        raise StudyFileError(
+            f"areas file not found: {args.areas}. Fix: give a GeoPackage or GeoJSON"
+        )
+    base = load_study(args.study) if args.study else demo_study()
+    buffer_m = DEFAULT_BUFFER_M if args.buffer_m is None else args.buffer_m
+    if not buffer_m >= 0:
+        raise StudyFileError("--buffer-m must be 0 or more")
+    tasks = area_tasks(args.areas, base, args.out, buffer_m=buffer_m, lang=args.lang)
+    where = args.scheduler or "a local Dask cluster"
+    progress(f"{len(tasks)} areas on {where}")
+    statuses = run_batch(tasks, scheduler=args.scheduler, workers=args.workers, progress=progress)
+    paths = gather(tasks, statuses, args.out)
+    failed = [s for s in statuses if s["status"] == "failed"]
+    counts = {k: sum(s["status"] == k for s in statuses) for k in ("done", "skipped", "failed")}
+    print(
+        f"{len(tasks)} areas: {counts['done']} run, {counts['skipped']} unchanged (skipped), "
+        f"{counts['failed']} failed"
+    )
+    for s in failed:
+        print(f"area {s['area_id']} failed: {s['error'].splitlines()[0]}")
+    print(f"outputs in {args.out}: " + ", ".join(p.name for p in paths.values()) + ", areas/")
+    return 3 if failed else 0
 
 
 def _siting_overrides(args: argparse.Namespace) -> dict[str, Any]:
@@ -113,6 +182,12 @@ def main(argv: list[str] | None = None) -> int:
         if not args.quiet:
             print(f"[{time.perf_counter() - start:6.1f} s] {message}", file=sys.stderr, flush=True)
 
+    if args.command == "batch":
+        try:
+            return _batch(args, progress)
+        except CoverageError as exc:
+            print(f"service-coverage: error: {exc}", file=sys.stderr)
+            return 2
     siting = None
     try:
         from coverage.config import Targets, demo_study, load_study

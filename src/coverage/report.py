@@ -229,13 +229,15 @@ def write_outputs(
     lang: str = "en",
     elapsed_s: float | None = None,
     siting: Any = None,
+    extra: dict[str, Any] | None = None,
 ) -> dict[str, Path]:
     """Write every output of a run into ``out_dir``.
 
     With ``siting`` (a :class:`coverage.sites.SitingResult`), also
     ``sites.csv``, ``sites.gpkg`` (layers ``sites``, ``catchments``,
     ``candidates``) and ``before_after.csv``; the map gets the proposed sites
-    and the report their section.
+    and the report their section. ``extra`` entries are added to ``run.json``
+    (e.g. a batch's area and key).
 
     Returns
     -------
@@ -266,6 +268,7 @@ def write_outputs(
     try:
         staged = {k: stage / v for k, v in names.items()}
         run = _write_all(result, staged, page, map_figures, lang, elapsed_s, siting)
+        run |= extra or {}
         run["outputs"] = dict(names)
         run["output_sha256"] = {v: sha256(staged[k]) for k, v in names.items() if k != "run"}
         staged["run"].write_text(

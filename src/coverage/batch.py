@@ -1,0 +1,586 @@
+"""Many study areas in one batch, on Dask (``dask.distributed``).
+
+A batch is a layer of study areas (counties, townships). Each area is one
+task: it takes its inputs, runs the study and writes the study's usual
+outputs into ``OUT/areas/<area_id>/``. The driver then gathers them into one
+``indicators.csv`` (with an ``area`` column), one ``areas.gpkg`` and an
+``index.html`` linking each area's map and report.
+
+An area's inputs are either its own files (columns ``communities``,
+``facilities`` and optionally ``population``, ``network``, ``workplaces`` in
+the areas layer, paths relative to it), or the base study's layers clipped
+to the area:
+
+- communities whose representative point lies in the area (each community
+  belongs to one area, so nobody is counted twice across areas);
+- facilities and workplaces within ``buffer_m`` of those communities, so that
+  facilities just across a border still serve them;
+- population features meeting those communities (a raster: the window over
+  them);
+- the OSM network's ways with a node within ``buffer_m`` of them.
+
+Tasks run on a ``distributed.LocalCluster`` sized to the machine, or on the
+cluster whose scheduler address is given; the results are the same either
+way and the same as running each area alone (tested). A failed area is
+reported with its error and does not stop the others. A rerun skips areas
+whose inputs, settings and outputs are unchanged (``batch.key`` in the
+area's ``run.json``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import html
+import json
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from coverage import __version__
+from coverage.config import Inputs, Study
+from coverage.errors import CoverageError, InputLayerError
+from coverage.inputs import read_layer
+
+#: Columns of the areas layer that name an area's own input files.
+INPUT_COLUMNS = ("communities", "facilities", "population", "network", "workplaces")
+
+#: Default reach around an area's communities for facilities and streets, metres:
+#: 15 minutes of cycling at 12 km/h (3 km) plus the cycling snapping limit (1 km).
+DEFAULT_BUFFER_M = 4000.0
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class AreaTask:
+    """One area's work, sent to a worker (plain data: it must pickle).
+
+    Attributes
+    ----------
+    area_id, name
+        The area.
+    study
+        The base study, or the area's own study (``clip`` None).
+    clip_wkb
+        The area's polygon (WKB, EPSG:4326) when the base study's layers are clipped.
+    buffer_m
+        Reach around the area's communities for facilities, workplaces and streets.
+    out_dir
+        Where the area's outputs go.
+    key
+        Hash of everything the area's results depend on.
+    lang
+        Language of the area's report and map.
+    """
+
+    area_id: str
+    name: str
+    study: Study
+    clip_wkb: bytes | None
+    buffer_m: float
+    out_dir: Path
+    key: str
+    lang: str
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _key(study: Study, clip_wkb: bytes | None, buffer_m: float, lang: str) -> str:
+    """Hash of the inputs' contents, the settings, the area and the version."""
+    inputs = {
+        k: (_sha256(Path(v)) if v is not None else None)
+        for k, v in dataclasses.asdict(study.inputs).items()
+    }
+    settings = dataclasses.asdict(study)
+    settings.pop("inputs")
+    settings.pop("source", None)
+    payload = {
+        "inputs": inputs,
+        "settings": settings,
+        "area": clip_wkb.hex() if clip_wkb is not None else None,
+        "buffer_m": buffer_m,
+        "lang": lang,
+        "version": __version__,
+    }
+    text = json.dumps(payload, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def area_tasks(
+    areas_path: Path,
+    base: Study,
+    out_dir: Path,
+    buffer_m: float = DEFAULT_BUFFER_M,
+    lang: str = "en",
+) -> list[AreaTask]:
+    """Read the areas layer and make one task per area.
+
+    Parameters
+    ----------
+    areas_path
+        Polygons with a unique ``area_id`` (optional ``name``, optional input
+        path columns, see the module docstring).
+    base
+        The study whose settings (and, without path columns, whose layers)
+        every area uses.
+    out_dir
+        The batch's output folder.
+    buffer_m
+        Reach around an area's communities when clipping.
+    lang
+        Language of the areas' reports and maps.
+
+    Returns
+    -------
+    list of AreaTask
+        In the layer's order.
+
+    Raises
+    ------
+    InputLayerError
+        When the areas layer breaks a rule (ids, geometry, paths).
+    """
+    layer = "areas"
+    gdf = read_layer(areas_path, layer).reset_index(drop=True)
+    if "area_id" not in gdf.columns:
+        raise InputLayerError(
+            layer,
+            f"{areas_path} has no 'area_id' column (columns: "
+            f"{', '.join(c for c in gdf.columns if c != 'geometry')})",
+            "give every area a unique area_id",
+        )
+    ids = gdf["area_id"].astype(str).str.strip()
+    if ids.eq("").any() or gdf["area_id"].isna().any():
+        raise InputLayerError(layer, "some areas have no area_id", "give every area an area_id")
+    if ids.duplicated().any():
+        raise InputLayerError(
+            layer,
+            f"area_id {ids[ids.duplicated()].iloc[0]!r} is repeated",
+            "make area_id unique",
+        )
+    unsafe = ids[~ids.str.fullmatch(r"[\w\-. ]+") | ids.str.startswith(".")]
+    if len(unsafe):
+        raise InputLayerError(
+            layer,
+            f"area_id {unsafe.iloc[0]!r} cannot name a folder",
+            "use letters, digits, '-', '_', '.' and spaces in area_id",
+        )
+    if not gdf.geometry.geom_type.isin(["Polygon", "MultiPolygon"]).all():
+        bad = ids[~gdf.geometry.geom_type.isin(["Polygon", "MultiPolygon"])].iloc[0]
+        raise InputLayerError(
+            layer, f"area {bad} is not a polygon", "give each area's boundary as a polygon"
+        )
+    names = gdf["name"].fillna("").astype(str) if "name" in gdf.columns else ids
+    own = [c for c in INPUT_COLUMNS if c in gdf.columns]
+    if own and not {"communities", "facilities"} <= set(own):
+        raise InputLayerError(
+            layer,
+            f"the areas layer names some inputs ({', '.join(own)}) but not both "
+            "'communities' and 'facilities'",
+            "give both path columns, or none to clip the study's own layers",
+        )
+    geoms_ll = gdf.geometry.to_crs("EPSG:4326")
+    tasks = []
+    for i, area_id in enumerate(ids):
+        if own:
+            study = _own_inputs_study(base, gdf.iloc[i], own, areas_path.parent, area_id)
+            clip = None
+        else:
+            study = base
+            clip = shapely.to_wkb(shapely.normalize(geoms_ll.iloc[i]), hex=False)
+        tasks.append(
+            AreaTask(
+                area_id=str(area_id),
+                name=str(names.iloc[i]),
+                study=study,
+                clip_wkb=clip,
+                buffer_m=buffer_m,
+                out_dir=out_dir / "areas" / str(area_id),
+                key=_key(study, clip, buffer_m, lang),
+                lang=lang,
+            )
+        )
+    return tasks
+
+
+def _own_inputs_study(
+    base: Study, row: pd.Series, columns: list[str], folder: Path, area_id: str
+) -> Study:
+    paths: dict[str, Path | None] = {}
+    for col in INPUT_COLUMNS:
+        value = row.get(col) if col in columns else None
+        if value is None or (isinstance(value, float) and np.isnan(value)) or value == "":
+            paths[col] = None
+            continue
+        path = Path(str(value)).expanduser()
+        path = path if path.is_absolute() else (folder / path)
+        if not path.is_file():
+            raise InputLayerError(
+                "areas",
+                f"area {area_id}: {col} file not found: {path}",
+                "correct the path (relative paths are read from the areas file's folder)",
+            )
+        paths[col] = path.resolve()
+    if paths["communities"] is None or paths["facilities"] is None:
+        raise InputLayerError(
+            "areas",
+            f"area {area_id} has no communities or facilities file",
+            "give both for every area",
+        )
+    inputs = Inputs(
+        communities=paths["communities"],
+        facilities=paths["facilities"],
+        population=paths["population"],
+        network=paths["network"] if paths["network"] is not None else base.inputs.network,
+        workplaces=paths["workplaces"],
+    )
+    return base.with_overrides(inputs=inputs)
+
+
+def clip_inputs(task: AreaTask, folder: Path) -> Study:
+    """Write the base study's layers clipped to the area into ``folder``.
+
+    Returns
+    -------
+    Study
+        The base study with its inputs replaced by the clipped files.
+
+    Raises
+    ------
+    InputLayerError
+        When no community of the base study lies in the area.
+    """
+    from coverage.inputs import read_communities
+
+    assert task.clip_wkb is not None
+    study = task.study
+    area_ll = shapely.from_wkb(task.clip_wkb)
+    communities, _ = read_communities(study.inputs.communities)
+    crs = study.crs or communities.estimate_utm_crs().to_string()
+    area = gpd.GeoSeries([area_ll], crs="EPSG:4326").to_crs(communities.crs).iloc[0]
+    inside = communities.geometry.representative_point().within(area)
+    if not inside.any():
+        raise InputLayerError(
+            "areas",
+            f"area {task.area_id}: no community of {study.inputs.communities.name} has its "
+            "representative point inside the area",
+            "check the area's boundary and CRS against the communities layer",
+        )
+    folder.mkdir(parents=True, exist_ok=True)
+    raw = read_layer(study.inputs.communities, "communities")
+    mine = raw[inside.to_numpy()]
+    paths: dict[str, Path | None] = {"communities": folder / "communities.gpkg"}
+    mine.to_file(paths["communities"], driver="GPKG")
+    reach = gpd.GeoSeries([mine.to_crs(crs).union_all()], crs=crs).buffer(task.buffer_m)
+    reach_ll = reach.to_crs("EPSG:4326").iloc[0]
+    for name in ("facilities", "workplaces"):
+        src = getattr(study.inputs, name)
+        if src is None:
+            paths[name] = None
+            continue
+        layer = read_layer(src, name)
+        zone = reach.to_crs(layer.crs).iloc[0]
+        near = layer.geometry.intersects(zone).to_numpy()
+        if not near.any():  # keep the nearest, so that the run states how far it is
+            near[int(np.argmin(layer.geometry.distance(zone).to_numpy()))] = True
+        paths[name] = folder / f"{name}.gpkg"
+        layer[near].to_file(paths[name], driver="GPKG")
+    paths["population"] = _clip_population(study.inputs.population, mine, folder)
+    paths["network"] = _clip_network(study.inputs.network, reach_ll, folder)
+    inputs = Inputs(
+        communities=paths["communities"],  # type: ignore[arg-type]
+        facilities=paths["facilities"],  # type: ignore[arg-type]
+        population=paths["population"],
+        network=paths["network"],
+        workplaces=paths["workplaces"],
+    )
+    return study.with_overrides(inputs=inputs, crs=crs)
+
+
+def _clip_population(src: Path | None, communities: gpd.GeoDataFrame, folder: Path) -> Path | None:
+    if src is None:
+        return None
+    if src.suffix.lower() in (".tif", ".tiff"):
+        import rasterio
+        from rasterio.windows import Window, from_bounds
+
+        with rasterio.open(src) as ds:
+            bounds = communities.to_crs(ds.crs).total_bounds
+            win = from_bounds(*bounds, transform=ds.transform).round_offsets().round_lengths()
+            win = win.intersection(Window(0, 0, ds.width, ds.height))
+            win = Window(win.col_off, win.row_off, win.width + 1, win.height + 1).intersection(
+                Window(0, 0, ds.width, ds.height)
+            )
+            profile = ds.profile | {
+                "width": int(win.width),
+                "height": int(win.height),
+                "transform": ds.window_transform(win),
+            }
+            data = ds.read(window=win)
+        out = folder / "population.tif"
+        with rasterio.open(out, "w", **profile) as dst:
+            dst.write(data)
+        return out
+    layer = read_layer(src, "population")
+    near = layer.geometry.intersects(communities.to_crs(layer.crs).union_all()).to_numpy()
+    if not near.any():  # the run then says that the population misses the communities
+        near[0] = True
+    out = folder / "population.gpkg"
+    layer[near].to_file(out, driver="GPKG")
+    return out
+
+
+def _clip_network(src: Path | None, reach_ll: Any, folder: Path) -> Path | None:
+    """The OSM ways with a node within the area's reach (GraphML: used whole)."""
+    if src is None or src.name.lower().endswith(".graphml"):
+        return src
+    import osmium
+
+    west, south, east, north = reach_ll.bounds
+    out = folder / "network.osm.pbf"
+    out.unlink(missing_ok=True)
+    with osmium.BackReferenceWriter(str(out), ref_src=str(src), overwrite=True) as writer:
+        processor = (
+            osmium.FileProcessor(str(src))
+            .with_locations()
+            .with_filter(osmium.filter.KeyFilter("highway"))
+        )
+        for obj in processor:
+            if not isinstance(obj, osmium.osm.Way):
+                continue
+            for node in obj.nodes:
+                loc = node.location
+                if loc.valid() and west <= loc.lon <= east and south <= loc.lat <= north:
+                    writer.add_way(obj)
+                    break
+    return out
+
+
+def _complete(out_dir: Path, key: str) -> bool:
+    """Whether ``out_dir`` holds the complete outputs of a run with ``key``."""
+    run_json = out_dir / "run.json"
+    if not run_json.is_file():
+        return False
+    try:
+        run = json.loads(run_json.read_text(encoding="utf-8"))
+    except ValueError:
+        return False
+    if run.get("batch", {}).get("key") != key:
+        return False
+    for name, digest in run.get("output_sha256", {}).items():
+        path = out_dir / name
+        if not path.is_file() or _sha256(path) != digest:
+            return False
+    return True
+
+
+def run_area(task: AreaTask) -> dict[str, Any]:
+    """Run one area and write its outputs; never raises (failures are returned).
+
+    Returns
+    -------
+    dict
+        ``area_id``, ``status`` (``done``, ``skipped`` or ``failed``),
+        ``seconds``, ``error`` (for failures) and ``key``.
+    """
+    from coverage.pipeline import run_study
+    from coverage.report import write_outputs
+
+    start = time.perf_counter()
+    record: dict[str, Any] = {"area_id": task.area_id, "key": task.key, "error": ""}
+    if _complete(task.out_dir, task.key):
+        return record | {"status": "skipped", "seconds": 0.0}
+    try:
+        study = task.study
+        if task.clip_wkb is not None:
+            study = clip_inputs(task, task.out_dir / "inputs")
+        result = run_study(study)
+        write_outputs(
+            result,
+            task.out_dir,
+            lang=task.lang,
+            elapsed_s=time.perf_counter() - start,
+            extra={"batch": {"area_id": task.area_id, "key": task.key}},
+        )
+    except CoverageError as exc:
+        return record | {
+            "status": "failed",
+            "seconds": round(time.perf_counter() - start, 3),
+            "error": str(exc),
+        }
+    except Exception as exc:  # a bug must not sink the batch either; keep the trace
+        return record | {
+            "status": "failed",
+            "seconds": round(time.perf_counter() - start, 3),
+            "error": f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}",
+        }
+    return record | {"status": "done", "seconds": round(time.perf_counter() - start, 3)}
+
+
+def run_batch(
+    tasks: list[AreaTask],
+    scheduler: str | None = None,
+    workers: int | None = None,
+    progress: Progress = print,
+) -> list[dict[str, Any]]:
+    """Run the tasks on Dask and report progress as areas finish.
+
+    Parameters
+    ----------
+    tasks
+        From :func:`area_tasks`.
+    scheduler
+        Address of a running Dask scheduler (``tcp://host:8786``); ``None``
+        starts a ``LocalCluster`` of ``workers`` single-threaded processes
+        (default: one per core, at most one per area).
+    workers
+        Local workers (ignored with ``scheduler``).
+    progress
+        Called with one line per finished area.
+
+    Returns
+    -------
+    list of dict
+        One status per task (see :func:`run_area`), in the tasks' order.
+    """
+    from distributed import Client, LocalCluster, as_completed
+
+    if not tasks:
+        return []
+    cluster = None
+    if scheduler is None:
+        import os
+
+        n = workers or min(len(tasks), os.cpu_count() or 1)
+        cluster = LocalCluster(
+            n_workers=max(1, n),
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+        )
+    client = Client(cluster if cluster is not None else scheduler)
+    try:
+        futures = {
+            client.submit(run_area, task, key=f"area-{task.area_id}-{task.key[:16]}", pure=False): i
+            for i, task in enumerate(tasks)
+        }
+        statuses: list[dict[str, Any]] = [{} for _ in tasks]
+        failed = 0
+        for done, future in enumerate(as_completed(futures), start=1):
+            i = futures[future]
+            status = future.result()
+            statuses[i] = status
+            failed += status["status"] == "failed"
+            progress(
+                f"[{done}/{len(tasks)}] area {status['area_id']}: {status['status']}"
+                f" ({status['seconds']:.1f} s)" + (f"; {failed} failed so far" if failed else "")
+            )
+        return statuses
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+def gather(tasks: list[AreaTask], statuses: list[dict[str, Any]], out_dir: Path) -> dict[str, Path]:
+    """Gather the areas' outputs into one table, one GeoPackage and an index page.
+
+    Returns
+    -------
+    dict
+        Output name -> path.
+    """
+    tables, comms, rows = [], [], []
+    for task, status in zip(tasks, statuses, strict=True):
+        row = {"area_id": task.area_id, "name": task.name, **status}
+        if status["status"] != "failed":
+            ind = pd.read_csv(
+                task.out_dir / "indicators.csv", keep_default_na=False, na_values=[""]
+            )
+            tables.append(ind.assign(area=task.area_id))
+            comm = gpd.read_file(task.out_dir / "communities.gpkg", layer="communities")
+            comms.append(comm.assign(area=task.area_id).to_crs("EPSG:4326"))
+            a1 = ind[(ind["indicator"] == "A1_service_circle") & (ind["scope"] == "all")]
+            row["A1_all"] = float(a1["value"].iloc[0]) if len(a1) else float("nan")
+            row["residents"] = float(a1["total_population"].iloc[0]) if len(a1) else float("nan")
+        rows.append(row)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = {
+        "indicators": out_dir / "indicators.csv",
+        "areas_gpkg": out_dir / "areas.gpkg",
+        "index": out_dir / "index.html",
+        "batch": out_dir / "batch.json",
+    }
+    table = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame({"area": []})
+    table = table[["area", *[c for c in table.columns if c != "area"]]]
+    table.to_csv(paths["indicators"], index=False, lineterminator="\n", encoding="utf-8")
+    paths["areas_gpkg"].unlink(missing_ok=True)
+    if comms:
+        merged = pd.concat(comms, ignore_index=True)
+        gpd.GeoDataFrame(merged, geometry="geometry", crs="EPSG:4326").to_file(
+            paths["areas_gpkg"], layer="communities", driver="GPKG"
+        )
+    summary = pd.DataFrame(rows)
+    paths["index"].write_text(_index_html(summary), encoding="utf-8")
+    record = {
+        "areas": rows,
+        "done": int((summary["status"] == "done").sum()),
+        "skipped": int((summary["status"] == "skipped").sum()),
+        "failed": int((summary["status"] == "failed").sum()),
+        "version": __version__,
+    }
+    paths["batch"].write_text(
+        json.dumps(record, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8"
+    )
+    return paths
+
+
+def _index_html(summary: pd.DataFrame) -> str:
+    rows = []
+    for _, r in summary.iterrows():
+        aid = html.escape(str(r["area_id"]))
+        link = f"areas/{aid}"
+        if r["status"] == "failed":
+            cells = (
+                f'<td class="bad">failed</td><td colspan="3"><pre>'
+                f"{html.escape(str(r['error']))}</pre></td>"
+            )
+        else:
+            a1 = "–" if pd.isna(r.get("A1_all")) else f"{100 * float(r['A1_all']):.1f} %"
+            res = "–" if pd.isna(r.get("residents")) else f"{float(r['residents']):,.0f}"
+            cells = (
+                f"<td>{html.escape(str(r['status']))}</td><td class='num'>{res}</td>"
+                f"<td class='num'>{a1}</td>"
+                f'<td><a href="{link}/map.html">map</a> · <a href="{link}/report.html">report</a>'
+                f' · <a href="{link}/indicators.csv">indicators</a></td>'
+            )
+        rows.append(f"<tr><td>{aid}</td><td>{html.escape(str(r['name']))}</td>{cells}</tr>")
+    body = "\n".join(rows)
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>service-coverage batch</title>
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">
+<style>body{{font-family:system-ui,sans-serif;margin:2em}}table{{border-collapse:collapse}}
+td,th{{border-bottom:1px solid #ddd;padding:4px 10px;text-align:left;vertical-align:top}}
+.num{{text-align:right}}.bad{{color:#b00;font-weight:bold}}pre{{white-space:pre-wrap;margin:0;max-width:60em}}</style>
+</head><body><h1>Batch of {len(summary)} areas</h1>
+<p>A1: share of all residents with every service-circle category within the walking time.</p>
+<table><thead><tr><th>area</th><th>name</th><th>status</th><th>residents</th><th>A1</th>
+<th>outputs</th></tr></thead><tbody>
+{body}
+</tbody></table></body></html>
+"""

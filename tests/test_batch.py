@@ -1,0 +1,170 @@
+"""Batches of study areas on Dask: the same results as one by one, failures kept apart, reruns skipped."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import geopandas as gpd
+import pandas as pd
+import pytest
+from shapely.geometry import box
+
+from coverage.batch import area_tasks, gather, run_area, run_batch
+from coverage.cli import main
+from tiny_study import LAT0, LON0, STEP, make_facilities, write_study
+
+WEST = box(LON0 - STEP, LAT0 - STEP, LON0 + 5 * STEP, LAT0 + 11 * STEP)
+EAST = box(LON0 + 5 * STEP, LAT0 - STEP, LON0 + 11 * STEP, LAT0 + 11 * STEP)
+
+
+def _areas(tmp_path, **columns):
+    path = tmp_path / "areas.geojson"
+    gpd.GeoDataFrame(
+        {"area_id": ["west", "east"], "name": ["West", "East"], **columns},
+        geometry=[WEST, EAST],
+        crs="EPSG:4326",
+    ).to_file(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def clipped(tmp_path_factory):
+    """The tiny study split into two areas, run on a local Dask cluster of two workers."""
+    tmp = tmp_path_factory.mktemp("batch")
+    study = write_study(tmp)
+    tasks = area_tasks(_areas(tmp), study, tmp / "out")
+    statuses = run_batch(tasks, workers=2, progress=lambda _: None)
+    paths = gather(tasks, statuses, tmp / "out")
+    return tmp, study, tasks, statuses, paths
+
+
+def test_each_area_is_one_task_and_every_output_is_gathered(clipped):
+    tmp, _, _, statuses, paths = clipped
+    assert [s["status"] for s in statuses] == ["done", "done"]
+    table = pd.read_csv(paths["indicators"])
+    assert list(table.columns[:2]) == ["area", "indicator"] and set(table["area"]) == {
+        "west",
+        "east",
+    }
+    # each community in exactly one area: the west one holds A, the east one B
+    comm = gpd.read_file(paths["areas_gpkg"], layer="communities")
+    assert sorted(zip(comm["area"], comm["community_id"], strict=True)) == [
+        ("east", "B"),
+        ("west", "A"),
+    ]
+    page = paths["index"].read_text(encoding="utf-8")
+    for area in ("west", "east"):
+        assert (
+            f'href="areas/{area}/map.html"' in page and f'href="areas/{area}/report.html"' in page
+        )
+        assert (tmp / "out" / "areas" / area / "map.html").is_file()
+    record = json.loads(paths["batch"].read_text(encoding="utf-8"))
+    assert record["done"] == 2 and record["failed"] == 0
+
+
+def test_the_facility_across_the_border_still_serves(clipped):
+    """East's residents are served by the centre in the west (within the 4 km reach)."""
+    _, _, _, _, paths = clipped
+    table = pd.read_csv(paths["indicators"])
+    a1 = table[(table["indicator"] == "A1_service_circle") & (table["scope"] == "all")]
+    assert a1.set_index("area").loc["east", "value"] > 0
+    east_fac = gpd.read_file(paths["indicators"].parent / "areas/east/inputs/facilities.gpkg")
+    assert list(east_fac["facility_id"]) == ["cs1"]
+
+
+def test_the_same_as_running_the_areas_one_by_one(clipped, tmp_path):
+    tmp, study, tasks, _, _ = clipped
+    serial = area_tasks(_areas(tmp_path), study, tmp_path / "serial")
+    for task in serial:
+        assert run_area(task)["status"] == "done"
+    for task in tasks:
+        for name in ("indicators.csv", "communities.csv", "shortfalls.csv"):
+            a = (task.out_dir / name).read_bytes()
+            b = (tmp_path / "serial" / "areas" / task.area_id / name).read_bytes()
+            assert a == b, (task.area_id, name)
+    # and the same as `service-coverage run` on the area's own (clipped) inputs
+    west = tasks[0].out_dir
+    text = (tmp / "study.toml").read_text(encoding="utf-8")
+    for layer in ("communities", "facilities", "population"):
+        text = text.replace(
+            f'"{layer}.gpkg"', f'"{(west / "inputs" / f"{layer}.gpkg").as_posix()}"'
+        )
+    text = text.replace('"net.osm"', f'"{(west / "inputs" / "network.osm.pbf").as_posix()}"')
+    (tmp_path / "west.toml").write_text(text, encoding="utf-8")
+    assert (
+        main(["run", str(tmp_path / "west.toml"), "--out", str(tmp_path / "run"), "--quiet"]) == 0
+    )
+    assert (tmp_path / "run" / "indicators.csv").read_bytes() == (
+        west / "indicators.csv"
+    ).read_bytes()
+
+
+def test_a_given_scheduler_gives_the_same_results(clipped, tmp_path):
+    from distributed import LocalCluster
+
+    _, study, tasks, _, _ = clipped
+    with LocalCluster(n_workers=1, threads_per_worker=1, dashboard_address=None) as cluster:
+        again = area_tasks(_areas(tmp_path), study, tmp_path / "out")
+        statuses = run_batch(again, scheduler=cluster.scheduler_address, progress=lambda _: None)
+    assert [s["status"] for s in statuses] == ["done", "done"]
+    for a, b in zip(tasks, again, strict=True):
+        assert (a.out_dir / "indicators.csv").read_bytes() == (
+            b.out_dir / "indicators.csv"
+        ).read_bytes()
+
+
+def test_a_failed_area_is_reported_and_the_others_kept_and_reruns_skip(tmp_path, capsys):
+    """Areas with their own inputs: one broken; then a rerun skips what is unchanged."""
+    base = write_study(tmp_path)
+    broken = make_facilities()
+    broken["category"] = ["clinic"]
+    broken.to_file(tmp_path / "broken.gpkg")
+    shutil.copy(tmp_path / "facilities.gpkg", tmp_path / "east_facilities.gpkg")
+    areas = _areas(
+        tmp_path,
+        communities=["communities.gpkg", "communities.gpkg"],
+        facilities=["broken.gpkg", "east_facilities.gpkg"],
+        population=["population.gpkg", "population.gpkg"],
+    )
+    study_file = str(base.source)
+    out = str(tmp_path / "out")
+    args = ["batch", str(areas), "--study", study_file, "--out", out, "--workers", "2", "--quiet"]
+    assert main(args) == 3
+    printed = capsys.readouterr().out
+    assert "1 run, 0 unchanged (skipped), 1 failed" in printed
+    assert (
+        "area west failed: facilities layer: unknown category for feature(s) cs1 ('clinic')"
+        in printed
+    )
+    record = json.loads((tmp_path / "out" / "batch.json").read_text(encoding="utf-8"))
+    assert [a["status"] for a in record["areas"]] == ["failed", "done"]
+    page = (tmp_path / "out" / "index.html").read_text(encoding="utf-8")
+    assert "failed" in page and "unknown category" in page
+    assert not (tmp_path / "out" / "areas" / "west" / "run.json").exists()
+    # fix the west area: only it runs again; the east area is unchanged and skipped
+    shutil.copy(tmp_path / "facilities.gpkg", tmp_path / "broken.gpkg")
+    assert main(args) == 0
+    assert "1 run, 1 unchanged (skipped), 0 failed" in capsys.readouterr().out
+    # a changed input reruns its area
+    fac = make_facilities()
+    fac["name"] = ["renamed"]
+    fac.to_file(tmp_path / "east_facilities.gpkg")
+    assert main(args) == 0
+    assert "1 run, 1 unchanged (skipped), 0 failed" in capsys.readouterr().out
+    # a damaged output is not taken for a complete run
+    (tmp_path / "out" / "areas" / "east" / "indicators.csv").write_text("half a table")
+    assert main(args) == 0
+    assert "1 run, 1 unchanged (skipped), 0 failed" in capsys.readouterr().out
+
+
+def test_bad_areas_layers_are_refused(tmp_path, capsys):
+    path = tmp_path / "areas.geojson"
+    gpd.GeoDataFrame({"area_id": ["a", "a"]}, geometry=[WEST, EAST], crs=4326).to_file(path)
+    assert main(["batch", str(path), "--out", str(tmp_path / "o"), "--quiet"]) == 2
+    assert "areas layer: area_id 'a' is repeated" in capsys.readouterr().err
+    gpd.GeoDataFrame({"area_id": ["../x"]}, geometry=[WEST], crs=4326).to_file(path)
+    assert main(["batch", str(path), "--out", str(tmp_path / "o"), "--quiet"]) == 2
+    assert "cannot name a folder" in capsys.readouterr().err
+    assert main(["batch", str(tmp_path / "none.gpkg"), "--quiet"]) == 2
+    assert "areas file not found" in capsys.readouterr().err
