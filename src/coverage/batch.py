@@ -33,6 +33,7 @@ import dataclasses
 import hashlib
 import html
 import json
+import sys
 import time
 import traceback
 from collections.abc import Callable
@@ -47,7 +48,7 @@ import shapely
 
 from coverage import __version__
 from coverage.config import Inputs, Study
-from coverage.errors import CoverageError, InputLayerError
+from coverage.errors import CoverageError, EmptyLayerError, InputLayerError
 from coverage.inputs import read_layer
 
 #: Columns of the areas layer that name an area's own input files.
@@ -265,16 +266,20 @@ def clip_inputs(task: AreaTask, folder: Path) -> Study:
     InputLayerError
         When no community of the base study lies in the area.
     """
-    from coverage.inputs import read_communities
-
     assert task.clip_wkb is not None
     study = task.study
     area_ll = shapely.from_wkb(task.clip_wkb)
-    communities, _ = read_communities(study.inputs.communities)
-    crs = study.crs or communities.estimate_utm_crs().to_string()
-    area = gpd.GeoSeries([area_ll], crs="EPSG:4326").to_crs(communities.crs).iloc[0]
-    inside = communities.geometry.representative_point().within(area)
-    if not inside.any():
+    area_series = gpd.GeoSeries([area_ll], crs="EPSG:4326")
+    try:  # only the features meeting the area are read
+        raw = read_layer(study.inputs.communities, "communities", mask=area_series)
+    except EmptyLayerError:
+        raw = None
+    inside = (
+        raw.geometry.representative_point().within(area_series.to_crs(raw.crs).iloc[0])
+        if raw is not None
+        else pd.Series([], dtype=bool)
+    )
+    if raw is None or not inside.any():
         raise InputLayerError(
             "areas",
             f"area {task.area_id}: no community of {study.inputs.communities.name} has its "
@@ -282,8 +287,8 @@ def clip_inputs(task: AreaTask, folder: Path) -> Study:
             "check the area's boundary and CRS against the communities layer",
         )
     folder.mkdir(parents=True, exist_ok=True)
-    raw = read_layer(study.inputs.communities, "communities")
     mine = raw[inside.to_numpy()]
+    crs = study.crs or mine.estimate_utm_crs().to_string()
     paths: dict[str, Path | None] = {"communities": folder / "communities.gpkg"}
     mine.to_file(paths["communities"], driver="GPKG")
     reach = gpd.GeoSeries([mine.to_crs(crs).union_all()], crs=crs).buffer(task.buffer_m)
@@ -293,13 +298,14 @@ def clip_inputs(task: AreaTask, folder: Path) -> Study:
         if src is None:
             paths[name] = None
             continue
-        layer = read_layer(src, name)
-        zone = reach.to_crs(layer.crs).iloc[0]
-        near = layer.geometry.intersects(zone).to_numpy()
-        if not near.any():  # keep the nearest, so that the run states how far it is
-            near[int(np.argmin(layer.geometry.distance(zone).to_numpy()))] = True
+        try:
+            near = read_layer(src, name, mask=reach)
+        except EmptyLayerError:  # keep the nearest, so that the run states how far it is
+            layer = read_layer(src, name)
+            zone = reach.to_crs(layer.crs).iloc[0]
+            near = layer.iloc[[int(np.argmin(layer.geometry.distance(zone).to_numpy()))]]
         paths[name] = folder / f"{name}.gpkg"
-        layer[near].to_file(paths[name], driver="GPKG")
+        near.to_file(paths[name], driver="GPKG")
     paths["population"] = _clip_population(study.inputs.population, mine, folder)
     paths["network"] = _clip_network(study.inputs.network, reach_ll, folder)
     inputs = Inputs(
@@ -336,12 +342,13 @@ def _clip_population(src: Path | None, communities: gpd.GeoDataFrame, folder: Pa
         with rasterio.open(out, "w", **profile) as dst:
             dst.write(data)
         return out
-    layer = read_layer(src, "population")
-    near = layer.geometry.intersects(communities.to_crs(layer.crs).union_all()).to_numpy()
-    if not near.any():  # the run then says that the population misses the communities
-        near[0] = True
+    zone = gpd.GeoSeries([communities.union_all()], crs=communities.crs)
+    try:
+        near = read_layer(src, "population", mask=zone)
+    except EmptyLayerError:  # the run then says that the population misses the communities
+        near = read_layer(src, "population").iloc[:1]
     out = folder / "population.gpkg"
-    layer[near].to_file(out, driver="GPKG")
+    near.to_file(out, driver="GPKG")
     return out
 
 
@@ -396,7 +403,8 @@ def run_area(task: AreaTask) -> dict[str, Any]:
     -------
     dict
         ``area_id``, ``status`` (``done``, ``skipped`` or ``failed``),
-        ``seconds``, ``error`` (for failures) and ``key``.
+        ``seconds``, ``error`` (for failures), ``key`` and, for areas run,
+        ``peak_rss_mb`` (the worker's peak memory so far).
     """
     from coverage.pipeline import run_study
     from coverage.report import write_outputs
@@ -429,7 +437,21 @@ def run_area(task: AreaTask) -> dict[str, Any]:
             "seconds": round(time.perf_counter() - start, 3),
             "error": f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}",
         }
-    return record | {"status": "done", "seconds": round(time.perf_counter() - start, 3)}
+    return record | {
+        "status": "done",
+        "seconds": round(time.perf_counter() - start, 3),
+        "peak_rss_mb": _peak_rss_mb(),
+    }
+
+
+def _peak_rss_mb() -> float:
+    """The worker process's peak resident memory so far (Linux/macOS), MB."""
+    try:
+        import resource
+    except ImportError:  # Windows
+        return float("nan")
+    kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return round(kb / 1024 if sys.platform != "darwin" else kb / 1024**2, 1)
 
 
 def run_batch(

@@ -49,15 +49,18 @@ AREA_OF_USE_MARGIN_DEG = 3.0
 FAR_FROM_COMMUNITIES_M = 10_000.0
 
 
-def read_layer(path: Path, layer: str) -> gpd.GeoDataFrame:
-    """Read a vector file, refusing unreadable files, empty layers and a missing CRS."""
+def read_layer(path: Path, layer: str, mask: gpd.GeoSeries | None = None) -> gpd.GeoDataFrame:
+    """Read a vector file, refusing unreadable files, empty layers and a missing CRS.
+
+    ``mask`` (a polygon with its CRS) reads only the features meeting it.
+    """
     try:
         with warnings.catch_warnings():
             # a GeoJSON column of mixed types is read as text; the value checks say more
             warnings.filterwarnings(
                 "ignore", message="Could not parse column", category=UserWarning
             )
-            gdf = gpd.read_file(path)
+            gdf = gpd.read_file(path, mask=mask)
     except Exception as exc:  # pyogrio raises several types for unreadable files
         raise InputLayerError(
             layer,
