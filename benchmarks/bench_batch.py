@@ -6,7 +6,7 @@ Usage::
 
 The Porto Alegre demo is cut into a ``grid`` x ``grid`` lattice of boxes
 (empty boxes dropped: each area holds the communities whose representative
-point falls in it). Each area is clipped from the demo's layers (4 km reach),
+point falls in it). Each area is clipped from the demo's layers (the study's reach),
 run and written (map, report, workbook, tables), as ``service-coverage batch``
 does. Timed, in this order:
 
@@ -74,7 +74,7 @@ def main() -> None:
         print(f"whole demo as one run (with outputs): {figures['whole_demo_s']} s", flush=True)
 
         start = time.perf_counter()
-        serial = [run_area(t) for t in area_tasks(areas, study, tmp / "serial")]
+        serial = [run_area(t) for t in area_tasks(areas, study, tmp / "serial")[0]]
         figures["serial_s"] = round(time.perf_counter() - start, 2)
         assert all(s["status"] == "done" for s in serial), serial
         figures["area_s"] = [s["seconds"] for s in serial]
@@ -83,7 +83,7 @@ def main() -> None:
 
         for workers in (1, 2):
             start = time.perf_counter()
-            tasks = area_tasks(areas, study, tmp / f"dask{workers}")
+            tasks, _ = area_tasks(areas, study, tmp / f"dask{workers}")
             statuses = run_batch(tasks, workers=workers, progress=lambda _: None)
             seconds = round(time.perf_counter() - start, 2)
             assert all(s["status"] == "done" for s in statuses), statuses

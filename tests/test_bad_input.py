@@ -70,7 +70,7 @@ def test_swapped_lon_lat_within_range_is_caught_by_the_layers_not_meeting(tmp_pa
     fac = make_facilities()
     fac["geometry"] = fac.geometry.map(lambda p: Point(p.y, p.x))  # (-30.1, -51.3): a valid place
     with pytest.raises(
-        CoordinateError, match="facilities layer: no feature lies within 10 km.*axes look swapped"
+        CoordinateError, match="facilities layer: no feature lies within 100 km.*axes look swapped"
     ):
         run_study(write_study(tmp_path, facilities=fac))
 
@@ -137,7 +137,7 @@ def test_layers_far_apart_are_refused(tmp_path):
     fac["geometry"] = [Point(116.4, 39.9)]  # Beijing
     with pytest.raises(
         CoordinateError,
-        match="facilities layer: no feature lies within 10 km of the communities: the nearest is about 18,455 km away",
+        match="facilities layer: no feature lies within 100 km of the communities: the nearest is about 18,455 km away",
     ):
         run_study(write_study(tmp_path, facilities=fac))
 
@@ -152,7 +152,7 @@ def test_a_few_far_facilities_are_noted_and_the_rest_used(tmp_path):
 
 def test_a_network_elsewhere_is_refused(tmp_path):
     with pytest.raises(
-        CoordinateError, match="network \\(walk\\) layer: no feature lies within 10 km"
+        CoordinateError, match="network \\(walk\\) layer: no feature lies within 100 km"
     ):
         run_study(write_study(tmp_path, osm=osm_grid(lon0=LON0 + 2.0)))
 
@@ -411,7 +411,7 @@ def test_negative_raster_values_are_refused(tmp_path):
 def test_raster_elsewhere_is_refused(tmp_path):
     x0, top, nrow, ncol = _grid_over(make_communities())
     _raster(tmp_path / "pop.tif", np.full((nrow, ncol), 10.0), x0 + 200_000, top, 100.0)
-    with pytest.raises(CoordinateError, match="population layer: no feature lies within 10 km"):
+    with pytest.raises(CoordinateError, match="population layer: no feature lies within 100 km"):
         run_study(write_study(tmp_path, population="pop.tif"))
 
 
@@ -420,7 +420,7 @@ def test_candidate_sites_elsewhere_are_refused_and_far_ones_noted(tmp_path):
 
     cands = gpd.GeoDataFrame(
         {"candidate_id": ["near", "far"]},
-        geometry=[Point(LON0 + 7 * STEP, LAT0 + 5 * STEP), Point(LON0 + 1.0, LAT0)],
+        geometry=[Point(LON0 + 7 * STEP, LAT0 + 5 * STEP), Point(LON0 + 2.0, LAT0)],
         crs="EPSG:4326",
     )
     cands.to_file(tmp_path / "cands.gpkg")
@@ -430,5 +430,21 @@ def test_candidate_sites_elsewhere_are_refused_and_far_ones_noted(tmp_path):
     siting = site_study(study, result)
     assert any("candidates: 1 of 2 features lie more than 10 km" in n for n in siting.notes)
     cands.iloc[[1]].to_file(tmp_path / "cands.gpkg")
-    with pytest.raises(CoordinateError, match="candidates layer: no feature lies within 10 km"):
+    with pytest.raises(CoordinateError, match="candidates layer: no feature lies within 100 km"):
         site_study(study, result)
+
+
+def test_a_large_polygon_is_measured_whole():
+    """A 30 km township polygon reaching the communities is near, though its centre is not."""
+    from coverage.inputs import check_near_communities
+
+    comm = make_communities().to_crs("EPSG:32722")
+    big = gpd.GeoDataFrame(
+        {"id": ["township"]},
+        geometry=[box(LON0 + 5 * STEP, LAT0 + 5 * STEP, LON0 + 0.3, LAT0 + 0.3)],
+        crs="EPSG:4326",
+    )
+    assert check_near_communities(comm, big, "population", limit_m=1_000.0) == []
+    far = big.set_geometry(big.geometry.translate(0.0, 0.3))  # now 25 km north
+    note = check_near_communities(comm, far, "population", limit_m=1_000.0)
+    assert "1 of 1 features lie more than 1 km" in note[0]

@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 
 import geopandas as gpd
 import pandas as pd
 import pytest
-from shapely.geometry import box
+from shapely.geometry import Point, box
 
 from coverage.batch import area_tasks, gather, run_area, run_batch
 from coverage.cli import main
-from tiny_study import LAT0, LON0, STEP, make_facilities, write_study
+from tiny_study import (
+    LAT0,
+    LON0,
+    STEP,
+    make_communities,
+    make_facilities,
+    make_population,
+    write_study,
+)
 
 WEST = box(LON0 - STEP, LAT0 - STEP, LON0 + 5 * STEP, LAT0 + 11 * STEP)
 EAST = box(LON0 + 5 * STEP, LAT0 - STEP, LON0 + 11 * STEP, LAT0 + 11 * STEP)
@@ -33,7 +42,7 @@ def clipped(tmp_path_factory):
     """The tiny study split into two areas, run on a local Dask cluster of two workers."""
     tmp = tmp_path_factory.mktemp("batch")
     study = write_study(tmp)
-    tasks = area_tasks(_areas(tmp), study, tmp / "out")
+    tasks, _ = area_tasks(_areas(tmp), study, tmp / "out")
     statuses = run_batch(tasks, workers=2, progress=lambda _: None)
     paths = gather(tasks, statuses, tmp / "out")
     return tmp, study, tasks, statuses, paths
@@ -64,7 +73,7 @@ def test_each_area_is_one_task_and_every_output_is_gathered(clipped):
 
 
 def test_the_facility_across_the_border_still_serves(clipped):
-    """East's residents are served by the centre in the west (within the 4 km reach)."""
+    """East's residents are served by the centre in the west (within the study's reach)."""
     _, _, _, _, paths = clipped
     table = pd.read_csv(paths["indicators"])
     a1 = table[(table["indicator"] == "A1_service_circle") & (table["scope"] == "all")]
@@ -75,7 +84,7 @@ def test_the_facility_across_the_border_still_serves(clipped):
 
 def test_the_same_as_running_the_areas_one_by_one(clipped, tmp_path):
     tmp, study, tasks, _, _ = clipped
-    serial = area_tasks(_areas(tmp_path), study, tmp_path / "serial")
+    serial, _ = area_tasks(_areas(tmp_path), study, tmp_path / "serial")
     for task in serial:
         assert run_area(task)["status"] == "done"
     for task in tasks:
@@ -105,7 +114,7 @@ def test_a_given_scheduler_gives_the_same_results(clipped, tmp_path):
 
     _, study, tasks, _, _ = clipped
     with LocalCluster(n_workers=1, threads_per_worker=1, dashboard_address=None) as cluster:
-        again = area_tasks(_areas(tmp_path), study, tmp_path / "out")
+        again, _ = area_tasks(_areas(tmp_path), study, tmp_path / "out")
         statuses = run_batch(again, scheduler=cluster.scheduler_address, progress=lambda _: None)
     assert [s["status"] for s in statuses] == ["done", "done"]
     for a, b in zip(tasks, again, strict=True):
@@ -168,3 +177,55 @@ def test_bad_areas_layers_are_refused(tmp_path, capsys):
     assert "cannot name a folder" in capsys.readouterr().err
     assert main(["batch", str(tmp_path / "none.gpkg"), "--quiet"]) == 2
     assert "areas file not found" in capsys.readouterr().err
+
+
+def test_the_reach_follows_the_study(tmp_path):
+    from coverage.batch import reach_m
+
+    study = write_study(tmp_path)
+    # the default catalogue's longest time threshold by bicycle at 12 km/h, plus 1 km snapping
+    longest = reach_m(study)
+    faster = study.with_overrides(speeds=dataclasses.replace(study.speeds, cycle_kmh=24.0))
+    assert reach_m(faster) - 1000 == pytest.approx(2 * (longest - 1000))
+    assert longest >= 12.0 / 3.6 * 60 * 15 + 1000
+
+
+def test_communities_are_given_to_one_area_each_and_the_rest_reported(tmp_path):
+    """Overlapping areas: A and B both in the first; a community in no area is named."""
+    from coverage.batch import area_tasks
+
+    comm = make_communities()
+    comm.loc[2] = ["C", "far", "urban", box(LON0 + 20 * STEP, LAT0, LON0 + 21 * STEP, LAT0 + STEP)]
+    study = write_study(tmp_path, communities=comm)
+    path = tmp_path / "areas.geojson"
+    whole = box(LON0 - STEP, LAT0 - STEP, LON0 + 11 * STEP, LAT0 + 11 * STEP)
+    gpd.GeoDataFrame({"area_id": ["all", "west"]}, geometry=[whole, WEST], crs=4326).to_file(path)
+    tasks, notes = area_tasks(path, study, tmp_path / "out")
+    got = gpd.read_file(tasks[0].out_dir / "inputs" / "communities.gpkg")
+    assert sorted(got["community_id"]) == ["A", "B"]
+    assert not (tasks[1].out_dir / "inputs" / "communities.gpkg").exists()
+    assert any("1 of 3 communities lie in no area (e.g. C)" in n for n in notes)
+    assert any("1 communities lie in several areas (e.g. A)" in n for n in notes)
+    # the west area, now empty, fails with a clear message; the other runs
+    statuses = [run_area(t) for t in tasks]
+    assert [s["status"] for s in statuses] == ["done", "failed"]
+    assert "no community of communities.gpkg has its representative point" in statuses[1]["error"]
+
+
+def test_a_sliver_between_two_areas_is_counted_once(tmp_path):
+    """B reaches 2 m into A over the area border: its residents there belong to A only."""
+    comm = make_communities()
+    mid = LON0 + 5 * STEP
+    comm.loc[1, "geometry"] = box(mid - 0.00002, LAT0, LON0 + 10 * STEP, LAT0 + 10 * STEP)
+    pop = make_population()
+    pop.loc[len(pop)] = ["edge", 500.0, Point(mid - 0.00001, LAT0 + 5 * STEP)]
+    study = write_study(tmp_path, communities=comm, population=pop)
+    tasks, notes = area_tasks(_areas(tmp_path), study, tmp_path / "out")
+    assert any("sliver overlap" in n for n in notes)
+    statuses = [run_area(t) for t in tasks]
+    assert [s["status"] for s in statuses] == ["done", "done"]
+    used = 0.0
+    for t in tasks:
+        run = json.loads((t.out_dir / "run.json").read_text(encoding="utf-8"))
+        used += run["population"]["used_population"]
+    assert used == pytest.approx(2500.0)  # not 3000: the 500 are counted in A only

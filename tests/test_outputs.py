@@ -90,3 +90,18 @@ def test_outputs_of_an_earlier_run_that_this_run_does_not_write_are_removed(demo
     write_outputs(demo_result, tmp_path)
     names = {p.name for p in tmp_path.iterdir()}
     assert "sites.csv" not in names and "notes.txt" in names
+
+
+def test_map_ids_are_renumbered_but_user_text_is_kept():
+    import folium
+
+    from coverage.maps import _stable_ids
+
+    user_id = "poi_5d41402abc4b2a76b9719d911017c592"  # looks like a folium id
+    pages = []
+    for _ in range(2):
+        fmap = folium.Map(location=(0, 0), tiles=None)
+        folium.Marker((0, 0), popup=user_id).add_to(fmap)
+        pages.append(_stable_ids(fmap.get_root().render(), fmap))
+    assert pages[0] == pages[1]
+    assert user_id in pages[0] and f"map_{0:032x}" in pages[0]

@@ -11,13 +11,16 @@ An area's inputs are either its own files (columns ``communities``,
 the areas layer, paths relative to it), or the base study's layers clipped
 to the area:
 
-- communities whose representative point lies in the area (each community
-  belongs to one area, so nobody is counted twice across areas);
-- facilities and workplaces within ``buffer_m`` of those communities, so that
-  facilities just across a border still serve them;
+- communities whose representative point lies in the area, decided on the
+  driver over the whole layer after sliver overlaps are resolved: each
+  community belongs to one area (the first, when areas overlap), so nobody
+  is counted twice across areas, and communities in no area are reported;
+- facilities and workplaces within the study's reach of those communities
+  (:func:`reach_m`: the farthest any indicator reaches, plus snapping), so
+  that facilities just across a border still serve them;
 - population features meeting those communities (a raster: the window over
   them);
-- the OSM network's ways with a node within ``buffer_m`` of them.
+- the OSM network's ways whose box meets the box of that reach.
 
 Tasks run on a ``distributed.LocalCluster`` sized to the machine, or on the
 cluster whose scheduler address is given; the results are the same either
@@ -54,10 +57,6 @@ from coverage.inputs import read_layer
 #: Columns of the areas layer that name an area's own input files.
 INPUT_COLUMNS = ("communities", "facilities", "population", "network", "workplaces")
 
-#: Default reach around an area's communities for facilities and streets, metres:
-#: 15 minutes of cycling at 12 km/h (3 km) plus the cycling snapping limit (1 km).
-DEFAULT_BUFFER_M = 4000.0
-
 Progress = Callable[[str], None]
 
 
@@ -81,6 +80,8 @@ class AreaTask:
         Hash of everything the area's results depend on.
     lang
         Language of the area's report and map.
+    version
+        The driver's package version; a worker with another one refuses the task.
     """
 
     area_id: str
@@ -91,44 +92,95 @@ class AreaTask:
     out_dir: Path
     key: str
     lang: str
+    version: str = __version__
 
 
-def _sha256(path: Path) -> str:
+def _sha256(path: Path, memo: dict[Path, str] | None = None) -> str:
+    """SHA-256 of a file (remembered in ``memo``: a batch hashes each file once)."""
+    if memo is not None and path in memo:
+        return memo[path]
     digest = hashlib.sha256()
     with path.open("rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
             digest.update(block)
+    if memo is not None:
+        memo[path] = digest.hexdigest()
     return digest.hexdigest()
 
 
-def _key(study: Study, clip_wkb: bytes | None, buffer_m: float, lang: str) -> str:
-    """Hash of the inputs' contents, the settings, the area and the version."""
-    inputs = {
-        k: (_sha256(Path(v)) if v is not None else None)
-        for k, v in dataclasses.asdict(study.inputs).items()
-    }
+def _study_files(study: Study) -> dict[str, Path]:
+    """Every file a study's results depend on: inputs, preset CSVs, the catalogue."""
+    files = {k: Path(v) for k, v in dataclasses.asdict(study.inputs).items() if v is not None}
+    base = study.source.parent if study.source is not None else Path.cwd()
+    for name in study.targets.preset:
+        path = Path(name) if Path(name).is_absolute() else base / name
+        if path.is_file():
+            files[f"preset:{name}"] = path
+    if study.indicators.catalogue:
+        path = Path(study.indicators.catalogue)
+        files["catalogue"] = path if path.is_absolute() else base / path
+    return files
+
+
+def _key(
+    study: Study,
+    clip_wkb: bytes | None,
+    buffer_m: float,
+    lang: str,
+    memo: dict[Path, str],
+    extra: object = None,
+) -> str:
+    """Hash of the files' contents, the settings, the area and the version."""
+    files = {k: _sha256(v, memo) if v.is_file() else None for k, v in _study_files(study).items()}
     settings = dataclasses.asdict(study)
     settings.pop("inputs")
     settings.pop("source", None)
     payload = {
-        "inputs": inputs,
+        "files": files,
         "settings": settings,
         "area": clip_wkb.hex() if clip_wkb is not None else None,
         "buffer_m": buffer_m,
         "lang": lang,
         "version": __version__,
+        "extra": extra,
     }
     text = json.dumps(payload, sort_keys=True, default=str)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def reach_m(study: Study) -> float:
+    """The farthest a facility or street can matter from a community, metres.
+
+    The largest time threshold of the study (tiers, circles, capacity, the
+    catalogue's) at the fastest speed of either mode, plus that mode's
+    snapping limit; or the largest distance threshold plus the walking
+    snapping limit, whichever is larger.
+    """
+    from coverage.catalogue import AccessIndicator
+    from coverage.pipeline import _catalogue
+
+    ind = study.indicators
+    minutes = [*ind.tiers_min, ind.circle_min, ind.rural_cycle_min, study.capacity.minutes]
+    metres = [ind.complex_radius_m]
+    for entry in _catalogue(study).values():
+        if isinstance(entry, AccessIndicator):
+            (minutes if entry.unit == "min" else metres).append(entry.threshold)
+    snap = {"walk": study.snapping.walk_limit_m, "cycle": study.snapping.cycle_limit_m}
+    base = {"walk": study.speeds.walk_kmh, "cycle": study.speeds.cycle_kmh}
+    by_time = max(
+        max([base[m], *study.speeds.highway_kmh(m).values()]) / 3.6 * 60 * max(minutes) + snap[m]
+        for m in ("walk", "cycle")
+    )
+    return float(max(by_time, max(metres) + snap["walk"]))
 
 
 def area_tasks(
     areas_path: Path,
     base: Study,
     out_dir: Path,
-    buffer_m: float = DEFAULT_BUFFER_M,
+    buffer_m: float | None = None,
     lang: str = "en",
-) -> list[AreaTask]:
+) -> tuple[list[AreaTask], list[str]]:
     """Read the areas layer and make one task per area.
 
     Parameters
@@ -142,14 +194,17 @@ def area_tasks(
     out_dir
         The batch's output folder.
     buffer_m
-        Reach around an area's communities when clipping.
+        Reach around an area's communities when clipping; default
+        :func:`reach_m` of the study.
     lang
         Language of the areas' reports and maps.
 
     Returns
     -------
-    list of AreaTask
-        In the layer's order.
+    tuple
+        The tasks in the layer's order, and notes (communities in no area or
+        in several, slivers resolved). Clipping the study's own layers, each
+        area's communities are written here into ``OUT/areas/<id>/inputs/``.
 
     Raises
     ------
@@ -196,27 +251,104 @@ def area_tasks(
             "give both path columns, or none to clip the study's own layers",
         )
     geoms_ll = gdf.geometry.to_crs("EPSG:4326")
+    buffer_m = reach_m(base) if buffer_m is None else buffer_m
+    memo: dict[Path, str] = {}
+    out_dir = out_dir.resolve()
+    if own:
+        tasks = []
+        for i, area_id in enumerate(ids):
+            study = _own_inputs_study(base, gdf.iloc[i], own, areas_path.parent, area_id)
+            tasks.append(
+                AreaTask(
+                    area_id=str(area_id),
+                    name=str(names.iloc[i]),
+                    study=study,
+                    clip_wkb=None,
+                    buffer_m=buffer_m,
+                    out_dir=out_dir / "areas" / str(area_id),
+                    key=_key(study, None, buffer_m, lang, memo),
+                    lang=lang,
+                )
+            )
+        return tasks, []
+    members, notes = _assign_communities(base, gdf, ids)
     tasks = []
     for i, area_id in enumerate(ids):
-        if own:
-            study = _own_inputs_study(base, gdf.iloc[i], own, areas_path.parent, area_id)
-            clip = None
+        mine = members[i]
+        folder = out_dir / "areas" / str(area_id) / "inputs"
+        folder.mkdir(parents=True, exist_ok=True)
+        if len(mine):
+            mine.to_file(folder / "communities.gpkg", driver="GPKG")
         else:
-            study = base
-            clip = shapely.to_wkb(shapely.normalize(geoms_ll.iloc[i]), hex=False)
+            (folder / "communities.gpkg").unlink(missing_ok=True)
+        digest = hashlib.sha256()
+        for cid, wkb in zip(
+            mine["community_id"], shapely.to_wkb(mine.geometry.values), strict=True
+        ):
+            digest.update(str(cid).encode("utf-8") + b"\0" + wkb)
+        clip = shapely.to_wkb(shapely.normalize(geoms_ll.iloc[i]), hex=False)
         tasks.append(
             AreaTask(
                 area_id=str(area_id),
                 name=str(names.iloc[i]),
-                study=study,
+                study=base,
                 clip_wkb=clip,
                 buffer_m=buffer_m,
                 out_dir=out_dir / "areas" / str(area_id),
-                key=_key(study, clip, buffer_m, lang),
+                key=_key(base, clip, buffer_m, lang, memo, extra=digest.hexdigest()),
                 lang=lang,
             )
         )
-    return tasks
+    return tasks, notes
+
+
+def _assign_communities(
+    base: Study, areas: gpd.GeoDataFrame, ids: pd.Series
+) -> tuple[list[gpd.GeoDataFrame], list[str]]:
+    """Give each community of the base study to one area, on the whole layer at once.
+
+    The communities are read and checked as a run would (ids, geometry,
+    datum), their sliver overlaps resolved over the whole layer (so that a
+    sliver between two areas is not counted in both), and each goes to the
+    first area in layer order that its representative point meets.
+
+    Returns
+    -------
+    tuple
+        Per area, its communities (in the study's metric CRS), and notes on
+        communities in no area or in several.
+    """
+    from coverage.inputs import check_study_crs, convert_datum, read_communities, resolve_overlaps
+
+    communities, _ = read_communities(base.inputs.communities)
+    communities, _ = convert_datum(
+        communities, base.datum.communities, "communities", "community_id"
+    )
+    crs = base.crs or communities.estimate_utm_crs().to_string()
+    check_study_crs(crs, communities, "the study's crs" if base.crs else "the UTM zone chosen,")
+    metric, notes = resolve_overlaps(communities.to_crs(crs))
+    points = metric.geometry.representative_point()
+    areas_m = areas.geometry.to_crs(crs)
+    pi, ai = areas_m.sindex.query(points, predicate="intersects")
+    first = np.full(len(metric), -1)
+    count = np.bincount(pi, minlength=len(metric))
+    for p, a in sorted(zip(pi.tolist(), ai.tolist(), strict=True), reverse=True):
+        first[p] = a  # sorted descending: the lowest area index is written last
+    cids = metric["community_id"].to_numpy()
+    if (count == 0).any():
+        lost = cids[count == 0]
+        notes.append(
+            f"{len(lost)} of {len(cids)} communities lie in no area (e.g. {', '.join(lost[:5])}): "
+            "they are in no area's figures; extend the areas to cover them"
+        )
+    if (count > 1).any():
+        shared = cids[count > 1]
+        notes.append(
+            f"{len(shared)} communities lie in several areas (e.g. {', '.join(shared[:5])}): "
+            "each is counted in the first of them in the areas layer, once"
+        )
+    members = [metric[first == i].reset_index(drop=True) for i in range(len(ids))]
+    return members, notes
 
 
 def _own_inputs_study(
@@ -246,7 +378,7 @@ def _own_inputs_study(
     inputs = Inputs(
         communities=paths["communities"],
         facilities=paths["facilities"],
-        population=paths["population"],
+        population=paths["population"] if "population" in columns else base.inputs.population,
         network=paths["network"] if paths["network"] is not None else base.inputs.network,
         workplaces=paths["workplaces"],
     )
@@ -254,7 +386,9 @@ def _own_inputs_study(
 
 
 def clip_inputs(task: AreaTask, folder: Path) -> Study:
-    """Write the base study's layers clipped to the area into ``folder``.
+    """Clip the base study's other layers to the reach of the area's communities.
+
+    The area's communities were written into ``folder`` by :func:`area_tasks`.
 
     Returns
     -------
@@ -264,34 +398,20 @@ def clip_inputs(task: AreaTask, folder: Path) -> Study:
     Raises
     ------
     InputLayerError
-        When no community of the base study lies in the area.
+        When the area holds no community, or the population raster misses it.
     """
-    assert task.clip_wkb is not None
     study = task.study
-    area_ll = shapely.from_wkb(task.clip_wkb)
-    area_series = gpd.GeoSeries([area_ll], crs="EPSG:4326")
-    try:  # only the features meeting the area are read
-        raw = read_layer(study.inputs.communities, "communities", mask=area_series)
-    except EmptyLayerError:
-        raw = None
-    inside = (
-        raw.geometry.representative_point().within(area_series.to_crs(raw.crs).iloc[0])
-        if raw is not None
-        else pd.Series([], dtype=bool)
-    )
-    if raw is None or not inside.any():
+    if not (folder / "communities.gpkg").is_file():
         raise InputLayerError(
             "areas",
             f"area {task.area_id}: no community of {study.inputs.communities.name} has its "
-            "representative point inside the area",
+            "representative point in the area",
             "check the area's boundary and CRS against the communities layer",
         )
-    folder.mkdir(parents=True, exist_ok=True)
-    mine = raw[inside.to_numpy()]
-    crs = study.crs or mine.estimate_utm_crs().to_string()
+    mine = gpd.read_file(folder / "communities.gpkg")  # in the study's metric CRS
+    crs = mine.crs.to_string()
     paths: dict[str, Path | None] = {"communities": folder / "communities.gpkg"}
-    mine.to_file(paths["communities"], driver="GPKG")
-    reach = gpd.GeoSeries([mine.to_crs(crs).union_all()], crs=crs).buffer(task.buffer_m)
+    reach = gpd.GeoSeries([mine.union_all()], crs=crs).buffer(task.buffer_m)
     reach_ll = reach.to_crs("EPSG:4326").iloc[0]
     for name in ("facilities", "workplaces"):
         src = getattr(study.inputs, name)
@@ -315,7 +435,9 @@ def clip_inputs(task: AreaTask, folder: Path) -> Study:
         network=paths["network"],
         workplaces=paths["workplaces"],
     )
-    return study.with_overrides(inputs=inputs, crs=crs)
+    # the communities file is already WGS84-based (converted on the driver)
+    datum = dataclasses.replace(study.datum, communities="wgs84")
+    return study.with_overrides(inputs=inputs, crs=crs, datum=datum)
 
 
 def _clip_population(src: Path | None, communities: gpd.GeoDataFrame, folder: Path) -> Path | None:
@@ -323,15 +445,22 @@ def _clip_population(src: Path | None, communities: gpd.GeoDataFrame, folder: Pa
         return None
     if src.suffix.lower() in (".tif", ".tiff"):
         import rasterio
+        from rasterio.errors import WindowError
         from rasterio.windows import Window, from_bounds
 
         with rasterio.open(src) as ds:
             bounds = communities.to_crs(ds.crs).total_bounds
             win = from_bounds(*bounds, transform=ds.transform).round_offsets().round_lengths()
-            win = win.intersection(Window(0, 0, ds.width, ds.height))
-            win = Window(win.col_off, win.row_off, win.width + 1, win.height + 1).intersection(
-                Window(0, 0, ds.width, ds.height)
-            )
+            whole = Window(0, 0, ds.width, ds.height)
+            try:  # one more row and column, for the cells the rounding cut
+                win = Window(win.col_off, win.row_off, win.width + 1, win.height + 1)
+                win = win.intersection(whole)
+            except WindowError as exc:
+                raise InputLayerError(
+                    "population",
+                    f"the raster {src.name} does not cover this area's communities",
+                    "give a raster that covers every area",
+                ) from exc
             profile = ds.profile | {
                 "width": int(win.width),
                 "height": int(win.height),
@@ -353,7 +482,7 @@ def _clip_population(src: Path | None, communities: gpd.GeoDataFrame, folder: Pa
 
 
 def _clip_network(src: Path | None, reach_ll: Any, folder: Path) -> Path | None:
-    """The OSM ways with a node within the area's reach (GraphML: used whole)."""
+    """The OSM ways whose box meets the box of the area's reach (GraphML: used whole)."""
     if src is None or src.name.lower().endswith(".graphml"):
         return src
     import osmium
@@ -370,11 +499,12 @@ def _clip_network(src: Path | None, reach_ll: Any, folder: Path) -> Path | None:
         for obj in processor:
             if not isinstance(obj, osmium.osm.Way):
                 continue
-            for node in obj.nodes:
-                loc = node.location
-                if loc.valid() and west <= loc.lon <= east and south <= loc.lat <= north:
-                    writer.add_way(obj)
-                    break
+            lons = [n.location.lon for n in obj.nodes if n.location.valid()]
+            lats = [n.location.lat for n in obj.nodes if n.location.valid()]
+            # the way's box meets the reach's box: a long way crossing it is kept too
+            meets = lons and min(lons) <= east and max(lons) >= west
+            if meets and min(lats) <= north and max(lats) >= south:
+                writer.add_way(obj)
     return out
 
 
@@ -411,6 +541,13 @@ def run_area(task: AreaTask) -> dict[str, Any]:
 
     start = time.perf_counter()
     record: dict[str, Any] = {"area_id": task.area_id, "key": task.key, "error": ""}
+    if task.version != __version__:
+        return record | {
+            "status": "failed",
+            "seconds": 0.0,
+            "error": f"the worker runs service-coverage {__version__}, the batch "
+            f"{task.version}: install the same version on every worker",
+        }
     if _complete(task.out_dir, task.key):
         return record | {"status": "skipped", "seconds": 0.0}
     try:
@@ -498,14 +635,23 @@ def run_batch(
     client = Client(cluster if cluster is not None else scheduler)
     try:
         futures = {
-            client.submit(run_area, task, key=f"area-{task.area_id}-{task.key[:16]}", pure=False): i
+            client.submit(run_area, task, key=_dask_key(task), pure=False): i
             for i, task in enumerate(tasks)
         }
         statuses: list[dict[str, Any]] = [{} for _ in tasks]
         failed = 0
         for done, future in enumerate(as_completed(futures), start=1):
             i = futures[future]
-            status = future.result()
+            try:
+                status = future.result()
+            except Exception as exc:  # the worker died (memory, a crash) or was lost
+                status = {
+                    "area_id": tasks[i].area_id,
+                    "key": tasks[i].key,
+                    "status": "failed",
+                    "seconds": float("nan"),
+                    "error": f"the Dask task failed: {type(exc).__name__}: {exc}",
+                }
             statuses[i] = status
             failed += status["status"] == "failed"
             progress(
@@ -519,7 +665,18 @@ def run_batch(
             cluster.close()
 
 
-def gather(tasks: list[AreaTask], statuses: list[dict[str, Any]], out_dir: Path) -> dict[str, Path]:
+def _dask_key(task: AreaTask) -> str:
+    """A task key unique to the area, its inputs and its output folder."""
+    where = hashlib.sha256(str(task.out_dir).encode("utf-8")).hexdigest()[:8]
+    return f"area-{task.area_id}-{task.key[:16]}-{where}"
+
+
+def gather(
+    tasks: list[AreaTask],
+    statuses: list[dict[str, Any]],
+    out_dir: Path,
+    notes: list[str] | None = None,
+) -> dict[str, Path]:
     """Gather the areas' outputs into one table, one GeoPackage and an index page.
 
     Returns
@@ -564,6 +721,7 @@ def gather(tasks: list[AreaTask], statuses: list[dict[str, Any]], out_dir: Path)
         "done": int((summary["status"] == "done").sum()),
         "skipped": int((summary["status"] == "skipped").sum()),
         "failed": int((summary["status"] == "failed").sum()),
+        "notes": notes or [],
         "version": __version__,
     }
     paths["batch"].write_text(

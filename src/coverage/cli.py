@@ -110,7 +110,8 @@ def _parser() -> argparse.ArgumentParser:
         type=float,
         default=None,
         help="reach around an area's communities for facilities and streets when clipping "
-        "(default 4000 m: 15 min cycling plus the cycling snapping limit)",
+        "(default: the farthest any indicator of the study reaches, at the fastest speed, "
+        "plus the snapping limit)",
     )
     batch.add_argument(
         "--lang", choices=("en", "zh"), default="en", help="language of the maps and reports"
@@ -120,7 +121,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _batch(args: argparse.Namespace, progress: Any) -> int:
-    from coverage.batch import DEFAULT_BUFFER_M, area_tasks, gather, run_batch
+    from coverage.batch import area_tasks, gather, reach_m, run_batch
     from coverage.config import demo_study, load_study
     from coverage.errors import StudyFileError
 
@@ -131,14 +132,16 @@ def _batch(args: argparse.Namespace, progress: Any) -> int:
             f"areas file not found: {args.areas}. Fix: give a GeoPackage or GeoJSON"
         )
     base = load_study(args.study) if args.study else demo_study()
-    buffer_m = DEFAULT_BUFFER_M if args.buffer_m is None else args.buffer_m
+    buffer_m = reach_m(base) if args.buffer_m is None else args.buffer_m
     if not buffer_m >= 0:
         raise StudyFileError("--buffer-m must be 0 or more")
-    tasks = area_tasks(args.areas, base, args.out, buffer_m=buffer_m, lang=args.lang)
+    tasks, notes = area_tasks(args.areas, base, args.out, buffer_m=buffer_m, lang=args.lang)
+    for note in notes:
+        print(f"note: {note}")
     where = args.scheduler or "a local Dask cluster"
-    progress(f"{len(tasks)} areas on {where}")
+    progress(f"{len(tasks)} areas on {where}, reach {buffer_m:,.0f} m")
     statuses = run_batch(tasks, scheduler=args.scheduler, workers=args.workers, progress=progress)
-    paths = gather(tasks, statuses, args.out)
+    paths = gather(tasks, statuses, args.out, notes)
     failed = [s for s in statuses if s["status"] == "failed"]
     counts = {k: sum(s["status"] == k for s in statuses) for k in ("done", "skipped", "failed")}
     print(

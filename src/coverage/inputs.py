@@ -41,12 +41,22 @@ _DATUM_NAMES = {"gcj02": "GCJ-02", "bd09": "BD-09"}
 #: Columns that name a feature in messages, in order of preference.
 _ID_COLUMNS = ("community_id", "facility_id", "candidate_id", "workplace_id", "id", "name")
 
+#: Degrees beyond ±180/±90 accepted in a geographic CRS (a global raster's edge
+#: may overshoot by part of a pixel).
+GEOGRAPHIC_TOLERANCE_DEG = 0.05
+
 #: Degrees around a projected CRS's area of use within which coordinates are accepted.
 AREA_OF_USE_MARGIN_DEG = 3.0
 
 #: A layer feature farther than this from every community can serve or hold no one
-#: under any default setting (15 min cycling at 12 km/h is 3 km, plus snapping).
+#: under the plans' usual settings (15 min cycling at 12 km/h is 3 km, plus
+#: snapping): such features are named in a note.
 FAR_FROM_COMMUNITIES_M = 10_000.0
+
+#: A layer none of whose features comes this close to a community does not meet
+#: the communities: refused. Swapped axes or a wrong CRS move a layer by hundreds
+#: or thousands of km; a remote township may lie tens of km from its nearest clinic.
+DO_NOT_MEET_M = 100_000.0
 
 
 def read_layer(path: Path, layer: str, mask: gpd.GeoSeries | None = None) -> gpd.GeoDataFrame:
@@ -136,7 +146,8 @@ def check_coordinates(
     declared = pyproj.CRS.from_user_input(crs)
     xs, ys = b[:, [0, 2]], b[:, [1, 3]]
     if declared.is_geographic:
-        out = (np.abs(xs) > 180).any(axis=1) | (np.abs(ys) > 90).any(axis=1)
+        tol = GEOGRAPHIC_TOLERANCE_DEG  # a global raster's edge may overshoot by a pixel
+        out = (np.abs(xs) > 180 + tol).any(axis=1) | (np.abs(ys) > 90 + tol).any(axis=1)
         if not out.any():
             return
         x, y = xs[out][0, 0], ys[out][0, 0]
@@ -503,6 +514,7 @@ def check_near_communities(
     layer: str,
     *,
     limit_m: float = FAR_FROM_COMMUNITIES_M,
+    refuse_m: float = DO_NOT_MEET_M,
     note_far: bool = True,
 ) -> list[str]:
     """Check that a layer meets the communities.
@@ -516,7 +528,9 @@ def check_near_communities(
     layer
         Its name, for messages.
     limit_m
-        Features farther than this from every community are reported.
+        Features farther than this from every community are named in a note.
+    refuse_m
+        When no feature comes this close, the layer is refused.
     note_far
         Whether to note the far features when some are near (not wanted for
         population, whose residents outside communities are accounted anyway).
@@ -529,16 +543,14 @@ def check_near_communities(
     Raises
     ------
     CoordinateError
-        When every feature lies beyond ``limit_m``: the layers do not meet, and
-        every figure would be zero. The message says when swapping longitude
-        and latitude would make them meet.
+        When every feature lies beyond ``refuse_m``: the layers do not meet,
+        and every figure would be zero. The message says when swapping
+        longitude and latitude would make them meet.
     """
     names = _feature_names(layer_gdf)
     dist = _distance_to(communities, layer_gdf.geometry)
     far = dist > limit_m
-    if not far.any() or (not far.all() and not note_far):
-        return []
-    if far.all():
+    if (dist > refuse_m).all():
         hint = ""
         crs = pyproj.CRS.from_user_input(layer_gdf.crs)
         b = layer_gdf.geometry.bounds.to_numpy()
@@ -546,19 +558,21 @@ def check_near_communities(
         if crs.is_geographic and can_swap:
             swapped = shapely.transform(layer_gdf.geometry.values, lambda xy: xy[:, ::-1])
             back = gpd.GeoSeries(swapped, crs=layer_gdf.crs)
-            if (_distance_to(communities, back) <= limit_m).any():
+            if (_distance_to(communities, back) <= refuse_m).any():
                 hint = (
                     "; with longitude and latitude swapped it would meet them, so the "
                     "axes look swapped"
                 )
         raise CoordinateError(
             layer,
-            f"no feature lies within {limit_m / 1000:g} km of the communities: the nearest is "
+            f"no feature lies within {refuse_m / 1000:g} km of the communities: the nearest is "
             f"about {_geodesic_km(communities, layer_gdf.geometry, int(np.argmin(dist))):,.0f} km "
             f"away, so the layers do not meet{hint}",
             "check both layers' coordinates and declared CRS (open them together in a GIS); "
             "store longitude as x and latitude as y",
         )
+    if not far.any() or not note_far:
+        return []
     return [
         f"{layer}: {int(far.sum())} of {len(far)} features lie more than "
         f"{limit_m / 1000:g} km from every community ({_listed(names, far)}); they reach no "
@@ -577,13 +591,15 @@ def _geodesic_km(communities: gpd.GeoDataFrame, geoms: gpd.GeoSeries, i: int) ->
 
 
 def _distance_to(communities: gpd.GeoDataFrame, geoms: gpd.GeoSeries) -> np.ndarray:
-    """Distance (m) from the centre of each geometry's bounds to the nearest community.
+    """Distance (m) from each geometry to the nearest community.
 
-    The centre, not the whole geometry: this is a test of layers meeting at a
-    scale of kilometres, and it keeps 10^5 raster cells to a fraction of a second.
+    Fast path: the centre of each geometry's bounds inside a community means
+    distance 0 (10^5 raster cells take a fraction of a second); the others,
+    usually few, are measured exactly.
     """
     with np.errstate(all="ignore"):
-        bounds = geoms.to_crs(communities.crs).bounds.to_numpy()
+        metric = geoms.to_crs(communities.crs)
+        bounds = metric.bounds.to_numpy()
     dist = np.full(len(bounds), np.inf)
     finite = np.flatnonzero(np.isfinite(bounds).all(axis=1))
     if not finite.size:
@@ -595,8 +611,11 @@ def _distance_to(communities: gpd.GeoDataFrame, geoms: gpd.GeoSeries) -> np.ndar
     inside = shapely.intersects(union, points)
     dist[finite[inside]] = 0.0
     if (~inside).any():
-        idx, d = communities.sindex.nearest(points[~inside], return_distance=True, return_all=False)
-        dist[finite[~inside][idx[0]]] = d
+        rest = finite[~inside]
+        idx, d = communities.sindex.nearest(
+            metric.values[rest], return_distance=True, return_all=False
+        )
+        dist[rest[idx[0]]] = d
     return dist
 
 

@@ -946,22 +946,26 @@ def _sites(
     return calls
 
 
-#: folium names each element ``<kind>_<uuid4 hex>``.
-_FOLIUM_ID = re.compile(r"\b([a-z][a-z_]*)_([0-9a-f]{32})(?![0-9a-f])")
-
-
-def _stable_ids(page: str) -> str:
+def _stable_ids(page: str, fmap: folium.Map) -> str:
     """Replace folium's random element ids by ids numbered in order of appearance.
 
-    The same run then gives a byte-identical page.
+    Only the ids of folium's own elements (the map's tree) are replaced, never
+    text of the study that happens to look like one. The same run then gives
+    a byte-identical page.
     """
-    numbers: dict[str, int] = {}
-
-    def number(m: re.Match[str]) -> str:
-        n = numbers.setdefault(m.group(2), len(numbers))
-        return f"{m.group(1)}_{n:032x}"
-
-    return _FOLIUM_ID.sub(number, page)
+    ids: set[str] = set()
+    stack: list[Any] = [fmap.get_root()]
+    while stack:
+        element = stack.pop()
+        if not isinstance(element, Element):
+            continue
+        ids.add(element._id)
+        stack.extend(element._children.values())
+        stack.extend(getattr(element, part, None) for part in ("header", "html", "script"))
+    found = sorted(((page.find(i), i) for i in ids if i in page), key=lambda t: t[0])
+    for n, (_, old) in enumerate(found):
+        page = page.replace(old, f"{n:032x}")
+    return page
 
 
 def render_map(
@@ -995,7 +999,7 @@ def render_map(
         )
     for _ in range(SIMPLIFY_ROUNDS):
         fmap, sizes = build_map(result, lang, siting, settings, tolerance_m=tol)
-        page = _stable_ids(str(fmap.get_root().render()))
+        page = _stable_ids(str(fmap.get_root().render()), fmap)
         size = len(page.encode("utf-8"))
         if size <= cap:
             figures = MapFigures(size, tol, sizes, settings.tiles(), settings.offline, notes)

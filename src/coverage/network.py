@@ -737,7 +737,8 @@ def _cache_key(boundary: Any, network_type: str, tags: list[str], osmnx_version:
 
     The study area's WKB (coordinates rounded to :data:`_KEY_DECIMALS`
     decimals, normalised so ring order and start do not matter), the network
-    type, the way tags kept, the OSMnx version and the cache format.
+    type, the way tags kept, the OSMnx version, the Overpass server and query
+    settings, and the cache format.
     """
     import shapely
 
@@ -756,6 +757,11 @@ def _cache_key(boundary: Any, network_type: str, tags: list[str], osmnx_version:
         "retain_all": True,
         "osmnx": osmnx_version,
     }
+    import osmnx as ox
+
+    # another server or query settings (a dated query, a mirror) is another download
+    payload["overpass_url"] = str(ox.settings.overpass_url)
+    payload["overpass_settings"] = str(ox.settings.overpass_settings)
     text = json.dumps(payload, sort_keys=True)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:24]
 

@@ -247,11 +247,10 @@ def _raster_cover_notes(population: gpd.GeoDataFrame, communities: gpd.GeoDataFr
     bounds = population.attrs.get("raster_bounds")
     if bounds is None:
         return []
-    extent = gpd.GeoSeries(
-        [shapely.segmentize(shapely.box(*bounds), (bounds[2] - bounds[0]) / 50)],
-        crs=population.attrs["raster_crs"],
-    ).to_crs(communities.crs)
-    inside = communities.geometry.intersection(extent.iloc[0]).area / communities.geometry.area
+    # in the raster's own CRS: its extent may be global, which no metric CRS can hold
+    own = communities.geometry.to_crs(population.attrs["raster_crs"])
+    extent = shapely.box(*bounds)
+    inside = own.intersection(extent).area / own.area
     part = inside < RASTER_COVER_SHARE
     if not part.any():
         return []
