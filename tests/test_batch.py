@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import shutil
+from pathlib import Path
 
 import geopandas as gpd
 import pandas as pd
@@ -229,3 +230,21 @@ def test_a_sliver_between_two_areas_is_counted_once(tmp_path):
         run = json.loads((t.out_dir / "run.json").read_text(encoding="utf-8"))
         used += run["population"]["used_population"]
     assert used == pytest.approx(2500.0)  # not 3000: the 500 are counted in A only
+
+
+def test_the_rerun_key_follows_preset_files(tmp_path):
+    """Editing a target in the study's own preset CSV changes every area's key."""
+    import coverage
+
+    preset = tmp_path / "mine.csv"
+    shutil.copy(Path(coverage.__file__).parent / "presets" / "suining-2025.csv", preset)
+    write_study(tmp_path)
+    text = (tmp_path / "study.toml").read_text(encoding="utf-8")
+    (tmp_path / "study.toml").write_text(text.replace('"suining-2025"', '"mine.csv"'))
+    from coverage.config import load_study
+
+    study = load_study(tmp_path / "study.toml")
+    before = [t.key for t in area_tasks(_areas(tmp_path), study, tmp_path / "out")[0]]
+    preset.write_text(preset.read_text(encoding="utf-8").replace("1.0", "0.9", 1), encoding="utf-8")
+    after = [t.key for t in area_tasks(_areas(tmp_path), study, tmp_path / "out")[0]]
+    assert len(set(before)) == 2 and not set(before) & set(after)
