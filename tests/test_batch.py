@@ -248,3 +248,25 @@ def test_the_rerun_key_follows_preset_files(tmp_path):
     preset.write_text(preset.read_text(encoding="utf-8").replace("1.0", "0.9", 1), encoding="utf-8")
     after = [t.key for t in area_tasks(_areas(tmp_path), study, tmp_path / "out")[0]]
     assert len(set(before)) == 2 and not set(before) & set(after)
+
+
+def test_the_demo_in_four_areas_counts_every_resident_once(tmp_path, capsys):
+    """`service-coverage batch` on the shipped quadrants of the demo, two local workers."""
+    from coverage.config import demo_data_dir
+
+    areas = demo_data_dir() / "areas" / "poa_quadrants.geojson"
+    out = tmp_path / "out"
+    assert main(["batch", str(areas), "--out", str(out), "--workers", "2", "--quiet"]) == 0
+    assert "4 areas: 4 run, 0 unchanged (skipped), 0 failed" in capsys.readouterr().out
+    used = sum(
+        json.loads((out / "areas" / a / "run.json").read_text(encoding="utf-8"))["population"][
+            "used_population"
+        ]
+        for a in ("NW", "NE", "SW", "SE")
+    )
+    assert used == pytest.approx(812_935, abs=1e-6)  # the demo's residents, each once
+    comm = gpd.read_file(out / "areas.gpkg", layer="communities")
+    assert len(comm) == 44 and not comm["community_id"].duplicated().any()
+    layer = gpd.read_file(out / "areas.gpkg", layer="areas")
+    assert list(layer["area_id"]) == ["NW", "NE", "SW", "SE"]
+    assert (layer["status"] == "done").all() and layer.geometry.notna().all()

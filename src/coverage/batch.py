@@ -82,6 +82,8 @@ class AreaTask:
         Language of the area's report and map.
     version
         The driver's package version; a worker with another one refuses the task.
+    area_wkb
+        The area's polygon (WKB, EPSG:4326), for the gathered layer of areas.
     """
 
     area_id: str
@@ -93,6 +95,7 @@ class AreaTask:
     key: str
     lang: str
     version: str = __version__
+    area_wkb: bytes = b""
 
 
 def _sha256(path: Path, memo: dict[Path, str] | None = None) -> str:
@@ -264,6 +267,7 @@ def area_tasks(
                     name=str(names.iloc[i]),
                     study=study,
                     clip_wkb=None,
+                    area_wkb=shapely.to_wkb(geoms_ll.iloc[i]),
                     buffer_m=buffer_m,
                     out_dir=out_dir / "areas" / str(area_id),
                     key=_key(study, None, buffer_m, lang, memo),
@@ -293,6 +297,7 @@ def area_tasks(
                 name=str(names.iloc[i]),
                 study=base,
                 clip_wkb=clip,
+                area_wkb=clip,
                 buffer_m=buffer_m,
                 out_dir=out_dir / "areas" / str(area_id),
                 key=_key(base, clip, buffer_m, lang, memo, extra=digest.hexdigest()),
@@ -715,6 +720,14 @@ def gather(
             paths["areas_gpkg"], layer="communities", driver="GPKG"
         )
     summary = pd.DataFrame(rows)
+    layer = gpd.GeoDataFrame(
+        summary.drop(columns=["error", "key"], errors="ignore").assign(
+            error=summary["error"].astype(str).str.split("\n").str[0]
+        ),
+        geometry=[shapely.from_wkb(t.area_wkb) if t.area_wkb else None for t in tasks],
+        crs="EPSG:4326",
+    )
+    layer.to_file(paths["areas_gpkg"], layer="areas", driver="GPKG")
     paths["index"].write_text(_index_html(summary), encoding="utf-8")
     record = {
         "areas": rows,
