@@ -114,7 +114,7 @@ def test_a_given_scheduler_gives_the_same_results(clipped, tmp_path):
     from distributed import LocalCluster
 
     _, study, tasks, _, _ = clipped
-    with LocalCluster(n_workers=1, threads_per_worker=1, dashboard_address=None) as cluster:
+    with LocalCluster(n_workers=1, threads_per_worker=1, dashboard_address=":0") as cluster:
         again, _ = area_tasks(_areas(tmp_path), study, tmp_path / "out")
         statuses = run_batch(again, scheduler=cluster.scheduler_address, progress=lambda _: None)
     assert [s["status"] for s in statuses] == ["done", "done"]

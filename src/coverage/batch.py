@@ -635,7 +635,7 @@ def run_batch(
             n_workers=max(1, n),
             threads_per_worker=1,
             processes=True,
-            dashboard_address=None,
+            dashboard_address=":0",  # any free port: never clash with another cluster
         )
     client = Client(cluster if cluster is not None else scheduler)
     try:
