@@ -270,3 +270,42 @@ def test_the_demo_in_four_areas_counts_every_resident_once(tmp_path, capsys):
     layer = gpd.read_file(out / "areas.gpkg", layer="areas")
     assert list(layer["area_id"]) == ["NW", "NE", "SW", "SE"]
     assert (layer["status"] == "done").all() and layer.geometry.notna().all()
+
+
+def test_a_population_raster_is_windowed_without_losing_residents(tmp_path):
+    """Each area's raster window holds all of its communities' cells: the areas add up."""
+    import numpy as np
+    import rasterio
+    from affine import Affine
+
+    from coverage.pipeline import run_study
+
+    comm = make_communities().to_crs("EPSG:32722")
+    x0, y0, x1, y1 = comm.total_bounds
+    cell = 70.0  # not a divisor of the communities' size: cells are cut by boundaries
+    ncol, nrow = int((x1 - x0) // cell) + 3, int((y1 - y0) // cell) + 3
+    grid = np.arange(nrow * ncol, dtype="float64").reshape(nrow, ncol) % 7 + 1
+    with rasterio.open(
+        tmp_path / "pop.tif",
+        "w",
+        driver="GTiff",
+        height=nrow,
+        width=ncol,
+        count=1,
+        dtype="float64",
+        crs="EPSG:32722",
+        transform=Affine(cell, 0, x0 - 1.3 * cell, 0, -cell, y1 + 1.3 * cell),
+    ) as dst:
+        dst.write(grid, 1)
+    study = write_study(tmp_path, population="pop.tif")
+    whole = run_study(study).accounting["used_population"]
+    tasks, _ = area_tasks(_areas(tmp_path), study, tmp_path / "out")
+    statuses = [run_area(t) for t in tasks]
+    assert [s["status"] for s in statuses] == ["done", "done"]
+    used = sum(
+        json.loads((t.out_dir / "run.json").read_text(encoding="utf-8"))["population"][
+            "used_population"
+        ]
+        for t in tasks
+    )
+    assert used == pytest.approx(whole, rel=1e-12)

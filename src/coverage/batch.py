@@ -450,6 +450,7 @@ def _clip_population(src: Path | None, communities: gpd.GeoDataFrame, folder: Pa
         return None
     if src.suffix.lower() in (".tif", ".tiff"):
         import rasterio
+        from affine import Affine
         from rasterio.errors import WindowError
         from rasterio.windows import Window, from_bounds
 
@@ -457,8 +458,8 @@ def _clip_population(src: Path | None, communities: gpd.GeoDataFrame, folder: Pa
             bounds = communities.to_crs(ds.crs).total_bounds
             win = from_bounds(*bounds, transform=ds.transform).round_offsets().round_lengths()
             whole = Window(0, 0, ds.width, ds.height)
-            try:  # one more row and column, for the cells the rounding cut
-                win = Window(win.col_off, win.row_off, win.width + 1, win.height + 1)
+            try:  # two more rows and columns: the flooring of offsets and lengths cuts cells
+                win = Window(win.col_off, win.row_off, win.width + 2, win.height + 2)
                 win = win.intersection(whole)
             except WindowError as exc:
                 raise InputLayerError(
@@ -469,7 +470,8 @@ def _clip_population(src: Path | None, communities: gpd.GeoDataFrame, folder: Pa
             profile = ds.profile | {
                 "width": int(win.width),
                 "height": int(win.height),
-                "transform": ds.window_transform(win),
+                # = ds.window_transform(win), which warns under affine 2.4+ (its `*`)
+                "transform": ds.transform @ Affine.translation(win.col_off, win.row_off),
             }
             data = ds.read(window=win)
         out = folder / "population.tif"
