@@ -329,8 +329,7 @@ def _assign_communities(
     communities, _ = convert_datum(
         communities, base.datum.communities, "communities", "community_id"
     )
-    crs = base.crs or communities.estimate_utm_crs().to_string()
-    check_study_crs(crs, communities, "the study's crs" if base.crs else "the UTM zone chosen,")
+    crs = check_study_crs(base.crs, communities)
     metric, notes = resolve_overlaps(communities.to_crs(crs))
     points = metric.geometry.representative_point()
     areas_m = areas.geometry.to_crs(crs)

@@ -369,7 +369,7 @@ def read_communities(path: Path) -> tuple[gpd.GeoDataFrame, list[str]]:
 MAX_SCALE_ERROR = 0.01
 
 
-def check_study_crs(crs: str, communities: gpd.GeoDataFrame, chosen_by: str) -> None:
+def check_study_crs(crs: str | None, communities: gpd.GeoDataFrame) -> str:
     """Refuse a study CRS that is not metric or distorts distances at the study area.
 
     Every distance (streets, access legs, straight lines) is measured in this
@@ -392,6 +392,8 @@ def check_study_crs(crs: str, communities: gpd.GeoDataFrame, chosen_by: str) -> 
     """
     from coverage.errors import StudyFileError
 
+    chosen_by = "the study's crs" if crs else "the UTM zone chosen for the communities,"
+    crs = crs or communities.estimate_utm_crs().to_string()
     try:
         declared = pyproj.CRS.from_user_input(crs)
     except pyproj.exceptions.CRSError as exc:
@@ -423,6 +425,7 @@ def check_study_crs(crs: str, communities: gpd.GeoDataFrame, chosen_by: str) -> 
             "wrong. Name a local projected CRS (the UTM or CGCS2000 Gauss-Krüger zone of the "
             "area), or leave crs out to use the UTM zone of the communities"
         )
+    return crs
 
 
 #: Overlaps between two communities up to this share of the smaller one are

@@ -251,13 +251,13 @@ def _raster_cover_notes(population: gpd.GeoDataFrame, communities: gpd.GeoDataFr
     own = communities.geometry.to_crs(population.attrs["raster_crs"])
     extent = shapely.box(*bounds)
     inside = own.intersection(extent).area / own.area
-    part = inside < RASTER_COVER_SHARE
+    share = inside.to_numpy()
+    part = share < RASTER_COVER_SHARE
     if not part.any():
         return []
-    worst = inside[part].sort_values().index[:5]
-    shown = ", ".join(
-        f"{communities['community_id'].iloc[i]} ({inside.iloc[i]:.0%} inside)" for i in worst
-    )
+    ids = communities["community_id"].to_numpy()
+    worst = np.flatnonzero(part)[np.argsort(share[part], kind="stable")][:5]
+    shown = ", ".join(f"{ids[i]} ({share[i]:.0%} inside)" for i in worst)
     return [
         f"the population raster does not cover {int(part.sum())} of {len(communities)} "
         f"communities in full ({shown}): their residents beyond its edge are unknown, so their "
@@ -335,8 +335,7 @@ def run_study(
     if study.inputs.population is not None:
         population, pnotes = read_population(study.inputs.population)
         notes += pnotes
-    crs = study.crs or communities.estimate_utm_crs().to_string()
-    check_study_crs(crs, communities, "the study's crs" if study.crs else "the UTM zone chosen,")
+    crs = check_study_crs(study.crs, communities)
     communities, onotes = resolve_overlaps(communities.to_crs(crs))
     notes += onotes
     notes += check_near_communities(communities, facilities, "facilities")
