@@ -98,17 +98,13 @@ class AreaTask:
     area_wkb: bytes = b""
 
 
-def _sha256(path: Path, memo: dict[Path, str] | None = None) -> str:
-    """SHA-256 of a file (remembered in ``memo``: a batch hashes each file once)."""
-    if memo is not None and path in memo:
-        return memo[path]
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    if memo is not None:
-        memo[path] = digest.hexdigest()
-    return digest.hexdigest()
+def _sha256(path: Path, memo: dict[Path, str]) -> str:
+    """SHA-256 of a file, remembered in ``memo``: a batch hashes each file once."""
+    from coverage.report import sha256
+
+    if path not in memo:
+        memo[path] = sha256(path)
+    return memo[path]
 
 
 def _study_files(study: Study) -> dict[str, Path]:
@@ -516,6 +512,8 @@ def _clip_network(src: Path | None, reach_ll: Any, folder: Path) -> Path | None:
 
 def _complete(out_dir: Path, key: str) -> bool:
     """Whether ``out_dir`` holds the complete outputs of a run with ``key``."""
+    from coverage.report import sha256
+
     run_json = out_dir / "run.json"
     if not run_json.is_file():
         return False
@@ -527,7 +525,7 @@ def _complete(out_dir: Path, key: str) -> bool:
         return False
     for name, digest in run.get("output_sha256", {}).items():
         path = out_dir / name
-        if not path.is_file() or _sha256(path) != digest:
+        if not path.is_file() or sha256(path) != digest:
             return False
     return True
 
