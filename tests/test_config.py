@@ -20,6 +20,7 @@ def test_defaults_follow_method(tmp_path):
     study = load_study(study_file(tmp_path, ""))
     assert study.speeds.walk_kmh == 4.0 and study.speeds.cycle_kmh == 12.0
     assert study.snapping.walk_limit_m == 300.0 and study.snapping.cycle_limit_m == 1000.0
+    assert study.snapping.oneway_tie_m == 1.0
     assert study.indicators.service_circle == ("community_service",)
     assert study.indicators.complex_radius_m == 1500.0
     assert study.targets.preset == ("suining-2025",)
@@ -128,3 +129,10 @@ def test_download_settings_and_the_cache_folder(tmp_path, monkeypatch):
 def test_bad_download_settings(tmp_path, body, match):
     with pytest.raises(StudyFileError, match=match):
         load_study(study_file(tmp_path, f"[network]\n{body}\n"))
+
+
+def test_one_way_tie_setting(tmp_path):
+    assert load_study(study_file(tmp_path, "[snapping]\noneway_tie_m = 0\n")).snapping.oneway_tie_m == 0
+    for bad in ("-1", "25"):
+        with pytest.raises(StudyFileError, match="snapping.oneway_tie_m must be between 0"):
+            load_study(study_file(tmp_path, f"[snapping]\noneway_tie_m = {bad}\n"))

@@ -105,6 +105,79 @@ def test_same_one_way_segment_behind_the_facility():
     assert out[0, 0] == pytest.approx(400 + 1000 + 1000 + 1000 + 200)
 
 
+def _one_way_block():
+    # a 1000 m square block, the street 0 -> 1 along y = 0 one-way for bicycles
+    return make_network(
+        [(0, 0), (1000, 0), (1000, 1000), (0, 1000)],
+        [(0, 1), (1, 2), (2, 3), (3, 0)],
+        one_way=[0],
+        mode="cycle",
+    )
+
+
+def tie_costs(net, demand_xy, fac_xy, tie_m=1.0):
+    d = snap_points(net, np.asarray(demand_xy, float), 300.0)
+    f = snap_points(net, np.asarray(fac_xy, float), 300.0)
+    return nearest_costs(
+        net.n_nodes,
+        net.seg_u,
+        net.seg_v,
+        net.seg_length_m,
+        net.seg_forward,
+        net.seg_backward,
+        d,
+        d.access_m,
+        f,
+        f.access_m,
+        np.zeros(len(fac_xy), dtype=np.int64),
+        1,
+        oneway_tie_m=tie_m,
+        seg_length_m=net.seg_length_m,
+    )[:, 0]
+
+
+def test_one_way_tie_resident_and_facility_at_the_same_spot():
+    # a resident 10 m north and a facility 9 m south of the same spot on the one-way street;
+    # their snaps differ by float noise (the facility a hair behind): the two legs, 19 m,
+    # not the 3 000 m loop round the block
+    net = _one_way_block()
+    out = tie_costs(net, [(500.0, 10.0)], [(500.0 - 1e-10, -9.0)])
+    assert out[0] == pytest.approx(19.0)
+    # the rule switched off: round the block
+    off = tie_costs(net, [(500.0, 10.0)], [(500.0 - 1e-10, -9.0)], tie_m=0.0)
+    assert off[0] == pytest.approx(10 + 500 + 1000 + 1000 + 1000 + 500 + 9, abs=1e-6)
+
+
+def test_one_way_tie_is_bounded_by_its_length():
+    net = _one_way_block()
+    # 0.6 m behind: within the 1 m tie, ridden back along the street
+    assert tie_costs(net, [(500.6, 0.0)], [(500.0, 0.0)])[0] == pytest.approx(0.6)
+    # 2 m behind: beyond it, round the block (2 m short of the 4 000 m loop)
+    assert tie_costs(net, [(502.0, 0.0)], [(500.0, 0.0)])[0] == pytest.approx(3998.0)
+    # ahead of the resident: along the street as always
+    assert tie_costs(net, [(500.0, 0.0)], [(502.0, 0.0)])[0] == pytest.approx(2.0)
+    # a two-way street is not touched: 2 m back is 2 m
+    two_way = make_network([(0, 0), (1000, 0)], [(0, 1)], mode="cycle")
+    assert tie_costs(two_way, [(502.0, 0.0)], [(500.0, 0.0)])[0] == pytest.approx(2.0)
+
+
+def test_one_way_tie_runs_do_not_chain():
+    # places at 500, 500.4, 500.8, 501.0 on the one-way street: the run starting at 500
+    # takes 500.4 and 500.8 (less than 1 m beyond 500) but not 501.0, so short pieces
+    # cannot be chained into a long ride against the one-way
+    net = _one_way_block()
+    demand = [(500.4, 0.0), (500.8, 0.0), (501.0, 0.0)]
+    out = tie_costs(net, demand, [(500.0, 0.0)])
+    np.testing.assert_allclose(out, [0.4, 0.8, 4000.0 - 1.0])
+
+
+def test_one_way_tie_at_a_segment_end():
+    # a facility at node 0 and a resident a hair beyond it on the one-way street 0 -> 1:
+    # the last piece back to the node is within the tie
+    net = _one_way_block()
+    assert tie_costs(net, [(1e-9, 5.0)], [(0.0, -5.0)])[0] == pytest.approx(10.0)
+
+
 def test_parallel_edges_keep_the_shorter():
     # two segments between nodes 0 and 1: the straight 100 m and a dog-leg of 300 m
     net = make_network([(0, 0), (100, 0)], [(0, 1), (0, 1)])

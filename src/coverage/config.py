@@ -32,6 +32,7 @@ the closest valid key::
     [snapping]
     walk_limit_m = 300.0
     cycle_limit_m = 1000.0
+    oneway_tie_m = 1.0            # points closer than this on a one-way street reach each other
 
     [indicators]
     service_circle = ["community_service"]     # A1 set S
@@ -72,6 +73,7 @@ from typing import Any
 
 from coverage.categories import CATEGORIES
 from coverage.errors import StudyFileError
+from coverage.reach import ONEWAY_TIE_M
 
 
 @dataclass(frozen=True)
@@ -124,10 +126,23 @@ class Speeds:
 
 @dataclass(frozen=True)
 class Snapping:
-    """Largest straight access leg to the network, metres, per mode."""
+    """Largest straight access leg to the network, metres, per mode, and the one-way tie.
+
+    ``oneway_tie_m``: on a one-way segment, points (residents, facilities)
+    less than this far apart along it reach each other along the segment in
+    either direction instead of around the block: two points at the same spot
+    snap to fractions that differ by float noise (METHOD.md, "One-way streets").
+    0 turns the rule off; at most :data:`MAX_ONEWAY_TIE_M`.
+    """
 
     walk_limit_m: float = 300.0
     cycle_limit_m: float = 1000.0
+    oneway_tie_m: float = ONEWAY_TIE_M
+
+
+#: Largest accepted ``[snapping] oneway_tie_m``: beyond it the rule would let
+#: cyclists ride against one-way streets, not just settle float noise.
+MAX_ONEWAY_TIE_M = 10.0
 
 
 @dataclass(frozen=True)
@@ -345,6 +360,12 @@ def _validate(study: Study) -> None:
         raise StudyFileError(
             f"{where}: speeds.cycle_push_kmh must be 0 (no pushing) or a positive number, "
             f"got {study.speeds.cycle_push_kmh!r}"
+        )
+    if not 0 <= study.snapping.oneway_tie_m <= MAX_ONEWAY_TIE_M:
+        raise StudyFileError(
+            f"{where}: snapping.oneway_tie_m must be between 0 (off) and "
+            f"{MAX_ONEWAY_TIE_M:g} metres, got {study.snapping.oneway_tie_m!r}; "
+            f"the default is {ONEWAY_TIE_M:g}"
         )
     if study.network.component not in ("largest", "all"):
         raise StudyFileError(

@@ -1,8 +1,8 @@
 """Street networks for walking and cycling, as arrays of straight segments.
 
 A network is built from OpenStreetMap ways: each pair of consecutive way nodes
-is one straight *segment* with its length in metres (great-circle, as OSMnx
-computes ``length``) and the directions it may be travelled in. Ways are kept
+is one straight *segment* with its length in metres (planar, in the study CRS,
+like access legs and straight lines) and the directions it may be travelled in. Ways are kept
 or dropped by filters equivalent to OSMnx's ``walk`` and ``bike`` network types
 (see :func:`keeps_way`). Walking is undirected; cycling respects one-way rules,
 ``oneway:bicycle=no`` and contraflow cycleway tags.
@@ -178,7 +178,7 @@ class StreetNetwork:
     seg_u, seg_v
         Segment end nodes (indices into ``node_xy``).
     seg_length_m
-        Great-circle segment lengths, metres.
+        Segment lengths, metres (planar, in ``crs``).
     seg_forward, seg_backward
         Whether a segment may be travelled from ``u`` to ``v`` / ``v`` to ``u``.
     seg_highway

@@ -188,6 +188,8 @@ def _mode_reach(
         dsnap.access_m / speed_ms,
         fsnap,
         fsnap.access_m / speed_ms,
+        study.snapping.oneway_tie_m,
+        net.seg_length_m,
     )
     near = nearest(rg, facility_group, len(groups))
     minutes = near.cost / 60.0
@@ -444,7 +446,14 @@ def run_study(
         reach[mode] = _mode_reach(networks[mode], study, demand_xy, pop, fac_xy, fgroup, groups)
     # network distances along the walk network and straight-line distances, in metres
     walk_net, wr = networks["walk"], reach["walk"]
-    walk_m = _walk_metres(walk_net, wr.demand_snaps, wr.facility_snaps, fgroup, len(groups))
+    walk_m = _walk_metres(
+        walk_net,
+        wr.demand_snaps,
+        wr.facility_snaps,
+        fgroup,
+        len(groups),
+        study.snapping.oneway_tie_m,
+    )
     straight_m = np.full((len(demand_xy), len(groups)), np.inf)
     for g in range(len(groups)):
         if (fgroup == g).any():
@@ -586,7 +595,12 @@ class Costs:
 
 
 def _walk_metres(
-    net: StreetNetwork, dsnap: Snaps, fsnap: Snaps, fgroup: np.ndarray, n_groups: int
+    net: StreetNetwork,
+    dsnap: Snaps,
+    fsnap: Snaps,
+    fgroup: np.ndarray,
+    n_groups: int,
+    oneway_tie_m: float,
 ) -> np.ndarray:
     """Walking network distance, metres, from each demand point to each group's nearest."""
     metres = build_reach_graph(
@@ -600,6 +614,8 @@ def _walk_metres(
         dsnap.access_m,
         fsnap,
         fsnap.access_m,
+        oneway_tie_m,
+        net.seg_length_m,
     )
     return nearest(metres, fgroup, n_groups).cost
 
@@ -841,7 +857,7 @@ def _workplace_rows(
     index = SegmentIndex(walk_net, allowed)
     wsnap = index.snap(xy, study.snapping.walk_limit_m)
     fsnap = index.snap(fac_xy, study.snapping.walk_limit_m)
-    walk_m = _walk_metres(walk_net, wsnap, fsnap, fgroup, len(groups))
+    walk_m = _walk_metres(walk_net, wsnap, fsnap, fgroup, len(groups), study.snapping.oneway_tie_m)
     straight_m = np.full((len(xy), len(groups)), np.inf)
     for g in range(len(groups)):
         if (fgroup == g).any():

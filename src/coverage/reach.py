@@ -63,6 +63,10 @@ class Snaps:
         return np.asarray(self.segment >= 0)
 
 
+#: Default length of a tie run on a one-way segment, metres (METHOD.md, "One-way
+#: streets"): points on the segment closer than this reach each other both ways.
+ONEWAY_TIE_M = 1.0
+
 #: Distances to two segments closer than this are a tie (e.g. a point nearest to a
 #: node shared by several segments), metres.
 TIE_M = 1e-9
@@ -343,8 +347,17 @@ def split_graph(
     seg_backward: BoolArray,
     snap_segment: IntArray,
     snap_fraction: FloatArray,
+    seg_length_m: FloatArray | None = None,
+    oneway_tie_m: float = 0.0,
 ) -> SplitGraph:
     """Insert snap points into their segments.
+
+    On a one-way segment, the places on it (its ends and its snap points) are
+    grouped from ``u`` on into *tie runs*: a run starts at a place and takes
+    every following place less than ``oneway_tie_m`` beyond that start. The
+    pieces inside a run may be travelled both ways, at their forward cost
+    (METHOD.md, "One-way streets"): points that meet at the same spot up to
+    float noise reach each other along the street, not around the block.
 
     Parameters
     ----------
@@ -354,6 +367,10 @@ def split_graph(
         Segments: end nodes, cost (seconds or metres) and allowed directions.
     snap_segment, snap_fraction
         Snapped points (segment ``-1`` = off-network, ignored).
+    seg_length_m
+        Segment lengths, metres, for the tie runs (needed when ``oneway_tie_m > 0``).
+    oneway_tie_m
+        Length of a tie run, metres; 0: one-way segments are never travelled backwards.
 
     Returns
     -------
@@ -399,11 +416,57 @@ def split_graph(
     cost = np.concatenate([seg_cost[keep], piece_cost])
     fwd = np.concatenate([seg_forward[keep], seg_forward[piece_seg]])
     bwd = np.concatenate([seg_backward[keep], seg_backward[piece_seg]])
+    if oneway_tie_m > 0:
+        if seg_length_m is None:
+            raise ValueError("split_graph: oneway_tie_m > 0 needs seg_length_m")
+        tie = _tie_pieces(useg, ufrac, last, np.asarray(seg_length_m, dtype=float), oneway_tie_m)
+        one_way = seg_forward[piece_seg] != seg_backward[piece_seg]
+        both = np.concatenate([np.zeros(int(keep.sum()), dtype=bool), tie & one_way])
+        fwd, bwd = fwd | both, bwd | both
     tail = np.concatenate([a[fwd], b[bwd]])
     head = np.concatenate([b[fwd], a[bwd]])
     cost = np.concatenate([cost[fwd], cost[bwd]])
     tail, head, cost = cheapest_parallel(tail, head, cost)
     return SplitGraph(tail, head, cost, point_node, n_nodes + k, useg, ufrac)
+
+
+def _tie_pieces(
+    useg: IntArray, ufrac: FloatArray, last: BoolArray, seg_length_m: FloatArray, tie_m: float
+) -> BoolArray:
+    """Which pieces of :func:`split_graph` lie inside a tie run.
+
+    Pieces are ordered as there: the piece ending at each snap place, then
+    each segment's last piece (last place to ``v``). A piece at least
+    ``tie_m`` long always ends a run, so runs of shorter pieces shorter than
+    ``tie_m`` in all are one run each; longer ones (rare) are split greedily.
+    """
+    k, n_last = ufrac.size, int(last.sum())
+    if k == 0:
+        return np.zeros(0, dtype=bool)
+    # order along the segments: each segment's pieces to its snaps, then its last piece
+    before = np.cumsum(last) - last
+    pos_in = np.arange(k) + before
+    pos_last = np.flatnonzero(last) + np.cumsum(last)[last]
+    prev = np.r_[0.0, ufrac[:-1]]
+    prev[np.r_[True, useg[1:] != useg[:-1]]] = 0.0
+    length = np.empty(k + n_last)
+    length[pos_in] = (ufrac - prev) * seg_length_m[useg]
+    length[pos_last] = (1.0 - ufrac[last]) * seg_length_m[useg[last]]
+    seg = np.empty(k + n_last, dtype=np.int64)
+    seg[pos_in], seg[pos_last] = useg, useg[last]
+    short = length < tie_m
+    start = short & np.r_[True, (~short[:-1]) | (seg[1:] != seg[:-1])]
+    run = np.cumsum(start) - 1
+    in_run = short.copy()
+    total = np.bincount(run[short], weights=length[short], minlength=int(start.sum()))
+    for r in np.flatnonzero(total >= tie_m):  # long runs: greedy from their start
+        members = np.flatnonzero(short & (run == r))
+        walked = 0.0
+        for i in members:
+            walked += length[i]
+            if walked >= tie_m:
+                in_run[i], walked = False, 0.0
+    return np.concatenate([in_run[pos_in], in_run[pos_last]])
 
 
 def cheapest_parallel(
@@ -478,6 +541,8 @@ def build_reach_graph(
     demand_access_cost: FloatArray,
     facility_snaps: Snaps,
     facility_egress_cost: FloatArray,
+    oneway_tie_m: float = ONEWAY_TIE_M,
+    seg_length_m: FloatArray | None = None,
 ) -> ReachGraph:
     """Join demand points and facilities to the network.
 
@@ -491,6 +556,10 @@ def build_reach_graph(
         Snaps of demand points and facilities (off-network entries ignored).
     demand_access_cost, facility_egress_cost
         Cost of each point's straight leg to its snap, same unit as ``seg_cost``.
+    oneway_tie_m
+        Tie runs on one-way segments (:func:`split_graph`), metres; 0: none.
+    seg_length_m
+        Segment lengths, metres; default: straight between the end nodes.
 
     Returns
     -------
@@ -499,6 +568,8 @@ def build_reach_graph(
     node_xy = np.asarray(node_xy, dtype=float)
     n_nodes = node_xy.shape[0]
     nd = demand_snaps.segment.size
+    if seg_length_m is None:
+        seg_length_m = np.hypot(*(node_xy[np.asarray(seg_v)] - node_xy[np.asarray(seg_u)]).T)
     split = split_graph(
         n_nodes,
         seg_u,
@@ -508,6 +579,8 @@ def build_reach_graph(
         seg_backward,
         np.concatenate([demand_snaps.segment, facility_snaps.segment]),
         np.concatenate([demand_snaps.fraction, facility_snaps.fraction]),
+        seg_length_m,
+        oneway_tie_m,
     )
     dnode, fsnap = split.point_node[:nd], split.point_node[nd:]
     fon = np.flatnonzero(fsnap >= 0)
@@ -609,6 +682,8 @@ def nearest_costs(
     facility_egress_cost: FloatArray,
     facility_group: IntArray,
     n_groups: int,
+    oneway_tie_m: float = ONEWAY_TIE_M,
+    seg_length_m: FloatArray | None = None,
 ) -> FloatArray:
     """Cost from every demand point to the nearest facility of every group.
 
@@ -629,6 +704,10 @@ def nearest_costs(
         Group (category) index ``0 .. n_groups-1`` of each facility.
     n_groups
         Number of groups.
+    oneway_tie_m
+        Tie runs on one-way segments (:func:`split_graph`), metres; 0: none.
+    seg_length_m
+        Segment lengths, metres; default: ``seg_cost`` (costs in metres).
 
     Returns
     -------
@@ -660,6 +739,8 @@ def nearest_costs(
         demand_access_cost,
         facility_snaps,
         facility_egress_cost,
+        oneway_tie_m,
+        np.asarray(seg_cost if seg_length_m is None else seg_length_m, dtype=float),
     )
     return nearest(rg, np.asarray(facility_group, dtype=np.int64), n_groups).cost
 

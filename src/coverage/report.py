@@ -423,7 +423,8 @@ def headline(result: StudyResult) -> str:
         f"{study.name}",
         f"targets: {study.targets.describe()}; speeds: {study.speeds.describe()}; "
         f"snapping limit: walk {study.snapping.walk_limit_m:g} m, "
-        f"cycle {study.snapping.cycle_limit_m:g} m; network: {study.network.component} component",
+        f"cycle {study.snapping.cycle_limit_m:g} m; one-way tie "
+        f"{study.snapping.oneway_tie_m:g} m; network: {study.network.component} component",
         f"residents: input {acc['input_population']:,.0f}, used {acc['used_population']:,.0f}, "
         f"outside communities {acc['outside_communities_population']:,.0f}, off-network "
         f"{acc['off_network_population_walk']:,.0f} (walk) / {acc['off_network_population_cycle']:,.0f} (cycle), "

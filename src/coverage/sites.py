@@ -217,6 +217,8 @@ def coverage_sets(
         d_cost,
         snaps,
         c_cost,
+        result.study.snapping.oneway_tie_m,
+        net.seg_length_m,
     )
     within = costs_within(rg, np.arange(nc), limit)
     cover = sp.csr_array(within.T.tocsr())
