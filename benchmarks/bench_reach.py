@@ -91,33 +91,46 @@ def lattice(n_nodes: int, seed: int = 0) -> dict[str, Any]:
 
 def porto_alegre() -> dict[str, Any]:
     """The shipped demo: walk network from its OSM extract, its demand points and facilities."""
-    from coverage import demand as demand_mod
     from coverage.config import demo_study
-    from coverage.inputs import read_communities, read_facilities, read_population
     from coverage.network import load_networks
 
     study = demo_study()
     crs = study.crs or "EPSG:32722"
+    demand_xy, fac_xy, code = _demo_points(crs)
+    net = load_networks(study.inputs.network, crs, modes=("walk",))["walk"]
+    data = _network_input(
+        "Porto Alegre (demo)",
+        net.node_xy,
+        net.seg_u,
+        net.seg_v,
+        demand_xy,
+        fac_xy,
+        code,
+        length=net.seg_length_m,
+    )
+    return data
+
+
+def _demo_points(crs: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The demo's demand points, facilities and facility category codes (sorted names), in ``crs``."""
+    from coverage import demand as demand_mod
+    from coverage.config import demo_study
+    from coverage.inputs import read_communities, read_facilities, read_population
+
+    study = demo_study()
     comm, _ = read_communities(study.inputs.communities)
     fac, _ = read_facilities(study.inputs.facilities)
     assert study.inputs.population is not None
     pop, _ = read_population(study.inputs.population)
     comm, fac, pop = comm.to_crs(crs), fac.to_crs(crs), pop.to_crs(crs)
     dem = demand_mod.demand_from_population(pop, comm)
-    net = load_networks(study.inputs.network, crs, modes=("walk",))["walk"]
     cats = sorted(set(fac["category"]))
     code = fac["category"].map({c: i for i, c in enumerate(cats)}).to_numpy()
-    data = _network_input(
-        "Porto Alegre (demo)",
-        net.node_xy,
-        net.seg_u,
-        net.seg_v,
+    return (
         np.column_stack([dem.points.geometry.x, dem.points.geometry.y]),
         np.column_stack([fac.geometry.x, fac.geometry.y]),
         code,
-        length=net.seg_length_m,
     )
-    return data
 
 
 def _network_input(name, xy, u, v, demand, fac, cat, length=None) -> dict[str, Any]:
@@ -207,8 +220,12 @@ def _nearest_node(xy: np.ndarray, pts: np.ndarray, main: np.ndarray) -> np.ndarr
     return idx[cKDTree(xy[idx]).query(pts)[1]]
 
 
-def _ours_node_to_node(net, d: dict[str, Any], n_cat: int) -> np.ndarray:
+def _ours_node_to_node(net, d: dict[str, Any], n_cat: int, seg_cost=None) -> np.ndarray:
+    """Node costs with facilities moved to their nearest main-component node (seconds walking)."""
     from coverage.reach import Snaps, build_reach_graph, nearest
+
+    if seg_cost is None:
+        seg_cost = net.segment_seconds(WALK_KMH)
 
     fnode = _nearest_node(net.node_xy, d["fac_xy"], net.node_main)
     # a facility exactly on a node: snap to that node as the start of one of its segments
@@ -222,7 +239,7 @@ def _ours_node_to_node(net, d: dict[str, Any], n_cat: int) -> np.ndarray:
         net.node_xy,
         net.seg_u,
         net.seg_v,
-        net.segment_seconds(WALK_KMH),
+        seg_cost,
         net.seg_forward,
         net.seg_backward,
         none,

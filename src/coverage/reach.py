@@ -444,9 +444,9 @@ def _tie_pieces(
     if k == 0:
         return np.zeros(0, dtype=bool)
     # order along the segments: each segment's pieces to its snaps, then its last piece
-    before = np.cumsum(last) - last
-    pos_in = np.arange(k) + before
-    pos_last = np.flatnonzero(last) + np.cumsum(last)[last]
+    n_ends = np.cumsum(last, dtype=np.int64)
+    pos_in = np.arange(k) + n_ends - last.astype(np.int64)
+    pos_last = np.flatnonzero(last) + n_ends[last]
     prev = np.r_[0.0, ufrac[:-1]]
     prev[np.r_[True, useg[1:] != useg[:-1]]] = 0.0
     length = np.empty(k + n_last)
