@@ -96,7 +96,7 @@ def porto_alegre() -> dict[str, Any]:
 
     study = demo_study()
     crs = study.crs or "EPSG:32722"
-    demand_xy, fac_xy, code = _demo_points(crs)
+    demand_xy, fac_xy, code, _ = _demo_points(crs)
     net = load_networks(study.inputs.network, crs, modes=("walk",))["walk"]
     data = _network_input(
         "Porto Alegre (demo)",
@@ -111,8 +111,8 @@ def porto_alegre() -> dict[str, Any]:
     return data
 
 
-def _demo_points(crs: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The demo's demand points, facilities and facility category codes (sorted names), in ``crs``."""
+def _demo_points(crs: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
+    """The demo's demand points, facilities, their category codes and the categories, in ``crs``."""
     from coverage import demand as demand_mod
     from coverage.config import demo_study
     from coverage.inputs import read_communities, read_facilities, read_population
@@ -130,6 +130,7 @@ def _demo_points(crs: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         np.column_stack([dem.points.geometry.x, dem.points.geometry.y]),
         np.column_stack([fac.geometry.x, fac.geometry.y]),
         code,
+        cats,
     )
 
 
@@ -443,6 +444,557 @@ METHODS = {
 OSM_METHODS = ("ours-osm", "textbook-osm")
 
 
+# ----------------------------------------------------------------------------- cycling agreement
+
+CYCLE_CRS = "EPSG:32722"
+CYCLE_LIMIT_M = 1000.0
+#: Agreement to the millimetre (float noise and the reference's millimetre places).
+SAME_M = 1e-3
+#: Differences above this are explained class by class, metres of riding.
+NEAR_M = 1.0
+#: A resident sent another way: a difference above this, metres.
+FAR_M = 100.0
+#: OSMnx's one-way values (``osmnx.graph._add_paths``), for its one-way rules.
+OSMNX_ONEWAY = {"yes", "true", "1", "-1", "reverse", "T", "F"}
+OSMNX_REVERSED = {"-1", "reverse", "T"}
+#: Tags by which our cycling directions may differ from OSMnx's.
+BIKE_TAGS = ("oneway:bicycle", "cycleway", "cycleway:left", "cycleway:right", "cycleway:both")
+
+
+def _read_highways(path: Path) -> tuple[dict[int, tuple], dict[int, tuple[float, float]]]:
+    """Every way with a ``highway`` tag: way id -> (node ids, tags); node id -> (lon, lat)."""
+    import osmium
+
+    ways: dict[int, tuple] = {}
+    lonlat: dict[int, tuple[float, float]] = {}
+    fp = osmium.FileProcessor(str(path)).with_locations()
+    for obj in fp.with_filter(osmium.filter.KeyFilter("highway")):
+        if not isinstance(obj, osmium.osm.Way):
+            continue
+        nodes = [n for n in obj.nodes if n.location.valid()]
+        if len(nodes) != len(obj.nodes):
+            raise ValueError(f"way {obj.id} has nodes outside the extract: not handled")
+        ways[obj.id] = (tuple(n.ref for n in nodes), dict(obj.tags))
+        lonlat.update((n.ref, (n.lon, n.lat)) for n in nodes)
+    return ways, lonlat
+
+
+def _overpass_rules(network_type: str) -> list[tuple[str, Any]]:
+    """OSMnx's network filter as (key, compiled regex or None for "must exist") pairs."""
+    import re
+
+    from osmnx import _overpass
+
+    text = _overpass._get_network_filter(network_type)
+    rules: list[tuple[str, Any]] = []
+    for part in re.findall(r"\[([^\]]*)\]", text):
+        m = re.fullmatch(r'"([^"]+)"(?:!~"([^"]*)")?', part)
+        if m is None:
+            raise ValueError(f"OSMnx filter part [{part}] is not handled: {text}")
+        rules.append((m[1], None if m[2] is None else re.compile(m[2])))
+    return rules
+
+
+def _overpass_keeps(tags: dict[str, str], rules: list[tuple[str, Any]]) -> bool:
+    """Overpass semantics: ``["k"]`` needs the tag, ``["k"!~"rx"]`` drops a matching value."""
+    for key, rx in rules:
+        if rx is None and key not in tags:
+            return False
+        if rx is not None and key in tags and rx.search(tags[key]):
+            return False
+    return True
+
+
+def _write_ways_xml(ways: dict[int, tuple], lonlat: dict, path: Path) -> Path:
+    """Write ways with all their tags, and their nodes, as an .osm XML file."""
+    from xml.sax.saxutils import quoteattr
+
+    used = sorted({n for nodes, _ in ways.values() for n in nodes})
+    lines = ['<?xml version="1.0" encoding="UTF-8"?>', '<osm version="0.6">']
+    lines += [f'<node id="{i}" lat="{lonlat[i][1]:.7f}" lon="{lonlat[i][0]:.7f}"/>' for i in used]
+    for wid, (nodes, tags) in ways.items():
+        refs = "".join(f'<nd ref="{i}"/>' for i in nodes)
+        tagx = "".join(f"<tag k={quoteattr(k)} v={quoteattr(v)}/>" for k, v in tags.items())
+        lines.append(f'<way id="{wid}">{refs}{tagx}</way>')
+    lines.append("</osm>")
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return path
+
+
+def _reference_graph(xml: Path):
+    """OSMnx's directed graph of the file (its own one-way reading), planar lengths in the CRS."""
+    import osmnx as ox
+
+    g = ox.graph_from_xml(xml, bidirectional=False, simplify=False, retain_all=True)
+    g = ox.project_graph(g, to_crs=CYCLE_CRS)
+    xy = {n: (d["x"], d["y"]) for n, d in g.nodes(data=True)}
+    for u, v, data in g.edges(data=True):
+        data["length"] = float(np.hypot(xy[v][0] - xy[u][0], xy[v][1] - xy[u][1]))
+    return g
+
+
+def _osmnx_directions(tags: dict[str, str]) -> tuple[bool, bool]:
+    """(forward, backward) along the node order by OSMnx's one-way rules only."""
+    from osmnx import graph as ox_graph
+
+    if not ox_graph._is_path_one_way(tags, False, OSMNX_ONEWAY):
+        return True, True
+    reverse = ox_graph._is_path_reversed(tags, OSMNX_REVERSED)
+    return not reverse, reverse
+
+
+def _segment_ways(net, path: Path, ways: dict[int, tuple]) -> np.ndarray:
+    """OSM way id of each of our cycle segments (ours lists them way by way, in file order)."""
+    from coverage.network import read_osm_ways
+
+    queue: dict[tuple, list[int]] = {}
+    for wid, (nodes, _) in ways.items():
+        queue.setdefault(nodes, []).append(wid)
+    ids, starts = [], []
+    for w in read_osm_ways(path, "cycle"):
+        ids += [queue[w.node_ids].pop(0)] * (len(w.node_ids) - 1)
+        starts += w.node_ids[:-1]
+    if not np.array_equal(net.node_osmid[net.seg_u], starts):
+        raise RuntimeError("our cycle segments are not listed way by way in file order")
+    return np.asarray(ids, dtype=np.int64)
+
+
+def _ours_cycle(net, pts: dict[str, Any], **tie: float) -> dict[str, Any]:
+    """Our nearest-facility distances by bicycle, metres (access and egress legs included)."""
+    from coverage.reach import SegmentIndex, build_reach_graph, nearest
+
+    index = SegmentIndex(net)
+    dsnap = index.snap(pts["demand_xy"], CYCLE_LIMIT_M)
+    fsnap = index.snap(pts["fac_xy"], CYCLE_LIMIT_M)
+    rg = build_reach_graph(
+        net.node_xy,
+        net.seg_u,
+        net.seg_v,
+        net.seg_length_m,
+        net.seg_forward,
+        net.seg_backward,
+        dsnap,
+        dsnap.access_m,
+        fsnap,
+        fsnap.access_m,
+        seg_length_m=net.seg_length_m,
+        **tie,
+    )
+    res = nearest(rg, pts["fac_cat"], pts["n_cat"])
+    return {"cost": res.cost, "facility": res.facility, "dsnap": dsnap, "fsnap": fsnap}
+
+
+def _reference_snaps(g, xy: np.ndarray) -> list[tuple | None]:
+    """Nearest edge by ``osmnx.distance.nearest_edges``, the place on it, the access leg.
+
+    Each snap is ``(a, b, node, mm, access_m)``: the edge's end nodes (lower OSM
+    id first), the point's node (``a``, ``b`` or a place node inserted by
+    :func:`_reference_split`), its place along the edge from ``a`` in whole
+    millimetres, and the straight leg; ``None`` beyond the snapping limit.
+    """
+    import osmnx as ox
+
+    edges = ox.distance.nearest_edges(g, xy[:, 0], xy[:, 1])
+    out: list[tuple | None] = []
+    for (u, v, _), p in zip(edges, xy, strict=True):
+        a, b = sorted((int(u), int(v)))
+        pa = np.array([g.nodes[a]["x"], g.nodes[a]["y"]])
+        ab = np.array([g.nodes[b]["x"], g.nodes[b]["y"]]) - pa
+        den = float(ab @ ab)
+        t = min(max(float((p - pa) @ ab) / den, 0.0), 1.0) if den > 0 else 0.0
+        access = float(np.hypot(*(p - pa - t * ab)))
+        mm, end_mm = round(t * den**0.5 * 1000), round(den**0.5 * 1000)
+        node = a if mm <= 0 else b if mm >= end_mm else ("s", a, b, mm)
+        out.append((a, b, node, mm, access) if access <= CYCLE_LIMIT_M else None)
+    return out
+
+
+def _reference_split(g, snaps: list[tuple | None]):
+    """A copy of ``g`` with every snap place a node, splitting its edge in each direction it has."""
+    h = g.copy()
+    places: dict[tuple[int, int], set] = {}
+    for s in snaps:
+        if s is not None and isinstance(s[2], tuple):
+            places.setdefault((s[0], s[1]), set()).add(s[3])
+    for (a, b), mms in places.items():
+        inner = sorted(mms)
+        chain = [a, *[("s", a, b, mm) for mm in inner], b]
+        at = [0.0, *[mm / 1000 for mm in inner], 0.0]
+        for x, y in ((a, b), (b, a)):
+            if not h.has_edge(x, y):
+                continue
+            data = dict(next(iter(h[x][y].values())))
+            at[-1] = data["length"]
+            h.remove_edges_from([(x, y, k) for k in list(h[x][y])])
+            nodes, pos = (chain, at) if x == a else (chain[::-1], [at[-1] - m for m in at[::-1]])
+            for i in range(len(nodes) - 1):
+                h.add_edge(nodes[i], nodes[i + 1], **{**data, "length": pos[i + 1] - pos[i]})
+    return h
+
+
+def _reference_cycle(g, pts: dict[str, Any]) -> dict[str, Any]:
+    """Reference distances, metres: split graph, multi-source NetworkX Dijkstra per category."""
+    import networkx as nx
+
+    dsnap = _reference_snaps(g, pts["demand_xy"])
+    fsnap = _reference_snaps(g, pts["fac_xy"])
+    rev = _reference_split(g, dsnap + fsnap).reverse(copy=True)
+    for i, s in enumerate(fsnap):
+        if s is not None:  # the egress leg, reversed: facility -> its place
+            rev.add_edge(("f", i), s[2], length=s[4])
+    nd, n_cat = len(dsnap), pts["n_cat"]
+    cost, which = np.full((nd, n_cat), np.inf), np.full((nd, n_cat), -1)
+    path_ways: dict[tuple[int, int], list[int]] = {}
+    for c in range(n_cat):
+        src = [("f", i) for i, s in enumerate(fsnap) if s is not None and pts["fac_cat"][i] == c]
+        dist, route = nx.multi_source_dijkstra(rev, src, weight="length")
+        for i, s in enumerate(dsnap):
+            if s is not None and s[2] in dist:
+                cost[i, c] = s[4] + dist[s[2]]
+                which[i, c] = route[s[2]][0][1]
+                path_ways[i, c] = _path_ways(rev, route[s[2]][1:])
+    return {"cost": cost, "facility": which, "dsnap": dsnap, "fsnap": fsnap, "ways": path_ways}
+
+
+def _path_ways(rev, path: list) -> list[int]:
+    """OSM way ids along a path of the reversed reference graph, each once, in order."""
+    from itertools import pairwise
+
+    ways = (next(iter(rev[p][q].values()))["osmid"] for p, q in pairwise(path))
+    return list(dict.fromkeys(ways))
+
+
+def _node_agreement(net, g, pts: dict[str, Any]) -> dict[str, Any]:
+    """Node to node: facilities at their nearest main-component node, every node reached by both."""
+    import networkx as nx
+
+    ours = _ours_node_to_node(net, pts, pts["n_cat"], seg_cost=net.seg_length_m)
+    fnode = _nearest_node(net.node_xy, pts["fac_xy"], net.node_main)
+    index = {int(o): i for i, o in enumerate(net.node_osmid)}
+    common = [n for n in g.nodes if n in index]
+    at = np.array([index[n] for n in common])
+    rev = g.reverse(copy=False)
+    out = {"common_nodes": len(common), "compared": 0, "reached_by_one": 0}
+    out |= {"max_diff_m": 0.0, "over_1mm": 0}
+    for c in range(pts["n_cat"]):
+        src = {int(net.node_osmid[f]) for f in fnode[pts["fac_cat"] == c]}
+        dist = nx.multi_source_dijkstra_path_length(rev, src, weight="length")
+        r = np.array([dist.get(n, np.inf) for n in common])
+        o = ours[c, at]
+        both = np.isfinite(o) & np.isfinite(r)
+        diff = np.abs(o[both] - r[both])
+        out["compared"] += int(both.sum())
+        out["reached_by_one"] += int((np.isfinite(o) != np.isfinite(r)).sum())
+        out["max_diff_m"] = max(out["max_diff_m"], float(diff.max(initial=0.0)))
+        out["over_1mm"] += int((diff > SAME_M).sum())
+    return out
+
+
+def _compare(ours: np.ndarray, ref: np.ndarray) -> dict[str, Any]:
+    """Demand point by category: how ours and the reference agree, metres."""
+    fin = np.isfinite(ours) & np.isfinite(ref)
+    d = ours[fin] - ref[fin]
+    return {
+        "pairs": int(ours.size),
+        "compared": int(fin.sum()),
+        "reached_by_one": int((np.isfinite(ours) != np.isfinite(ref)).sum()),
+        "within_1mm": int((np.abs(d) <= SAME_M).sum()),
+        "within_1m": int((np.abs(d) <= NEAR_M).sum()),
+        "ours_farther_100m": int((d > FAR_M).sum()),
+        "ref_farther_100m": int((d < -FAR_M).sum()),
+        "max_ours_farther_m": float(max(d.max(initial=0.0), 0.0)),
+        "max_ref_farther_m": float(max(-d.min(initial=0.0), 0.0)),
+    }
+
+
+def _differs(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Pairs that differ by more than :data:`NEAR_M` (or are reached by one only)."""
+    fin = np.isfinite(a) & np.isfinite(b)
+    gap = np.abs(np.where(fin, a - b, 0.0)) > NEAR_M
+    return gap | (np.isfinite(a) != np.isfinite(b))
+
+
+#: Classes of difference, in the order they are tested, and what each means.
+CYCLE_CLASSES = {
+    "tie": "one-way tie rule: ours lets points < 1 m apart on a one-way segment reach each "
+    "other both ways (gone with oneway_tie_m=0); the reference shares a node to the mm only",
+    "bike": "bicycle one-way tags (oneway:bicycle, cycleway*=opposite*): ours follows them, "
+    "OSMnx reads oneway/junction only (gone with OSMnx's directions)",
+    "bike+tie": "both rules at once (gone with OSMnx's directions and oneway_tie_m=0)",
+    "filter": "the reference snapped onto a way our cycle filter drops",
+    "component": "the reference snapped off our main component (ours snaps to the largest "
+    "strongly connected component only; the reference keeps every piece)",
+    "snap": "another nearest edge or place for the point or a facility (ties between "
+    "overlapping segments)",
+    "other": "unexplained",
+}
+
+
+def _ours_place(net, snaps, i: int) -> tuple | None:
+    """Our snap of point ``i``: (end OSM ids, xy, inside the segment)."""
+    seg = int(snaps.segment[i])
+    if seg < 0:
+        return None
+    u, v, f = net.seg_u[seg], net.seg_v[seg], float(snaps.fraction[i])
+    ends = tuple(sorted((int(net.node_osmid[u]), int(net.node_osmid[v]))))
+    return ends, net.node_xy[u] * (1 - f) + net.node_xy[v] * f, 0.0 < f < 1.0
+
+
+def _ref_place(g, snap: tuple | None) -> tuple | None:
+    """The reference's snap as (end OSM ids, xy, inside the edge)."""
+    if snap is None:
+        return None
+    a, b, node, mm, _ = snap
+    pa = np.array([g.nodes[a]["x"], g.nodes[a]["y"]])
+    ab = np.array([g.nodes[b]["x"], g.nodes[b]["y"]]) - pa
+    length = float(np.hypot(*ab))
+    return (a, b), pa + ab * (mm / 1000 / length if length > 0 else 0.0), isinstance(node, tuple)
+
+
+def _snap_class(ours: tuple | None, ref: tuple | None, edges: dict[str, set]) -> str | None:
+    """Why two snaps of one point differ, or ``None`` when they are the same place."""
+    if ref is not None and ref[0] not in edges["all"]:
+        return "filter"
+    if ref is not None and ref[0] not in edges["main"] and (ours is None or ours[0] != ref[0]):
+        return "component"
+    if (ours is None) != (ref is None):
+        return "snap"
+    if ours is None or ref is None:
+        return None
+    far = float(np.hypot(*(ours[1] - ref[1]))) > SAME_M
+    return "snap" if far or (ours[0] != ref[0] and ours[2] and ref[2]) else None
+
+
+def _classify(i: int, c: int, ctx: dict[str, Any]) -> str:
+    """The class of a demand point and category where ours and the reference differ."""
+    runs, ref = ctx["runs"], ctx["ref"]
+    r = ref["cost"][i : i + 1, c]
+    for name, cls in (("ours, tie 0", "tie"), ("osmnx dirs", "bike")):
+        if not _differs(runs[name]["cost"][i : i + 1, c], r)[0]:
+            return cls
+    if not _differs(runs["osmnx dirs, tie 0"]["cost"][i : i + 1, c], r)[0]:
+        return "bike+tie"
+    net, g, ours = ctx["net"], ctx["g"], runs["ours"]
+    pairs = [(_ours_place(net, ours["dsnap"], i), _ref_place(g, ref["dsnap"][i]))]
+    for f in {int(ours["facility"][i, c]), int(ref["facility"][i, c])} - {-1}:
+        pairs.append((_ours_place(net, ours["fsnap"], f), _ref_place(g, ref["fsnap"][f])))
+    found = [_snap_class(o, x, ctx["edges"]) for o, x in pairs]
+    for cls in ("filter", "component", "snap"):
+        if cls in found:
+            return cls
+    return "other"
+
+
+def _class_table(ctx: dict[str, Any]) -> tuple[dict[str, dict], list[dict]]:
+    """Classify every difference of the default run; per class: counts and largest gaps."""
+    ours, ref = ctx["runs"]["ours"]["cost"], ctx["ref"]["cost"]
+    table: dict[str, dict] = {}
+    examples: list[dict] = []
+    for i, c in zip(*np.nonzero(_differs(ours, ref)), strict=True):
+        cls = _classify(int(i), int(c), ctx)
+        d = float(ours[i, c] - ref[i, c]) if np.isfinite(ours[i, c] - ref[i, c]) else np.nan
+        row = table.setdefault(cls, {"pairs": 0, "ours_farther_100m": 0, "reached_by_one": 0})
+        row.setdefault("max_ours_farther_m", 0.0)
+        row.setdefault("max_ref_farther_m", 0.0)
+        row["pairs"] += 1
+        row["reached_by_one"] += int(np.isnan(d))
+        row["ours_farther_100m"] += int(d > FAR_M)
+        row["max_ours_farther_m"] = max(row["max_ours_farther_m"], d if d > 0 else 0.0)
+        row["max_ref_farther_m"] = max(row["max_ref_farther_m"], -d if d < 0 else 0.0)
+        examples.append({"class": cls, "point": int(i), "category": int(c), "diff_m": d})
+    return table, examples
+
+
+def _example_line(e: dict[str, Any], ctx: dict[str, Any]) -> str:
+    """One difference, with what a person needs to look at it on a map."""
+    from pyproj import Transformer
+
+    i, c = e["point"], e["category"]
+    x, y = ctx["pts"]["demand_xy"][i]
+    lon, lat = Transformer.from_crs(CYCLE_CRS, "EPSG:4326", always_xy=True).transform(x, y)
+    ours, ref = ctx["runs"]["ours"], ctx["ref"]
+    o, r = _ours_place(ctx["net"], ours["dsnap"], i), _ref_place(ctx["g"], ref["dsnap"][i])
+    tagged = [w for w in ref["ways"].get((i, c), []) if _bike_tags(ctx["tags"][w])]
+    return (
+        f"      [{e['class']}] point {i} ({x:.1f}, {y:.1f}) = {lat:.6f}, {lon:.6f}, "
+        f"{ctx['pts']['cats'][c]}: ours {ours['cost'][i, c]:.1f} m (facility "
+        f"{ours['facility'][i, c]}, snap {o[0] if o else None}), reference "
+        f"{ref['cost'][i, c]:.1f} m (facility {ref['facility'][i, c]}, snap "
+        f"{r[0] if r else None}); bicycle-tagged ways on the reference path: {tagged}"
+    )
+
+
+def _bike_tags(tags: dict[str, str]) -> str:
+    """The tags by which our cycling directions may differ from OSMnx's, as ``k=v`` text."""
+    return ", ".join(f"{k}={tags[k]}" for k in BIKE_TAGS if k in tags)
+
+
+def _directed_pairs(net) -> set[tuple[int, int]]:
+    """Our segments as directed OSM node pairs (zero-length loops left out)."""
+    u, v = net.node_osmid[net.seg_u], net.node_osmid[net.seg_v]
+    fwd = {(int(a), int(b)) for a, b in zip(u[net.seg_forward], v[net.seg_forward], strict=True)}
+    bwd = {(int(b), int(a)) for a, b in zip(u[net.seg_backward], v[net.seg_backward], strict=True)}
+    return {p for p in fwd | bwd if p[0] != p[1]}
+
+
+def _network_summary(net, osmnx_net, g, seg_way: np.ndarray, ctx: dict[str, Any]) -> dict:
+    """How the two graphs compare before any routing: ways kept, directed edges, one-way reading."""
+    from collections import Counter
+
+    ref_pairs = {(int(u), int(v)) for u, v in g.edges()}
+    ours_ways, ref_ways = set(seg_way.tolist()), set(ctx["bike"])
+    changed = (net.seg_forward != osmnx_net.seg_forward) | (
+        net.seg_backward != osmnx_net.seg_backward
+    )
+    reasons = Counter(_bike_tags(ctx["tags"][w]) for w in set(seg_way[changed].tolist()))
+    return {
+        "ways": (len(ours_ways), len(ref_ways), len(ours_ways ^ ref_ways)),
+        "edges_ours": len(_directed_pairs(net) ^ ref_pairs),
+        "edges_osmnx_dirs": len(_directed_pairs(osmnx_net) ^ ref_pairs),
+        "ref_edges": len(ref_pairs),
+        "changed_segments": int(changed.sum()),
+        "changed_ways_by_tag": dict(reasons.most_common()),
+    }
+
+
+def _edge_sets(net) -> dict[str, set]:
+    """Our segments as undirected OSM node pairs: all of them, and the main component's."""
+    ends = np.sort(np.column_stack([net.node_osmid[net.seg_u], net.node_osmid[net.seg_v]]), 1)
+    pairs = [(int(a), int(b)) for a, b in ends]
+    return {"all": set(pairs), "main": {p for p, m in zip(pairs, net.seg_main, strict=True) if m}}
+
+
+def _cycle_setup() -> dict[str, Any]:
+    """Ours, the OSMnx reference and ours with OSMnx's one-way reading, on the demo."""
+    from dataclasses import replace
+
+    from coverage.config import demo_study
+    from coverage.network import load_networks
+
+    path = demo_study().inputs.network
+    assert path is not None
+    demand_xy, fac_xy, code, cats = _demo_points(CYCLE_CRS)
+    pts = {"demand_xy": demand_xy, "fac_xy": fac_xy, "fac_cat": code}
+    pts |= {"n_cat": len(cats), "cats": cats}
+    net = load_networks(path, CYCLE_CRS, modes=("cycle",))["cycle"]
+    ways, lonlat = _read_highways(path)
+    rules = _overpass_rules("bike")
+    bike = {w: x for w, x in ways.items() if _overpass_keeps(x[1], rules)}
+    with tempfile.TemporaryDirectory() as tmp:
+        g = _reference_graph(_write_ways_xml(bike, lonlat, Path(tmp) / "bike.osm"))
+    seg_way = _segment_ways(net, path, ways)
+    dirs = np.array([_osmnx_directions(ways[w][1]) for w in seg_way], dtype=bool).reshape(-1, 2)
+    osmnx_net = replace(net, seg_forward=dirs[:, 0], seg_backward=dirs[:, 1])
+    ctx = {"pts": pts, "net": net, "g": g, "bike": bike, "edges": _edge_sets(net)}
+    ctx["tags"] = {w: t for w, (_, t) in ways.items()}
+    ctx["summary"] = _network_summary(net, osmnx_net, g, seg_way, ctx)
+    ctx["osmnx_net"] = osmnx_net
+    return ctx
+
+
+def cycle_agreement() -> dict[str, Any]:
+    """Directed cycling on the demo: ours against an independent OSMnx bike graph.
+
+    Returns
+    -------
+    dict
+        The figures printed: graphs, node-to-node and point-by-point agreement,
+        and the classes of difference.
+    """
+    t0 = time.perf_counter()
+    ctx = _cycle_setup()
+    net, osmnx_net, g, pts = ctx["net"], ctx["osmnx_net"], ctx["g"], ctx["pts"]
+    nodes = {
+        "ours": _node_agreement(net, g, pts),
+        "osmnx dirs": _node_agreement(osmnx_net, g, pts),
+    }
+    ctx["runs"] = {
+        "ours": _ours_cycle(net, pts),
+        "ours, tie 0": _ours_cycle(net, pts, oneway_tie_m=0.0),
+        "osmnx dirs": _ours_cycle(osmnx_net, pts),
+        "osmnx dirs, tie 0": _ours_cycle(osmnx_net, pts, oneway_tie_m=0.0),
+    }
+    ctx["ref"] = _reference_cycle(g, pts)
+    compare = {k: _compare(r["cost"], ctx["ref"]["cost"]) for k, r in ctx["runs"].items()}
+    table, examples = _class_table(ctx)
+    out = {"summary": ctx["summary"], "nodes": nodes, "points": compare, "classes": table}
+    out["seconds"] = time.perf_counter() - t0
+    _print_cycle(out, ctx, examples)
+    return out
+
+
+def _print_cycle(out: dict[str, Any], ctx: dict[str, Any], examples: list[dict]) -> None:
+    """Print the cycling agreement figures."""
+    s, net, g = out["summary"], ctx["net"], ctx["g"]
+    print(
+        f"cycling agreement (directed), Porto Alegre demo, {CYCLE_CRS}, snapping limit "
+        f"{CYCLE_LIMIT_M:g} m, costs in metres of riding"
+    )
+    print(
+        f"  ours: {net.n_nodes:,} nodes, {net.n_segments:,} segments "
+        f"({int((net.seg_forward ^ net.seg_backward).sum()):,} one-way), main component "
+        f"{int(net.node_main.sum()):,} nodes; reference (osmnx.graph_from_xml, retain_all): "
+        f"{g.number_of_nodes():,} nodes, {s['ref_edges']:,} directed edges"
+    )
+    print(
+        f"  ways kept: ours {s['ways'][0]:,}, OSMnx's bike filter {s['ways'][1]:,}, by one "
+        f"only {s['ways'][2]}; directed edges not in both: {s['edges_ours']:,} with our one-way "
+        f"reading, {s['edges_osmnx_dirs']:,} with OSMnx's"
+    )
+    print(f"  segments our bicycle rules turn another way: {s['changed_segments']:,}, ways by tag:")
+    for tag, n in s["changed_ways_by_tag"].items():
+        print(f"    {n:5d}  {tag}")
+    print("  node to node (facilities at their nearest node), nodes reached by both:")
+    for name, r in out["nodes"].items():
+        print(
+            f"    {name:<12} {r['compared']:,} node-category pairs, reached by one only "
+            f"{r['reached_by_one']:,}, max difference {r['max_diff_m']:.4f} m, "
+            f"over 1 mm {r['over_1mm']:,}"
+        )
+    _print_points(out["points"], ctx)
+    _print_classes(out["classes"], examples, ctx)
+    print(f"  took {out['seconds']:.1f} s")
+
+
+def _print_points(points: dict[str, dict], ctx: dict[str, Any]) -> None:
+    """The point-by-point table, one row per run of ours."""
+    pts = ctx["pts"]
+    print(
+        f"  demand point by category ({len(pts['demand_xy']):,} points x {pts['n_cat']} "
+        f"categories, {len(pts['fac_xy'])} facilities): ours minus reference"
+    )
+    print(
+        f"    {'ours run':<20} {'compared':>8} {'one only':>8} {'<=1 mm':>7} {'<=1 m':>7} "
+        f"{'ours >100 m':>11} {'ref >100 m':>10} {'max ours+':>10} {'max ref+':>10}"
+    )
+    for name, r in points.items():
+        print(
+            f"    {name:<20} {r['compared']:8,} {r['reached_by_one']:8,} {r['within_1mm']:7,} "
+            f"{r['within_1m']:7,} {r['ours_farther_100m']:11,} {r['ref_farther_100m']:10,} "
+            f"{r['max_ours_farther_m']:10.1f} {r['max_ref_farther_m']:10.1f}"
+        )
+
+
+def _print_classes(table: dict[str, dict], examples: list[dict], ctx: dict[str, Any]) -> None:
+    """The classes of difference of the default run, and a few examples of each."""
+    print(f"  differences over {NEAR_M:g} m in the default run, by class:")
+    print(f"    {'class':<10} {'pairs':>5} {'ours >100 m':>11} {'max ours+':>10} {'max ref+':>9}")
+    for cls, meaning in CYCLE_CLASSES.items():
+        if cls not in table:
+            continue
+        r = table[cls]
+        print(
+            f"    {cls:<10} {r['pairs']:5d} {r['ours_farther_100m']:11d} "
+            f"{r['max_ours_farther_m']:10.1f} {r['max_ref_farther_m']:9.1f}  {meaning}"
+        )
+    print("  examples (largest differences first):")
+    for cls in CYCLE_CLASSES:
+        mine = [e for e in examples if e["class"] == cls]
+        mine.sort(key=lambda e: -abs(e["diff_m"]) if np.isfinite(e["diff_m"]) else -np.inf)
+        for e in mine[: 1 if cls in ("tie", "bike", "bike+tie") else 4]:
+            print(_example_line(e, ctx))
+
+
 # ----------------------------------------------------------------------------- driver
 
 
@@ -509,10 +1061,20 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--timeout", type=float, default=1800.0, help="seconds per child run")
     ap.add_argument("--json", type=Path, help="also write the figures to this file")
+    ap.add_argument(
+        "--cycle-agreement",
+        action="store_true",
+        help="only the directed cycling check on the demo: ours against an OSMnx bike graph",
+    )
     ap.add_argument("--child", nargs=3, metavar=("METHOD", "INPUT", "OUT"), help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.child:
         child(args.child[0], args.child[1], Path(args.child[2]))
+        return 0
+    if args.cycle_agreement:
+        figures = cycle_agreement()
+        if args.json:
+            args.json.write_text(json.dumps(figures, indent=2) + "\n")
         return 0
 
     print(

@@ -20,7 +20,8 @@ import warnings
 from pathlib import Path
 
 import geopandas as gpd
-from shapely.geometry import LineString, Point, box
+import shapely
+from shapely.geometry import LineString, Point, Polygon, box
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
@@ -95,6 +96,33 @@ def main(out: Path) -> None:
         "overlapping_communities",
         "B reaches 1 street into A",
         communities="layers/communities_overlapping.geojson",
+    )
+    swapped_comm = make_communities()
+    swapped_comm["geometry"] = swapped_comm.geometry.map(
+        lambda g: shapely.transform(g, lambda xy: xy[:, ::-1])
+    )
+    _geojson(swapped_comm, layers / "communities_swapped_axes.geojson")
+    _study(
+        out,
+        "swapped_communities",
+        "the communities' latitude stored as x, longitude as y (the other layers are right)",
+        communities="layers/communities_swapped_axes.geojson",
+    )
+    bow = make_communities()
+    bow.loc[1, "geometry"] = Polygon(
+        [
+            (LON0, LAT0),
+            (LON0 + 10 * STEP, LAT0 + 10 * STEP),
+            (LON0 + 10 * STEP, LAT0),
+            (LON0, LAT0 + 10 * STEP),
+        ]
+    )
+    _geojson(bow, layers / "communities_bow_tie.geojson")
+    _study(
+        out,
+        "bow_tie",
+        "community B's boundary crosses itself; repaired it would cover half of A",
+        communities="layers/communities_bow_tie.geojson",
     )
     empty = make_communities()
     empty.loc[1, "geometry"] = None

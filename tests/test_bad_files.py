@@ -25,6 +25,15 @@ CASES = {
     "degrees_as_metres": ("facilities layer", "they look like longitude and latitude in degrees"),
     "swapped_axes": ("facilities layer", "so the axes look swapped"),
     "layers_far_apart": ("facilities layer", "the nearest is about 18,455 km away"),
+    "swapped_communities": (
+        "communities layer",
+        "the facilities and population layers lie together, but none of their features comes "
+        "within 100 km of the communities",
+    ),
+    "bow_tie": (
+        "communities layer",
+        "the boundary of community B crosses itself near (-51.295, -30.095)",
+    ),
     "overlapping_communities": ("communities layer", "A and B (106,773 m², 20.0% of the smaller)"),
     "empty_geometry": ("communities layer", "feature(s) B have empty or missing geometry"),
     "wrong_geometry_type": (

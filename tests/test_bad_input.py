@@ -12,7 +12,8 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pytest
-from shapely.geometry import MultiPolygon, Point, box
+import shapely
+from shapely.geometry import MultiPolygon, Point, Polygon, box
 
 from coverage.errors import (
     CoordinateError,
@@ -73,6 +74,35 @@ def test_swapped_lon_lat_within_range_is_caught_by_the_layers_not_meeting(tmp_pa
         CoordinateError, match="facilities layer: no feature lies within 100 km.*axes look swapped"
     ):
         run_study(write_study(tmp_path, facilities=fac))
+
+
+def test_swapped_communities_are_blamed_not_the_facilities(tmp_path):
+    # facilities and population agree with each other; the communities are the odd one out
+    comm = make_communities()
+    comm["geometry"] = comm.geometry.map(lambda g: shapely.transform(g, lambda xy: xy[:, ::-1]))
+    with pytest.raises(CoordinateError) as err:
+        run_study(write_study(tmp_path, communities=comm))
+    msg = str(err.value)
+    assert msg.startswith("communities layer: the facilities and population layers lie together")
+    assert "communities layer is the one out of place" in msg
+    assert "axes look swapped" in msg and "facilities layer" not in msg
+
+
+def test_a_far_layer_is_still_named_when_the_others_meet_the_communities(tmp_path):
+    fac = make_facilities()
+    fac["geometry"] = [Point(116.4, 39.9)]  # facilities in Beijing, population at home
+    with pytest.raises(CoordinateError, match="^facilities layer: no feature lies within"):
+        run_study(write_study(tmp_path, facilities=fac))
+
+
+def test_a_projected_layer_that_does_not_meet_gets_no_lon_lat_advice(tmp_path):
+    pop = make_population().to_crs("EPSG:32722")
+    pop["geometry"] = pop.geometry.translate(300_000, 0)
+    with pytest.raises(CoordinateError) as err:
+        run_study(write_study(tmp_path, population=pop))
+    msg = str(err.value)
+    assert msg.startswith("population layer: no feature lies within 100 km")
+    assert "longitude" not in msg and "projected CRS WGS 84 / UTM zone 22S" in msg
 
 
 def test_metres_declared_as_degrees_are_refused(tmp_path):
@@ -200,6 +230,49 @@ def test_overlapping_communities_are_refused_naming_the_pair(tmp_path):
         match="1 pair\\(s\\) of communities overlap.*A and B \\([0-9,]+ m², 20.0% of the smaller\\)",
     ):
         run_study(write_study(tmp_path, communities=comm))
+
+
+def test_overlap_message_says_how_many_pairs_it_does_not_list(tmp_path):
+    # five communities in a row, each overlapping the next by a fifth: four pairs, three listed
+    cells = [
+        box(LON0 + k * 4 * STEP, LAT0, LON0 + (k * 4 + 5) * STEP, LAT0 + 5 * STEP) for k in range(5)
+    ]
+    comm = gpd.GeoDataFrame(
+        {"community_id": list("ABCDE"), "name": list("abcde"), "kind": "urban"},
+        geometry=cells,
+        crs="EPSG:4326",
+    )
+    with pytest.raises(
+        GeometryError, match="4 pair\\(s\\) of communities overlap.*; and 1 more\\."
+    ):
+        run_study(write_study(tmp_path, communities=comm))
+
+
+def _bow_tie(x0, y0, dx, dy):
+    # corners visited crosswise: the outline crosses itself at the centre
+    return Polygon([(x0, y0), (x0 + dx, y0 + dy), (x0 + dx, y0), (x0, y0 + dy)])
+
+
+def test_a_self_crossing_boundary_is_repaired_with_a_note_saying_where(tmp_path):
+    comm = make_communities()
+    mid = LON0 + 5 * STEP
+    comm.loc[1, "geometry"] = _bow_tie(mid, LAT0, 5 * STEP, 10 * STEP)
+    result = run_study(write_study(tmp_path, communities=comm))
+    note = next(n for n in result.notes if "invalid boundaries were repaired" in n)
+    assert "B crosses itself near (-51.2925, -30.095)" in note
+    assert not any("overlap" in n for n in result.notes)
+
+
+def test_a_self_crossing_boundary_that_would_overlap_is_refused_as_such(tmp_path):
+    # B drawn as a bow tie over the whole grid: repaired, it would cover half of A
+    comm = make_communities()
+    comm.loc[1, "geometry"] = _bow_tie(LON0, LAT0, 10 * STEP, 10 * STEP)
+    with pytest.raises(GeometryError) as err:
+        run_study(write_study(tmp_path, communities=comm))
+    msg = str(err.value)
+    assert "the boundary of community B crosses itself near (-51.295, -30.095)" in msg
+    assert "redraw the boundary of community B" in msg
+    assert "pair(s) of communities overlap" not in msg
 
 
 def test_sliver_overlaps_go_to_the_earlier_community(tmp_path):

@@ -138,7 +138,7 @@ def test_self_intersecting_community_is_repaired_and_reported(tmp_path):
     c = write(tmp_path, "c.gpkg", {"community_id": ["x"], "name": ["a"]}, [bowtie])
     comm, notes = read_communities(c)
     assert comm.geometry.iloc[0].is_valid and comm.geometry.iloc[0].area == pytest.approx(2.0)
-    assert any("repaired" in n for n in notes)
+    assert any("repaired" in n and "x crosses itself near (1, 1)" in n for n in notes)
 
 
 def test_unreadable_file(tmp_path):

@@ -355,13 +355,70 @@ def read_communities(path: Path) -> tuple[gpd.GeoDataFrame, list[str]]:
             if col in gdf.columns
             else np.nan
         )
-    invalid = ~out.geometry.is_valid
-    if invalid.any():
-        feats = ", ".join(out["community_id"][invalid].head(5))
-        out.loc[invalid, "geometry"] = shapely.make_valid(out.geometry[invalid].values)
-        out.loc[invalid, "geometry"] = out.geometry[invalid].apply(_polygonal)
-        notes.append(f"invalid polygons repaired with make_valid: {feats}")
+    notes += _repair_invalid_boundaries(out)
     return out, notes
+
+
+def _where_invalid(geoms: np.ndarray) -> list[str]:
+    """What is wrong with each invalid geometry and where, from GEOS's reason.
+
+    >>> from shapely import Polygon
+    >>> _where_invalid(np.array([Polygon([(0, 0), (2, 2), (2, 0), (0, 2)])]))
+    ['crosses itself near (1, 1)']
+    """
+    out = []
+    for reason in shapely.is_valid_reason(geoms):
+        what, _, where = str(reason).partition("[")
+        xy = where.rstrip("]").split()
+        what = {
+            "Self-intersection": "crosses itself",
+            "Ring Self-intersection": "crosses itself",
+        }.get(what, what.lower())
+        out.append(
+            f"{what} near ({float(xy[0]):.6g}, {float(xy[1]):.6g})" if len(xy) == 2 else what
+        )
+    return out
+
+
+def _repair_invalid_boundaries(communities: gpd.GeoDataFrame) -> list[str]:
+    """Repair invalid community boundaries in place, or refuse when the repair overlaps.
+
+    A boundary that crosses itself (a bow tie) is repaired with ``make_valid``
+    when the repaired shape overlaps no other community by more than
+    :data:`SLIVER_SHARE` of the smaller one; the note names the feature and
+    where it crosses itself. Otherwise the user's drawing is ambiguous: it is
+    refused with "redraw this boundary", never reported as an overlap of a
+    shape the user did not draw.
+    """
+    invalid = np.flatnonzero(~communities.geometry.is_valid.to_numpy())
+    if not invalid.size:
+        return []
+    geoms = communities.geometry.values
+    where = _where_invalid(np.asarray(geoms[invalid]))
+    ids = communities["community_id"].to_numpy(dtype=object)
+    fixed = np.array([_polygonal(g) for g in shapely.make_valid(np.asarray(geoms[invalid]))])
+    tree = shapely.STRtree(np.asarray(geoms))
+    for k, (i, geom) in enumerate(zip(invalid, fixed, strict=True)):
+        others = [j for j in tree.query(geom, predicate="intersects") if j != i]
+        for j in others:
+            other = geoms[j] if shapely.is_valid(geoms[j]) else shapely.make_valid(geoms[j])
+            over = shapely.area(shapely.intersection(geom, other))
+            if over > SLIVER_SHARE * min(shapely.area(geom), shapely.area(other)):
+                raise GeometryError(
+                    "communities",
+                    f"the boundary of community {ids[i]} {where[k]} (coordinates in the layer's "
+                    f"CRS); repaired automatically it would overlap community {ids[j]}, so its "
+                    "intended shape is unclear",
+                    f"redraw the boundary of community {ids[i]} so that it does not cross itself",
+                )
+    communities.loc[communities.index[invalid], communities.geometry.name] = fixed
+    listed = "; ".join(f"{ids[i]} {w}" for i, w in zip(invalid[:5], where[:5], strict=True))
+    more = f"; and {invalid.size - 5} more" if invalid.size > 5 else ""
+    return [
+        f"communities: {invalid.size} invalid boundaries were repaired with make_valid "
+        f"(coordinates in the layer's CRS): {listed}{more}; check that the repaired shapes "
+        "are what was meant"
+    ]
 
 
 #: Largest scale error of the study CRS accepted at the study area (UTM zones stay
@@ -488,10 +545,11 @@ def resolve_overlaps(communities: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, l
                 strict=True,
             )
         ]
+        more = int(big.sum()) - len(pairs)
         raise GeometryError(
             "communities",
             f"{int(big.sum())} pair(s) of communities overlap, so residents there would be "
-            f"counted twice: {'; '.join(pairs)}",
+            f"counted twice: {'; '.join(pairs)}" + (f"; and {more} more" if more else ""),
             "make community boundaries disjoint (clip each against its neighbours, e.g. "
             "geopandas.overlay(how='difference')); overlaps up to "
             f"{SLIVER_SHARE:.0%} of the smaller community are resolved automatically",
@@ -553,9 +611,9 @@ def check_near_communities(
     names = _feature_names(layer_gdf)
     dist = _distance_to(communities, layer_gdf.geometry)
     far = dist > limit_m
+    crs = pyproj.CRS.from_user_input(layer_gdf.crs)
     if (dist > refuse_m).all():
         hint = ""
-        crs = pyproj.CRS.from_user_input(layer_gdf.crs)
         b = layer_gdf.geometry.bounds.to_numpy()
         can_swap = (np.abs(b[:, [1, 3]]) <= 180).all() and (np.abs(b[:, [0, 2]]) <= 90).all()
         if crs.is_geographic and can_swap:
@@ -572,7 +630,12 @@ def check_near_communities(
             f"about {_geodesic_km(communities, layer_gdf.geometry, int(np.argmin(dist))):,.0f} km "
             f"away, so the layers do not meet{hint}",
             "check both layers' coordinates and declared CRS (open them together in a GIS); "
-            "store longitude as x and latitude as y",
+            + (
+                "store longitude as x and latitude as y"
+                if crs.is_geographic
+                else f"the {layer} layer declares the projected CRS {crs.name}: check that its "
+                "coordinates really are in it (a raster's georeferencing, a shapefile's .prj)"
+            ),
         )
     if not far.any() or not note_far:
         return []
@@ -581,6 +644,81 @@ def check_near_communities(
         f"{limit_m / 1000:g} km from every community ({_listed(names, far)}); they reach no "
         "resident of the study: check their coordinates if they should"
     ]
+
+
+def _lonlat_box(geoms: gpd.GeoSeries, swap: bool = False) -> np.ndarray:
+    """``[west, south, east, north]`` of a layer in degrees (axes swapped on request)."""
+    with np.errstate(all="ignore"):
+        b = np.asarray(geoms.to_crs("EPSG:4326").total_bounds, dtype=float)
+    return b[[1, 0, 3, 2]] if swap else b
+
+
+def _boxes_meet(a: np.ndarray, b: np.ndarray, margin_deg: float) -> bool:
+    return bool(
+        a[0] - margin_deg <= b[2]
+        and b[0] - margin_deg <= a[2]
+        and a[1] - margin_deg <= b[3]
+        and b[1] - margin_deg <= a[3]
+    )
+
+
+def check_communities_meet_the_others(
+    communities: gpd.GeoDataFrame,
+    layers: dict[str, gpd.GeoDataFrame],
+    *,
+    refuse_m: float = DO_NOT_MEET_M,
+) -> None:
+    """Blame the communities when every other layer misses them but the others meet each other.
+
+    :func:`check_near_communities` measures each layer against the
+    communities and would name that layer; when two or more other layers lie
+    together, away from the communities, the communities are the odd one out.
+
+    Parameters
+    ----------
+    communities
+        Community polygons in the study's metric CRS.
+    layers
+        The other point or polygon layers by name (facilities, population,
+        workplaces), each in its own CRS.
+    refuse_m
+        As for :func:`check_near_communities`.
+
+    Raises
+    ------
+    CoordinateError
+        Naming the communities layer, the layers that agree, the distance and,
+        when swapping longitude and latitude would make the communities meet
+        them, that the axes look swapped.
+    """
+    if len(layers) < 2:
+        return
+    dist = {name: _distance_to(communities, g.geometry) for name, g in layers.items()}
+    if any((d <= refuse_m).any() for d in dist.values()):
+        return
+    margin = refuse_m / 111_000.0
+    boxes = {name: _lonlat_box(g.geometry) for name, g in layers.items()}
+    names = list(boxes)
+    if not all(_boxes_meet(boxes[names[0]], boxes[n], margin) for n in names[1:]):
+        return  # the others disagree too: check_near_communities names the first
+    first = names[0]
+    km = _geodesic_km(communities, layers[first].geometry, int(np.argmin(dist[first])))
+    swapped = _lonlat_box(communities.geometry, swap=True)
+    hint = (
+        "; with longitude and latitude swapped the communities would meet them, so their axes "
+        "look swapped"
+        if _boxes_meet(swapped, boxes[first], margin)
+        else ""
+    )
+    together = " and ".join(names)
+    raise CoordinateError(
+        "communities",
+        f"the {together} layers lie together, but none of their features comes within "
+        f"{refuse_m / 1000:g} km of the communities (about {km:,.0f} km away), so the "
+        f"communities layer is the one out of place{hint}",
+        "check the communities layer's coordinates and declared CRS (open the layers together "
+        "in a GIS); store longitude as x and latitude as y",
+    )
 
 
 def _geodesic_km(communities: gpd.GeoDataFrame, geoms: gpd.GeoSeries, i: int) -> float:

@@ -35,6 +35,7 @@ from coverage.indicators import (
     targets_for,
 )
 from coverage.inputs import (
+    check_communities_meet_the_others,
     check_near_communities,
     check_study_crs,
     convert_datum,
@@ -340,6 +341,10 @@ def run_study(
     crs = check_study_crs(study.crs, communities)
     communities, onotes = resolve_overlaps(communities.to_crs(crs))
     notes += onotes
+    others = {"facilities": facilities, "population": population}
+    check_communities_meet_the_others(
+        communities, {k: v for k, v in others.items() if v is not None}
+    )
     notes += check_near_communities(communities, facilities, "facilities")
     facilities = facilities.to_crs(crs)
     if population is not None:
