@@ -28,10 +28,20 @@ Agreement: our engine is also run node to node (facilities moved to their
 nearest node, as the textbook recipe does) and its node times are compared
 with the textbook's and pandana's on every node within the cutoff.
 
+Cycling agreement (``--cycle-agreement``, not part of the default run): on
+the demo, our directed cycle network against an OSMnx bike graph built
+independently (pyosmium read, OSMnx's own bike filter and one-way reading
+through ``osmnx.graph_from_xml``, ``nearest_edges`` snapping, NetworkX
+Dijkstra), node by node and demand point by demand point in metres of riding;
+every difference over 1 m is put in a class by rerunning ours with one of its
+rules taken back (the one-way tie, the bicycle one-way tags, snapping to the
+main component only) or by comparing the snaps.
+
 Usage::
 
     python benchmarks/bench_reach.py                      # all inputs
     python benchmarks/bench_reach.py --inputs poa 1e4     # a subset
+    python benchmarks/bench_reach.py --cycle-agreement    # the cycling check (about 20 s)
 """
 
 from __future__ import annotations
@@ -186,7 +196,7 @@ def street_network(d: dict[str, Any]):
 
 def run_ours(d: dict[str, Any], out: Path) -> dict[str, Any]:
     """Full fidelity: edge snapping, access and egress legs, one pass per category."""
-    from coverage.reach import SegmentIndex, build_reach_graph, nearest
+    from coverage.reach import Joined, SegmentIndex, Segments, build_reach_graph, nearest
 
     net = street_network(d)
     n_cat = int(d["fac_cat"].max()) + 1
@@ -195,16 +205,9 @@ def run_ours(d: dict[str, Any], out: Path) -> dict[str, Any]:
     dsnap = index.snap(d["demand_xy"], SNAP_LIMIT_M)
     fsnap = index.snap(d["fac_xy"], SNAP_LIMIT_M)
     rg = build_reach_graph(
-        net.node_xy,
-        net.seg_u,
-        net.seg_v,
-        net.segment_seconds(WALK_KMH),
-        net.seg_forward,
-        net.seg_backward,
-        dsnap,
-        dsnap.access_m / SPEED_MS,
-        fsnap,
-        fsnap.access_m / SPEED_MS,
+        Segments.of(net, net.segment_seconds(WALK_KMH)),
+        Joined.at_speed(dsnap, SPEED_MS),
+        Joined.at_speed(fsnap, SPEED_MS),
     )
     result = nearest(rg, d["fac_cat"], n_cat)
     seconds = time.perf_counter() - t0
@@ -222,12 +225,15 @@ def _nearest_node(xy: np.ndarray, pts: np.ndarray, main: np.ndarray) -> np.ndarr
 
 
 def _ours_node_to_node(net, d: dict[str, Any], n_cat: int, seg_cost=None) -> np.ndarray:
-    """Node costs with facilities moved to their nearest main-component node (seconds walking)."""
-    from coverage.reach import Snaps, build_reach_graph, nearest
+    """Node costs with facilities moved to their nearest main-component node.
+
+    ``seg_cost`` defaults to seconds walking. No one-way tie (``oneway_tie_m=0``):
+    this checks the graph itself, node by node.
+    """
+    from coverage.reach import Joined, Segments, Snaps, build_reach_graph, nearest
 
     if seg_cost is None:
         seg_cost = net.segment_seconds(WALK_KMH)
-
     fnode = _nearest_node(net.node_xy, d["fac_xy"], net.node_main)
     # a facility exactly on a node: snap to that node as the start of one of its segments
     seg_of = np.full(net.n_nodes, -1, dtype=np.int64)
@@ -235,18 +241,11 @@ def _ours_node_to_node(net, d: dict[str, Any], n_cat: int, seg_cost=None) -> np.
     seg_of[net.seg_u[::-1]] = np.arange(net.n_segments)[::-1]
     at_u = net.seg_u[seg_of[fnode]] == fnode
     fsnap = Snaps(seg_of[fnode], np.where(at_u, 0.0, 1.0), np.zeros(fnode.size))
-    none = Snaps(np.zeros(0, np.int64), np.zeros(0), np.zeros(0))
     rg = build_reach_graph(
-        net.node_xy,
-        net.seg_u,
-        net.seg_v,
-        seg_cost,
-        net.seg_forward,
-        net.seg_backward,
-        none,
-        np.zeros(0),
-        fsnap,
-        np.zeros(fnode.size),
+        Segments.of(net, seg_cost),
+        Joined.none(),
+        Joined(fsnap, np.zeros(fnode.size)),
+        oneway_tie_m=0.0,
     )
     return nearest(rg, d["fac_cat"], n_cat).node_cost[:, : net.n_nodes]
 
@@ -370,7 +369,7 @@ def run_ours_osm(d: dict[str, Any], out: Path) -> dict[str, Any]:
     """Ours from the OSM file: pyosmium read and network build, then as ``ours``."""
     from coverage.config import demo_study
     from coverage.network import load_networks
-    from coverage.reach import SegmentIndex, build_reach_graph, nearest
+    from coverage.reach import Joined, SegmentIndex, Segments, build_reach_graph, nearest
 
     source = demo_study().inputs.network
     n_cat = int(d["fac_cat"].max()) + 1
@@ -380,16 +379,9 @@ def run_ours_osm(d: dict[str, Any], out: Path) -> dict[str, Any]:
     dsnap = index.snap(d["demand_xy"], SNAP_LIMIT_M)
     fsnap = index.snap(d["fac_xy"], SNAP_LIMIT_M)
     rg = build_reach_graph(
-        net.node_xy,
-        net.seg_u,
-        net.seg_v,
-        net.segment_seconds(WALK_KMH),
-        net.seg_forward,
-        net.seg_backward,
-        dsnap,
-        dsnap.access_m / SPEED_MS,
-        fsnap,
-        fsnap.access_m / SPEED_MS,
+        Segments.of(net, net.segment_seconds(WALK_KMH)),
+        Joined.at_speed(dsnap, SPEED_MS),
+        Joined.at_speed(fsnap, SPEED_MS),
     )
     result = nearest(rg, d["fac_cat"], n_cat)
     seconds = time.perf_counter() - t0
@@ -559,27 +551,17 @@ def _segment_ways(net, path: Path, ways: dict[int, tuple]) -> np.ndarray:
     return np.asarray(ids, dtype=np.int64)
 
 
-def _ours_cycle(net, pts: dict[str, Any], **tie: float) -> dict[str, Any]:
-    """Our nearest-facility distances by bicycle, metres (access and egress legs included)."""
-    from coverage.reach import SegmentIndex, build_reach_graph, nearest
+def _ours_cycle(net, pts: dict[str, Any], segments=None, **tie: float) -> dict[str, Any]:
+    """Our nearest-facility distances by bicycle, metres (access and egress legs included).
 
-    index = SegmentIndex(net)
+    ``segments``: which segments points may snap to (default: the main component's).
+    """
+    from coverage.reach import Joined, SegmentIndex, Segments, build_reach_graph, nearest
+
+    index = SegmentIndex(net, segments)
     dsnap = index.snap(pts["demand_xy"], CYCLE_LIMIT_M)
     fsnap = index.snap(pts["fac_xy"], CYCLE_LIMIT_M)
-    rg = build_reach_graph(
-        net.node_xy,
-        net.seg_u,
-        net.seg_v,
-        net.seg_length_m,
-        net.seg_forward,
-        net.seg_backward,
-        dsnap,
-        dsnap.access_m,
-        fsnap,
-        fsnap.access_m,
-        seg_length_m=net.seg_length_m,
-        **tie,
-    )
+    rg = build_reach_graph(Segments.of(net), Joined.at_speed(dsnap), Joined.at_speed(fsnap), **tie)
     res = nearest(rg, pts["fac_cat"], pts["n_cat"])
     return {"cost": res.cost, "facility": res.facility, "dsnap": dsnap, "fsnap": fsnap}
 
@@ -697,7 +679,8 @@ def _compare(ours: np.ndarray, ref: np.ndarray) -> dict[str, Any]:
     return {
         "pairs": int(ours.size),
         "compared": int(fin.sum()),
-        "reached_by_one": int((np.isfinite(ours) != np.isfinite(ref)).sum()),
+        "ours_unreached": int((~np.isfinite(ours) & np.isfinite(ref)).sum()),
+        "ref_unreached": int((np.isfinite(ours) & ~np.isfinite(ref)).sum()),
         "within_1mm": int((np.abs(d) <= SAME_M).sum()),
         "within_1m": int((np.abs(d) <= NEAR_M).sum()),
         "ours_farther_100m": int((d > FAR_M).sum()),
@@ -710,20 +693,32 @@ def _compare(ours: np.ndarray, ref: np.ndarray) -> dict[str, Any]:
 def _differs(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Pairs that differ by more than :data:`NEAR_M` (or are reached by one only)."""
     fin = np.isfinite(a) & np.isfinite(b)
-    gap = np.abs(np.where(fin, a - b, 0.0)) > NEAR_M
+    gap = np.abs(np.where(fin, a, 0.0) - np.where(fin, b, 0.0)) > NEAR_M
     return gap | (np.isfinite(a) != np.isfinite(b))
 
 
-#: Classes of difference, in the order they are tested, and what each means.
+#: Reruns of ours, each taking back rules of ours, and the class of a difference it removes
+#: (tested in this order).
+CYCLE_RERUNS = (
+    ("ours, tie 0", "tie"),
+    ("osmnx dirs", "bike"),
+    ("osmnx dirs, tie 0", "bike+tie"),
+    ("any piece", "component"),
+    ("any piece, osmnx dirs, tie 0", "component+rules"),
+)
+#: What each class means.
 CYCLE_CLASSES = {
-    "tie": "one-way tie rule: ours lets points < 1 m apart on a one-way segment reach each "
-    "other both ways (gone with oneway_tie_m=0); the reference shares a node to the mm only",
-    "bike": "bicycle one-way tags (oneway:bicycle, cycleway*=opposite*): ours follows them, "
-    "OSMnx reads oneway/junction only (gone with OSMnx's directions)",
+    "tie": "one-way tie: ours lets a point reach a facility less than 1 m behind it on a "
+    "one-way segment; the reference only shares a node between points at the same millimetre "
+    "(gone with oneway_tie_m=0)",
+    "bike": "bicycle one-way tags: ours follows oneway:bicycle (and cycleway*=opposite*), OSMnx "
+    "reads oneway and junction only (gone with OSMnx's directions)",
     "bike+tie": "both rules at once (gone with OSMnx's directions and oneway_tie_m=0)",
+    "component": "ours snaps to the largest strongly connected component only, the reference "
+    "(retain_all) to any piece (gone when ours may snap to every segment)",
+    "component+rules": "the component rule with one or both rules above (gone with every "
+    "segment, OSMnx's directions and oneway_tie_m=0)",
     "filter": "the reference snapped onto a way our cycle filter drops",
-    "component": "the reference snapped off our main component (ours snaps to the largest "
-    "strongly connected component only; the reference keeps every piece)",
     "snap": "another nearest edge or place for the point or a facility (ties between "
     "overlapping segments)",
     "other": "unexplained",
@@ -769,11 +764,9 @@ def _classify(i: int, c: int, ctx: dict[str, Any]) -> str:
     """The class of a demand point and category where ours and the reference differ."""
     runs, ref = ctx["runs"], ctx["ref"]
     r = ref["cost"][i : i + 1, c]
-    for name, cls in (("ours, tie 0", "tie"), ("osmnx dirs", "bike")):
+    for name, cls in CYCLE_RERUNS:
         if not _differs(runs[name]["cost"][i : i + 1, c], r)[0]:
             return cls
-    if not _differs(runs["osmnx dirs, tie 0"]["cost"][i : i + 1, c], r)[0]:
-        return "bike+tie"
     net, g, ours = ctx["net"], ctx["g"], runs["ours"]
     pairs = [(_ours_place(net, ours["dsnap"], i), _ref_place(g, ref["dsnap"][i]))]
     for f in {int(ours["facility"][i, c]), int(ref["facility"][i, c])} - {-1}:
@@ -786,21 +779,32 @@ def _classify(i: int, c: int, ctx: dict[str, Any]) -> str:
 
 
 def _class_table(ctx: dict[str, Any]) -> tuple[dict[str, dict], list[dict]]:
-    """Classify every difference of the default run; per class: counts and largest gaps."""
-    ours, ref = ctx["runs"]["ours"]["cost"], ctx["ref"]["cost"]
+    """Classify every difference of the default run; per class: counts and largest gaps.
+
+    For the tie classes, ``max_apart_m`` is the largest straight distance between
+    a resident and the facility ours reaches through the tie.
+    """
+    ours, ref = ctx["runs"]["ours"], ctx["ref"]["cost"]
+    pts = ctx["pts"]
     table: dict[str, dict] = {}
     examples: list[dict] = []
-    for i, c in zip(*np.nonzero(_differs(ours, ref)), strict=True):
+    for i, c in zip(*np.nonzero(_differs(ours["cost"], ref)), strict=True):
         cls = _classify(int(i), int(c), ctx)
-        d = float(ours[i, c] - ref[i, c]) if np.isfinite(ours[i, c] - ref[i, c]) else np.nan
-        row = table.setdefault(cls, {"pairs": 0, "ours_farther_100m": 0, "reached_by_one": 0})
-        row.setdefault("max_ours_farther_m", 0.0)
-        row.setdefault("max_ref_farther_m", 0.0)
+        d = float(ours["cost"][i, c] - ref[i, c])
+        row = table.setdefault(
+            cls, dict.fromkeys(("pairs", "ours_unreached", "ref_unreached", "ours_100m"), 0)
+        )
         row["pairs"] += 1
-        row["reached_by_one"] += int(np.isnan(d))
-        row["ours_farther_100m"] += int(d > FAR_M)
-        row["max_ours_farther_m"] = max(row["max_ours_farther_m"], d if d > 0 else 0.0)
-        row["max_ref_farther_m"] = max(row["max_ref_farther_m"], -d if d < 0 else 0.0)
+        row["ours_unreached"] += int(d == np.inf)
+        row["ref_unreached"] += int(d == -np.inf)
+        if np.isfinite(d):
+            row["ours_100m"] += int(d > FAR_M)
+            row["max_ours_m"] = max(row.get("max_ours_m", 0.0), d)
+            row["max_ref_m"] = max(row.get("max_ref_m", 0.0), -d)
+        if cls.endswith("tie"):
+            f = ours["facility"][i, c]
+            apart = float(np.hypot(*(pts["demand_xy"][i] - pts["fac_xy"][f])))
+            row["max_apart_m"] = max(row.get("max_apart_m", 0.0), apart)
         examples.append({"class": cls, "point": int(i), "category": int(c), "diff_m": d})
     return table, examples
 
@@ -815,18 +819,25 @@ def _example_line(e: dict[str, Any], ctx: dict[str, Any]) -> str:
     ours, ref = ctx["runs"]["ours"], ctx["ref"]
     o, r = _ours_place(ctx["net"], ours["dsnap"], i), _ref_place(ctx["g"], ref["dsnap"][i])
     tagged = [w for w in ref["ways"].get((i, c), []) if _bike_tags(ctx["tags"][w])]
+    tagged_text = "; ".join(f"way {w}: {_bike_tags(ctx['tags'][w])}" for w in tagged[:3])
     return (
         f"      [{e['class']}] point {i} ({x:.1f}, {y:.1f}) = {lat:.6f}, {lon:.6f}, "
         f"{ctx['pts']['cats'][c]}: ours {ours['cost'][i, c]:.1f} m (facility "
         f"{ours['facility'][i, c]}, snap {o[0] if o else None}), reference "
         f"{ref['cost'][i, c]:.1f} m (facility {ref['facility'][i, c]}, snap "
-        f"{r[0] if r else None}); bicycle-tagged ways on the reference path: {tagged}"
+        f"{r[0] if r else None}); reference path over {len(tagged)} bicycle-tagged ways "
+        f"{tagged_text}"
     )
 
 
 def _bike_tags(tags: dict[str, str]) -> str:
-    """The tags by which our cycling directions may differ from OSMnx's, as ``k=v`` text."""
-    return ", ".join(f"{k}={tags[k]}" for k in BIKE_TAGS if k in tags)
+    """The tags by which our cycling directions may differ from OSMnx's, as ``k=v`` text.
+
+    ``oneway:bicycle`` with any value, and contraflow ``cycleway*=opposite*``.
+    """
+    keep = [k for k in BIKE_TAGS if k in tags]
+    keep = [k for k in keep if k == "oneway:bicycle" or tags[k].startswith("opposite")]
+    return ", ".join(f"{k}={tags[k]}" for k in keep)
 
 
 def _directed_pairs(net) -> set[tuple[int, int]]:
@@ -908,11 +919,14 @@ def cycle_agreement() -> dict[str, Any]:
         "ours": _node_agreement(net, g, pts),
         "osmnx dirs": _node_agreement(osmnx_net, g, pts),
     }
+    every = np.ones(net.n_segments, dtype=bool)
     ctx["runs"] = {
         "ours": _ours_cycle(net, pts),
         "ours, tie 0": _ours_cycle(net, pts, oneway_tie_m=0.0),
         "osmnx dirs": _ours_cycle(osmnx_net, pts),
         "osmnx dirs, tie 0": _ours_cycle(osmnx_net, pts, oneway_tie_m=0.0),
+        "any piece": _ours_cycle(net, pts, every),
+        "any piece, osmnx dirs, tie 0": _ours_cycle(osmnx_net, pts, every, oneway_tie_m=0.0),
     }
     ctx["ref"] = _reference_cycle(g, pts)
     compare = {k: _compare(r["cost"], ctx["ref"]["cost"]) for k, r in ctx["runs"].items()}
@@ -953,7 +967,32 @@ def _print_cycle(out: dict[str, Any], ctx: dict[str, Any], examples: list[dict])
         )
     _print_points(out["points"], ctx)
     _print_classes(out["classes"], examples, ctx)
+    _print_verdict(out["classes"], ctx)
     print(f"  took {out['seconds']:.1f} s")
+
+
+def _print_verdict(table: dict[str, dict], ctx: dict[str, Any]) -> None:
+    """Who ours sends farther than the reference, and what the tie rule changes."""
+    far = {cls: r["ours_100m"] for cls, r in table.items() if r["ours_100m"]}
+    odd = sum(n for cls, n in far.items() if cls in ("filter", "snap", "other"))
+    print(
+        f"  ours farther than the reference by > {FAR_M:g} m (default run): "
+        f"{sum(far.values())} pairs, by class {far or '{}'}; not explained by a rule: {odd}"
+    )
+    ours, tie0 = (ctx["runs"][k]["cost"] for k in ("ours", "ours, tie 0"))
+    ref = ctx["ref"]["cost"]
+    fin = np.isfinite(tie0) & np.isfinite(ref)
+    gap = np.where(fin, tie0, 0.0) - np.where(fin, ref, 0.0)
+    fixed = np.argwhere((gap > FAR_M) & ~_differs(ours, ref))
+    print(
+        f"  the tie rule's fix: {len(fixed)} pairs sent round the block with oneway_tie_m=0 "
+        f"(> {FAR_M:g} m farther than the reference) agree with it by default:"
+    )
+    for i, c in fixed:
+        print(
+            f"      point {i} {ctx['pts']['cats'][c]}: tie 0 {tie0[i, c]:.1f} m, default "
+            f"{ours[i, c]:.1f} m, reference {ref[i, c]:.1f} m"
+        )
 
 
 def _print_points(points: dict[str, dict], ctx: dict[str, Any]) -> None:
@@ -964,12 +1003,13 @@ def _print_points(points: dict[str, dict], ctx: dict[str, Any]) -> None:
         f"categories, {len(pts['fac_xy'])} facilities): ours minus reference"
     )
     print(
-        f"    {'ours run':<20} {'compared':>8} {'one only':>8} {'<=1 mm':>7} {'<=1 m':>7} "
-        f"{'ours >100 m':>11} {'ref >100 m':>10} {'max ours+':>10} {'max ref+':>10}"
+        f"    {'ours run':<28} {'compared':>8} {'ours inf':>8} {'ref inf':>7} {'<=1 mm':>7} "
+        f"{'<=1 m':>7} {'ours >100 m':>11} {'ref >100 m':>10} {'max ours+':>10} {'max ref+':>10}"
     )
     for name, r in points.items():
         print(
-            f"    {name:<20} {r['compared']:8,} {r['reached_by_one']:8,} {r['within_1mm']:7,} "
+            f"    {name:<28} {r['compared']:8,} {r['ours_unreached']:8,} "
+            f"{r['ref_unreached']:7,} {r['within_1mm']:7,} "
             f"{r['within_1m']:7,} {r['ours_farther_100m']:11,} {r['ref_farther_100m']:10,} "
             f"{r['max_ours_farther_m']:10.1f} {r['max_ref_farther_m']:10.1f}"
         )
@@ -978,20 +1018,30 @@ def _print_points(points: dict[str, dict], ctx: dict[str, Any]) -> None:
 def _print_classes(table: dict[str, dict], examples: list[dict], ctx: dict[str, Any]) -> None:
     """The classes of difference of the default run, and a few examples of each."""
     print(f"  differences over {NEAR_M:g} m in the default run, by class:")
-    print(f"    {'class':<10} {'pairs':>5} {'ours >100 m':>11} {'max ours+':>10} {'max ref+':>9}")
+    print(
+        f"    {'class':<16} {'pairs':>5} {'ours inf':>8} {'ref inf':>7} {'ours >100 m':>11} "
+        f"{'max ours+':>9} {'max ref+':>8}"
+    )
     for cls, meaning in CYCLE_CLASSES.items():
-        if cls not in table:
-            continue
-        r = table[cls]
+        if cls in table:
+            r = table[cls]
+            print(
+                f"    {cls:<16} {r['pairs']:5d} {r['ours_unreached']:8d} {r['ref_unreached']:7d} "
+                f"{r['ours_100m']:11d} "
+                f"{r.get('max_ours_m', 0.0):9.1f} {r.get('max_ref_m', 0.0):8.1f}  {meaning}"
+            )
+    apart = [r["max_apart_m"] for r in table.values() if "max_apart_m" in r]
+    if apart:
         print(
-            f"    {cls:<10} {r['pairs']:5d} {r['ours_farther_100m']:11d} "
-            f"{r['max_ours_farther_m']:10.1f} {r['max_ref_farther_m']:9.1f}  {meaning}"
+            f"    (tie classes: every resident within {max(apart) * 1000:.1f} mm of its facility)"
         )
-    print("  examples (largest differences first):")
+    print("  examples: per class the largest gaps ours farther (2), reference farther, unreached")
     for cls in CYCLE_CLASSES:
-        mine = [e for e in examples if e["class"] == cls]
-        mine.sort(key=lambda e: -abs(e["diff_m"]) if np.isfinite(e["diff_m"]) else -np.inf)
-        for e in mine[: 1 if cls in ("tie", "bike", "bike+tie") else 4]:
+        mine = sorted((e for e in examples if e["class"] == cls), key=lambda e: -e["diff_m"])
+        fin = [e for e in mine if np.isfinite(e["diff_m"])]
+        pick = [e for e in fin[:2] if e["diff_m"] > 0] + [e for e in fin[-1:] if e["diff_m"] < 0]
+        pick += [e for e in mine if not np.isfinite(e["diff_m"])][:1]
+        for e in pick if cls not in ("filter", "snap", "other") else mine[:6]:
             print(_example_line(e, ctx))
 
 
@@ -1043,7 +1093,7 @@ def agreement(a: Path, b: Path) -> dict[str, Any]:
     return {"nodes_compared": int(both.sum()), "reach_mismatch": mismatch, "max_diff_m": diff_m}
 
 
-def main(argv: list[str] | None = None) -> int:
+def _parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--inputs", nargs="+", default=["poa", "1e4", "1e5", "1e6"])
     ap.add_argument("--methods", nargs="+", default=list(METHODS), choices=list(METHODS))
@@ -1067,19 +1117,22 @@ def main(argv: list[str] | None = None) -> int:
         help="only the directed cycling check on the demo: ours against an OSMnx bike graph",
     )
     ap.add_argument("--child", nargs=3, metavar=("METHOD", "INPUT", "OUT"), help=argparse.SUPPRESS)
-    args = ap.parse_args(argv)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
     if args.child:
         child(args.child[0], args.child[1], Path(args.child[2]))
         return 0
+    print(
+        f"machine: {platform.platform()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+    )
     if args.cycle_agreement:
         figures = cycle_agreement()
         if args.json:
             args.json.write_text(json.dumps(figures, indent=2) + "\n")
         return 0
-
-    print(
-        f"machine: {platform.platform()}, {os.cpu_count()} cores, Python {platform.python_version()}"
-    )
     print(f"walk {WALK_KMH} km/h, cutoff {CUTOFF_MIN:g} min, snapping limit {SNAP_LIMIT_M:g} m")
     rows = []
     with tempfile.TemporaryDirectory() as tmp:

@@ -38,9 +38,15 @@ def make_network(node_xy, segments, one_way=(), mode="walk", main=None) -> Stree
 
 
 @pytest.fixture(scope="session")
-def demo_result():
-    """The demo study's run, computed once per test session (treat as read-only)."""
+def demo_loaded():
+    """The demo study loaded once per test session (treat as read-only)."""
     from coverage.config import demo_study
-    from coverage.pipeline import run_study
+    from coverage.pipeline import LoadedStudy
 
-    return run_study(demo_study())
+    return LoadedStudy.load(demo_study())
+
+
+@pytest.fixture(scope="session")
+def demo_result(demo_loaded):
+    """The demo study's run, computed once per test session (treat as read-only)."""
+    return demo_loaded.result

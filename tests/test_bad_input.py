@@ -23,7 +23,7 @@ from coverage.errors import (
     ValueColumnError,
 )
 from coverage.inputs import read_communities, read_facilities, read_population
-from coverage.pipeline import run_study
+from coverage.pipeline import LoadedStudy, run_study
 from tiny_study import (
     LAT0,
     LON0,
@@ -499,12 +499,12 @@ def test_candidate_sites_elsewhere_are_refused_and_far_ones_noted(tmp_path):
     cands.to_file(tmp_path / "cands.gpkg")
     extra = '[siting]\ncategory = "community_service"\np = 1\ncandidates = "cands.gpkg"'
     study = write_study(tmp_path, extra=extra)
-    result = run_study(study)
-    siting = site_study(study, result)
+    loaded = LoadedStudy.load(study)
+    siting = site_study(loaded)
     assert any("candidates: 1 of 2 features lie more than 10 km" in n for n in siting.notes)
     cands.iloc[[1]].to_file(tmp_path / "cands.gpkg")
     with pytest.raises(CoordinateError, match="candidates layer: no feature lies within 100 km"):
-        site_study(study, result)
+        site_study(loaded)
 
 
 def test_a_large_polygon_is_measured_whole():

@@ -612,17 +612,17 @@ def _box(bounds):
 
 def test_the_run_passes_the_download_settings_on(tmp_path, monkeypatch):
     """[network] cache_dir (relative to the study file) and download_attempts reach the download."""
-    from coverage import pipeline
+    from coverage import layers, pipeline
     from tiny_study import write_study
 
     seen = {}
-    real = pipeline.load_networks
+    real = layers.load_networks
 
     def spy(source, crs, **kwargs):
         seen.update(kwargs)
         return real(source, crs, **kwargs)
 
-    monkeypatch.setattr(pipeline, "load_networks", spy)
+    monkeypatch.setattr(layers, "load_networks", spy)
     extra = '[network]\ncache_dir = "osm-cache"\ndownload_attempts = 5'
     pipeline.run_study(write_study(tmp_path, extra=extra))
     assert seen["cache_dir"] == tmp_path / "osm-cache" and seen["attempts"] == 5

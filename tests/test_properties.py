@@ -43,9 +43,10 @@ from shapely.geometry import box
 from conftest import CRS, make_network
 from coverage.config import Snapping, Speeds
 from coverage.demand import demand_from_community_counts, demand_from_population
-from coverage.indicators import TOLERANCE, IndicatorSpec, evaluate
+from coverage.indicators import IndicatorSpec, evaluate
 from coverage.network import Way, network_from_ways
-from coverage.reach import SegmentIndex, build_reach_graph, costs_within, nearest
+from coverage.reach import Joined, SegmentIndex, Segments, build_reach_graph, costs_within, nearest
+from coverage.terms import TOLERANCE
 
 # Deterministic and quick: the same examples on every run, no example database,
 # no per-example deadline (the first example pays for imports and GEOS set-up).
@@ -218,16 +219,9 @@ def reach(net, demand_xy, facility_xy, facility_group):
     dsnap = index.snap(demand_xy, LIMIT_M[net.mode])
     fsnap = index.snap(facility_xy, LIMIT_M[net.mode])
     rg = build_reach_graph(
-        net.node_xy,
-        net.seg_u,
-        net.seg_v,
-        net.segment_seconds(SPEED_KMH[net.mode]),
-        net.seg_forward,
-        net.seg_backward,
-        dsnap,
-        dsnap.access_m / speed_ms,
-        fsnap,
-        fsnap.access_m / speed_ms,
+        Segments.of(net, net.segment_seconds(SPEED_KMH[net.mode])),
+        Joined.at_speed(dsnap, speed_ms),
+        Joined.at_speed(fsnap, speed_ms),
     )
     near = nearest(rg, np.asarray(facility_group, dtype=np.int64), N_GROUPS)
     return Reach(near.cost, near.facility, rg, speed_ms)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from conftest import make_network
-from coverage.reach import Snaps, cheapest_parallel, nearest_costs, snap_points
+from coverage.reach import Joined, Segments, Snaps, cheapest_parallel, nearest_costs, snap_points
 
 
 def costs(net, demand_xy, fac_xy, groups, n_groups, limit=300.0, speed=1.0):
@@ -12,16 +12,9 @@ def costs(net, demand_xy, fac_xy, groups, n_groups, limit=300.0, speed=1.0):
     d = snap_points(net, np.asarray(demand_xy, float), limit)
     f = snap_points(net, np.asarray(fac_xy, float), limit)
     return nearest_costs(
-        net.n_nodes,
-        net.seg_u,
-        net.seg_v,
-        net.seg_length_m / speed,
-        net.seg_forward,
-        net.seg_backward,
-        d,
-        d.access_m / speed,
-        f,
-        f.access_m / speed,
+        Segments.of(net, net.seg_length_m / speed),
+        Joined(d, d.access_m / speed),
+        Joined(f, f.access_m / speed),
         np.asarray(groups, dtype=np.int64),
         n_groups,
     )
@@ -119,20 +112,12 @@ def tie_costs(net, demand_xy, fac_xy, tie_m=1.0):
     d = snap_points(net, np.asarray(demand_xy, float), 300.0)
     f = snap_points(net, np.asarray(fac_xy, float), 300.0)
     return nearest_costs(
-        net.n_nodes,
-        net.seg_u,
-        net.seg_v,
-        net.seg_length_m,
-        net.seg_forward,
-        net.seg_backward,
-        d,
-        d.access_m,
-        f,
-        f.access_m,
+        Segments.of(net),
+        Joined.at_speed(d),
+        Joined.at_speed(f),
         np.zeros(len(fac_xy), dtype=np.int64),
         1,
         oneway_tie_m=tie_m,
-        seg_length_m=net.seg_length_m,
     )[:, 0]
 
 
@@ -186,16 +171,9 @@ def test_parallel_edges_keep_the_shorter():
     d = Snaps(np.array([0]), np.array([0.0]), np.array([0.0]))
     f = Snaps(np.array([0]), np.array([1.0]), np.array([0.0]))
     out = nearest_costs(
-        2,
-        net.seg_u,
-        net.seg_v,
-        lengths,
-        net.seg_forward,
-        net.seg_backward,
-        d,
-        np.zeros(1),
-        f,
-        np.zeros(1),
+        Segments.of(net, lengths),
+        Joined(d, np.zeros(1)),
+        Joined(f, np.zeros(1)),
         np.zeros(1, dtype=np.int64),
         1,
     )
@@ -228,18 +206,7 @@ def _graph(net, demand_xy, fac_xy, limit=300.0, segments=None):
 
     d = snap_points(net, np.asarray(demand_xy, float), limit, segments)
     f = snap_points(net, np.asarray(fac_xy, float), limit, segments)
-    return build_reach_graph(
-        net.node_xy,
-        net.seg_u,
-        net.seg_v,
-        net.seg_length_m,
-        net.seg_forward,
-        net.seg_backward,
-        d,
-        d.access_m,
-        f,
-        f.access_m,
-    )
+    return build_reach_graph(Segments.of(net), Joined.at_speed(d), Joined.at_speed(f))
 
 
 def test_nearest_tells_which_facility_serves_each_point():
@@ -310,7 +277,8 @@ def test_all_components_lets_an_island_serve_itself():
 
 
 def test_reachable_pieces_cut_partial_edges_at_the_remaining_budget():
-    from coverage.reach import nearest, reachable_pieces
+    from coverage.reach import nearest
+    from coverage.service_areas import reachable_pieces
 
     # L-shaped street 0-(1000,0)-(1000,1000); facility at the corner, budget 300
     net = make_network([(0, 0), (1000, 0), (1000, 1000)], [(0, 1), (1, 2)])
@@ -322,7 +290,8 @@ def test_reachable_pieces_cut_partial_edges_at_the_remaining_budget():
 
 
 def test_one_way_service_area_only_counts_the_upstream_side():
-    from coverage.reach import nearest, reachable_pieces
+    from coverage.reach import nearest
+    from coverage.service_areas import reachable_pieces
 
     # one-way 0 -> 1 -> 2; facility at node 1: only the stretch before it reaches it
     net = make_network([(0, 0), (1000, 0), (2000, 0)], [(0, 1), (1, 2)], one_way=(0, 1))
@@ -336,7 +305,7 @@ def test_one_way_service_area_only_counts_the_upstream_side():
 def test_service_area_is_a_band_along_the_streets_not_a_hull():
     import shapely
 
-    from coverage.reach import service_area_polygon
+    from coverage.service_areas import service_area_polygon
 
     pieces = np.array([[[700.0, 0.0], [1000.0, 0.0]], [[1000.0, 300.0], [1000.0, 0.0]]])
     area = service_area_polygon(pieces, 50.0, cell_m=5.0)
@@ -380,11 +349,7 @@ def test_matches_networkx_on_a_random_lattice_with_one_way_streets():
     fseg = np.array([first_seg[int(n)] for n in facility_nodes])
     ffrac = np.where(net.seg_u[fseg] == facility_nodes, 0.0, 1.0)
     fsnap = Snaps(fseg, ffrac, np.zeros(6))
-    none = Snaps(np.zeros(0, np.int64), np.zeros(0), np.zeros(0))
-    rg = build_reach_graph(
-        net.node_xy, net.seg_u, net.seg_v, net.seg_length_m, net.seg_forward,
-        net.seg_backward, none, np.zeros(0), fsnap, np.zeros(6),
-    )  # fmt: skip
+    rg = build_reach_graph(Segments.of(net), Joined.none(), Joined(fsnap, np.zeros(6)))
     ours = nearest(rg, group, 2).node_cost[:, : net.n_nodes]
     g = nx.DiGraph()
     for k, (u, v) in enumerate(seg):

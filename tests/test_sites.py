@@ -10,14 +10,14 @@ import pytest
 
 from coverage.cli import main
 from coverage.config import demo_study
-from coverage.pipeline import run_study
+from coverage.pipeline import LoadedStudy
 from coverage.sites import site_study
 
 
 @pytest.fixture(scope="module")
 def demo():
     study = demo_study()
-    return study, run_study(study)
+    return study, LoadedStudy.load(study)
 
 
 def with_siting(study, **changes):
@@ -25,8 +25,8 @@ def with_siting(study, **changes):
 
 
 def test_maximal_covering_adds_up_and_matches_the_rerun(demo):
-    study, result = demo
-    out = site_study(with_siting(study, p=2), result)
+    study, loaded = demo
+    out = site_study(loaded, with_siting(study, p=2).siting)
     assert out.solution.optimal and out.solution.method == "milp"
     assert len(out.sites) == 2
     gains = out.sites["incremental_gain"].to_numpy()
@@ -43,8 +43,11 @@ def test_maximal_covering_adds_up_and_matches_the_rerun(demo):
 
 
 def test_existing_facilities_are_fixed(demo):
-    study, result = demo
-    out = site_study(with_siting(study, category="health", mode="walk", minutes=15.0, p=1), result)
+    study, loaded = demo
+    result = loaded.result
+    out = site_study(
+        loaded, with_siting(study, category="health", mode="walk", minutes=15.0, p=1).siting
+    )
     ind = result.indicators
     health = ind[
         (ind["indicator"] == "category_coverage")
@@ -67,8 +70,8 @@ def test_existing_facilities_are_fixed(demo):
 
 
 def test_unreachable_target_reports_the_best_feasible_share(demo):
-    study, result = demo
-    out = site_study(with_siting(study, model="set_cover", target_share=1.0), result)
+    study, loaded = demo
+    out = site_study(loaded, with_siting(study, model="set_cover", target_share=1.0).siting)
     assert out.figures["unreachable_by_any_candidate"] > 0
     assert any("highest feasible" in n for n in out.notes)
     reachable = out.figures["residents_counted"] - out.figures["unreachable_by_any_candidate"]
@@ -76,7 +79,8 @@ def test_unreachable_target_reports_the_best_feasible_share(demo):
 
 
 def test_candidate_testing_ranks_the_given_plots(demo, tmp_path):
-    study, result = demo
+    study, loaded = demo
+    result = loaded.result
     comm = result.communities.sort_values("population", ascending=False).head(5)
     plots = gpd.GeoDataFrame(
         {"candidate_id": [f"plot-{i}" for i in range(5)]},
@@ -85,7 +89,7 @@ def test_candidate_testing_ranks_the_given_plots(demo, tmp_path):
     ).to_crs("EPSG:4326")
     path = tmp_path / "plots.geojson"
     plots.to_file(path, driver="GeoJSON")
-    out = site_study(with_siting(study, model="test", candidates=str(path)), result)
+    out = site_study(loaded, with_siting(study, model="test", candidates=str(path)).siting)
     sites = out.sites
     assert sorted(sites["candidate_id"]) == [f"plot-{i}" for i in range(5)]
     # each site's gain alone is at least what it adds in build order
@@ -121,9 +125,9 @@ def test_site_command_writes_sites_and_is_deterministic(tmp_path, capsys):
 
 
 def test_p_median_lowers_total_travel_time(demo):
-    study, result = demo
+    study, loaded = demo
     siting = dict(model="p_median", category="health", mode="walk", minutes=15.0, p=2)
-    out = site_study(with_siting(study, **siting), result)
+    out = site_study(loaded, with_siting(study, **siting).siting)
     sol = out.solution
     assert sol.optimal and len(out.sites) == 2
     assert sol.extra["total"] < sol.extra["total_before"]

@@ -155,13 +155,12 @@ def reach_m(study: Study) -> float:
     snapping limit; or the largest distance threshold plus the walking
     snapping limit, whichever is larger.
     """
-    from coverage.catalogue import AccessIndicator
-    from coverage.pipeline import _catalogue
+    from coverage.catalogue import AccessIndicator, study_catalogue
 
     ind = study.indicators
     minutes = [*ind.tiers_min, ind.circle_min, ind.rural_cycle_min, study.capacity.minutes]
     metres = [ind.complex_radius_m]
-    for entry in _catalogue(study).values():
+    for entry in study_catalogue(study).values():
         if isinstance(entry, AccessIndicator):
             (minutes if entry.unit == "min" else metres).append(entry.threshold)
     snap = {"walk": study.snapping.walk_limit_m, "cycle": study.snapping.cycle_limit_m}

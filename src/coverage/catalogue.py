@@ -12,13 +12,16 @@ coverage) or a :class:`RuleIndicator` (a rule each community must meet).
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from coverage.categories import CATEGORIES
 from coverage.errors import StudyFileError
+
+if TYPE_CHECKING:
+    from coverage.config import Study
 
 SCOPES = ("all", "urban", "rural")
 ACCESS_MODES = ("walk", "cycle", "straight")
@@ -284,6 +287,29 @@ def load_catalogue(path: Path | None = None) -> dict[str, Indicator]:
             raise StudyFileError(f"{where}: {ident} must be a table [{ident}]")
         out[ident] = parse_entry(ident, entry, where)
     return out
+
+
+def study_catalogue(study: Study) -> dict[str, Indicator]:
+    """The study's indicator catalogue: its own file or the shipped one, with its set overrides.
+
+    ``[indicators] catalogue`` (relative to the study file) replaces the
+    shipped catalogue; ``[indicators.sets]`` replaces the facility set of
+    named indicators.
+    """
+    path = None
+    if study.indicators.catalogue:
+        path = Path(study.indicators.catalogue)
+        if study.source is not None and not path.is_absolute():
+            path = study.source.parent / path
+    catalogue = load_catalogue(path)
+    for ident, cats in study.indicators.sets.items():
+        if ident not in catalogue:
+            raise StudyFileError(
+                f"indicators.sets names {ident!r}, which is not in the indicator catalogue; "
+                f"valid ids: {', '.join(catalogue)}"
+            )
+        catalogue[ident] = replace(catalogue[ident], categories=cats)
+    return catalogue
 
 
 def indicator_label(

@@ -194,7 +194,7 @@ def main(argv: list[str] | None = None) -> int:
     siting = None
     try:
         from coverage.config import Targets, demo_study, load_study
-        from coverage.pipeline import run_study
+        from coverage.pipeline import LoadedStudy
         from coverage.report import headline, write_outputs
 
         study = load_study(args.study) if args.study else demo_study()
@@ -214,12 +214,15 @@ def main(argv: list[str] | None = None) -> int:
             study = study.with_overrides(map=replace(study.map, **changes))
         if args.command == "site":
             study = study.with_overrides(siting=replace(study.siting, **_siting_overrides(args)))
-        result = run_study(study, progress=progress)
+        loaded = LoadedStudy.load(study, progress=progress)
+        result = loaded.result
         if args.command == "site":
             from coverage.sites import site_study
 
-            progress("siting: candidates, coverage sets, solving, and the run with the new sites")
-            siting = site_study(study, result)
+            progress(
+                "siting: candidates, coverage sets, solving, and the what-if with the new sites"
+            )
+            siting = site_study(loaded)
         progress(f"writing outputs to {args.out}")
         paths = write_outputs(
             result, args.out, lang=args.lang, elapsed_s=time.perf_counter() - start, siting=siting

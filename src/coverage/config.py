@@ -73,7 +73,7 @@ from typing import Any
 
 from coverage.categories import CATEGORIES
 from coverage.errors import StudyFileError
-from coverage.reach import ONEWAY_TIE_M
+from coverage.terms import ONEWAY_TIE_M
 
 
 @dataclass(frozen=True)

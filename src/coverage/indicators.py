@@ -10,7 +10,8 @@ within the threshold (a comparison tolerance of 1e-9 absorbs rounding).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 import geopandas as gpd
 import numpy as np
@@ -18,10 +19,14 @@ import numpy.typing as npt
 import pandas as pd
 import shapely
 
+from coverage.catalogue import AccessIndicator
 from coverage.targets import Target
+from coverage.terms import TOLERANCE
+
+if TYPE_CHECKING:
+    from coverage.config import IndicatorSettings
 
 FloatArray = npt.NDArray[np.float64]
-TOLERANCE = 1e-9
 
 INDICATOR_COLUMNS = [
     "indicator",
@@ -124,15 +129,74 @@ def coverage_by_group(
     return cov.astype(float), total
 
 
-def _status(covered: float, total: float, target: float | None) -> tuple[float, str, float]:
-    """value, status, gap (target - value)."""
+def judge(
+    covered: float, total: float, target: float | None, empty: str = "no residents"
+) -> tuple[float, str, float]:
+    """Value, status and gap (target - value) of ``covered`` out of ``total``.
+
+    One rule for every row: met when ``covered >= target * total`` up to the
+    comparison tolerance; ``empty`` (``no residents``, ``no data``, ``not
+    applicable``) when nothing is counted.
+
+    Examples
+    --------
+    >>> judge(80.0, 100.0, 0.8)
+    (0.8, 'met', 0.0)
+    >>> judge(0.0, 0.0, 0.8, empty="not applicable")
+    (nan, 'not applicable', nan)
+    """
     if total <= 0:
-        return np.nan, "no residents", np.nan
+        return np.nan, empty, np.nan
     value = covered / total
     if target is None:
         return value, "no target", np.nan
     met = covered >= target * total - TOLERANCE * max(total, 1.0)
     return value, "met" if met else "short", target - value
+
+
+def indicator_row(
+    *,
+    indicator: str,
+    scope: str,
+    mode: str,
+    threshold: float,
+    categories: tuple[str, ...],
+    covered: float,
+    total: float,
+    target: Target | None,
+    fully: int,
+    counted: int,
+    note: str,
+    empty: str = "no residents",
+    population: tuple[float, float] | None = None,
+) -> dict[str, object]:
+    """One row of ``indicators.csv`` (:data:`INDICATOR_COLUMNS`), the only place rows are made.
+
+    ``covered`` of ``total`` gives the value and status (:func:`judge`);
+    ``population`` (covered, total residents) is written instead of them when
+    the row counts something else (communities, for rules). ``fully`` and
+    ``counted`` fill ``communities_fully_covered`` / ``communities_with_residents``.
+    """
+    value, status, gap = judge(covered, total, target.target if target else None, empty)
+    cov_pop, tot_pop = population if population is not None else (covered, total)
+    if total <= 0 and population is None:
+        cov_pop, tot_pop = (np.nan, np.nan) if empty != "no residents" else (covered, total)
+    return {
+        "indicator": indicator,
+        "scope": scope,
+        "mode": mode,
+        "minutes_or_metres": threshold,
+        "categories": "+".join(categories),
+        "value": value,
+        "status": status,
+        "gap": gap,
+        "covered_population": cov_pop,
+        "total_population": tot_pop,
+        "communities_fully_covered": fully,
+        "communities_with_residents": counted,
+        "note": note,
+        **target_columns(target),
+    }
 
 
 def targets_for(targets: list[Target], indicator: str, scope_kind: str) -> list[Target | None]:
@@ -221,26 +285,22 @@ def evaluate(
         full_c = (tot_c > 0) & (tot_c - cov_c <= TOLERANCE * np.maximum(tot_c, 1.0))
         for scope, scope_kind, mask in scopes_of(spec.scope, community_ids, kinds):
             covered, total = float(cov_c[mask].sum()), float(tot_c[mask].sum())
-            for target in targets_for(targets, spec.indicator, scope_kind):
-                value, status, gap = _status(covered, total, target.target if target else None)
-                rows.append(
-                    {
-                        "indicator": spec.indicator,
-                        "scope": scope,
-                        "mode": spec.mode,
-                        "minutes_or_metres": spec.threshold,
-                        "categories": "+".join(spec.categories),
-                        "value": value,
-                        "status": status,
-                        "gap": gap,
-                        "covered_population": covered,
-                        "total_population": total,
-                        "communities_fully_covered": int((full_c & mask).sum()),
-                        "communities_with_residents": int(((tot_c > 0) & mask).sum()),
-                        "note": spec.note,
-                        **target_columns(target),
-                    }
+            rows += [
+                indicator_row(
+                    indicator=spec.indicator,
+                    scope=scope,
+                    mode=spec.mode,
+                    threshold=spec.threshold,
+                    categories=spec.categories,
+                    covered=covered,
+                    total=total,
+                    target=target,
+                    fully=int((full_c & mask).sum()),
+                    counted=int(((tot_c > 0) & mask).sum()),
+                    note=spec.note,
                 )
+                for target in targets_for(targets, spec.indicator, scope_kind)
+            ]
     return indicator_frame(rows)
 
 
@@ -286,7 +346,7 @@ def shortfalls(
             rows.append(
                 {
                     "community_id": cid,
-                    "preset": r["preset"],
+                    "preset": r.get("preset", ""),
                     "indicator": r["indicator"],
                     "mode": r["mode"],
                     "minutes_or_metres": r["minutes_or_metres"],
@@ -319,7 +379,7 @@ def shortfalls(
         rows.append(
             {
                 "community_id": cid,
-                "preset": r["preset"],
+                "preset": r.get("preset", ""),
                 "indicator": r["indicator"],
                 "mode": r["mode"],
                 "minutes_or_metres": r["minutes_or_metres"],
@@ -418,3 +478,186 @@ def shortfall_areas(
     ).reset_index(drop=True)
     frame.insert(0, "rank", np.arange(1, len(frame) + 1))
     return frame[[*cols, "geometry"]]
+
+
+@dataclass(frozen=True)
+class Costs:
+    """Costs from each origin (demand point) to the nearest facility of each group.
+
+    ``minutes[mode]`` by travel time, ``walk_m`` along the walk network and
+    ``straight_m`` in a straight line, each ``(n_origins, len(groups))``.
+    """
+
+    groups: tuple[str, ...]
+    minutes: dict[str, FloatArray]
+    walk_m: FloatArray
+    straight_m: FloatArray
+
+    def of(self, mode: str, unit: str, cats: tuple[str, ...]) -> FloatArray:
+        """``(n_origins, len(cats))`` costs; a category without facilities is unreachable."""
+        if unit == "min":
+            table = self.minutes[mode]
+        else:
+            table = self.straight_m if mode == "straight" else self.walk_m
+        col = {c: i for i, c in enumerate(self.groups)}
+        out = np.full((table.shape[0], len(cats)), np.inf)
+        for k, c in enumerate(cats):
+            if c in col:
+                out[:, k] = table[:, col[c]]
+        return out
+
+
+def absent_note(cats: tuple[str, ...], present: set[str]) -> str:
+    """The note of an indicator whose categories have no facility.
+
+    >>> absent_note(("health", "post"), {"health"})
+    'no post facilities were given'
+    """
+    absent = [c for c in cats if c not in present]
+    return f"no {', '.join(absent)} facilities were given" if absent else ""
+
+
+def core_specs(
+    settings: IndicatorSettings, categories: tuple[str, ...], costs: Costs, present: set[str]
+) -> list[IndicatorSpec]:
+    """The core indicators of METHOD.md: category coverage by tier and by bicycle, A1, A2, A3."""
+    ind = settings
+    specs = [
+        IndicatorSpec("category_coverage", mode, minutes, "min", (c,), costs.of(mode, "min", (c,)))
+        for mode, tiers in (("walk", ind.tiers_min), ("cycle", (ind.rural_cycle_min,)))
+        for minutes in tiers
+        for c in categories
+    ]
+    specs.append(
+        IndicatorSpec(
+            "A1_service_circle",
+            "walk",
+            ind.circle_min,
+            "min",
+            ind.service_circle,
+            costs.of("walk", "min", ind.service_circle),
+        )
+    )
+    specs.append(
+        IndicatorSpec(
+            "A2_rural_cycling",
+            "cycle",
+            ind.rural_cycle_min,
+            "min",
+            ind.rural_services,
+            costs.of("cycle", "min", ind.rural_services),
+            scope="rural",
+        )
+    )
+    cx = (ind.complex_category,)
+    specs += [
+        IndicatorSpec(ident, mode, ind.complex_radius_m, "m", cx, costs.of(mode, "m", cx))
+        for ident, mode in (
+            ("A3_complex_radius_straight", "straight"),
+            ("A3_complex_radius_network", "walk"),
+        )
+    ]
+    return [replace(s, note=absent_note(s.categories, present)) for s in specs]
+
+
+def catalogue_specs(
+    entries: list[AccessIndicator], costs: Costs, present: set[str], note: str = ""
+) -> list[IndicatorSpec]:
+    """Specs of catalogue access indicators over the origins ``costs`` is for.
+
+    ``note`` is added after the absent-category note (e.g. "counted over workplaces").
+    """
+    out = []
+    for e in entries:
+        text = "; ".join(t for t in (absent_note(e.categories, present), note) if t)
+        out.append(
+            IndicatorSpec(
+                e.id,
+                e.mode,
+                e.threshold,
+                e.unit,
+                e.categories,
+                costs.of(e.mode, e.unit, e.categories),
+                scope=e.scope,
+                note=text,
+                name=e.id,
+            )
+        )
+    return out
+
+
+def community_figures(
+    communities: gpd.GeoDataFrame,
+    specs: list[IndicatorSpec],
+    pop: FloatArray,
+    cindex: npt.NDArray[np.int64],
+    table: pd.DataFrame,
+    counts: dict[str, FloatArray] | None = None,
+) -> gpd.GeoDataFrame:
+    """Per community: residents, area, density, each indicator's share and what falls short.
+
+    A new frame aligned to ``communities``; an indicator for one kind of
+    community (A2: rural) is empty for the others. ``counts`` are further
+    per-community columns (e.g. residents off the network), rounded to 0.001.
+    """
+    nc = len(communities)
+    out = communities.copy()
+    total = np.bincount(cindex, weights=pop, minlength=nc)
+    out["population"] = np.round(total, 3)
+    out["area_km2"] = np.round(out.geometry.area.to_numpy() / 1e6, 4)
+    out["density_per_km2"] = np.round(
+        np.divide(total, out["area_km2"].to_numpy(), out=np.zeros(nc), where=out["area_km2"] > 0), 1
+    )
+    for spec in specs:
+        cov = np.bincount(cindex, weights=np.where(spec.covered, pop, 0.0), minlength=nc)
+        share = np.divide(cov, total, out=np.full(nc, np.nan), where=total > 0)
+        if spec.scope != "all":
+            share[out["kind"].to_numpy() != spec.scope] = np.nan
+        out[spec.column] = np.round(share, 6)
+    for name, values in (counts or {}).items():
+        out[name] = np.round(values, 3)
+    rows = table[table["scope"].str.startswith("community:")]
+    short = rows[rows["status"] == "short"]
+    short_ids = short["scope"].str.split(":", n=1).str[1]
+    names = short["indicator"].where(
+        short["indicator"] != "category_coverage", short["indicator"] + ":" + short["categories"]
+    )
+    listed = names.groupby(short_ids.to_numpy()).agg(lambda s: ", ".join(sorted(set(s))))
+    out["short_indicators"] = out["community_id"].map(listed).fillna("")
+    out["shortfall"] = out["short_indicators"] != ""
+    return out
+
+
+def targeted_shortfall_areas(
+    specs: list[IndicatorSpec],
+    targets: list[Target],
+    pieces: gpd.GeoSeries,
+    pop: FloatArray,
+    community_ids: npt.NDArray[np.object_],
+    kinds: npt.NDArray[np.object_],
+) -> gpd.GeoDataFrame:
+    """Shortfall areas of every indicator that has a target, over the scope the target covers.
+
+    ``community_ids`` and ``kinds`` are per demand point. Indicators often
+    leave the same residents uncovered (every circle of a category the study
+    lacks): each distinct set is dissolved once.
+    """
+    frames = []
+    done: dict[bytes, gpd.GeoDataFrame] = {}
+    for spec in specs:
+        scopes = {t.scope for t in targets if t.indicator == spec.indicator}
+        if not scopes:
+            continue
+        counted = np.ones(len(pop), dtype=bool) if "all" in scopes else np.isin(kinds, list(scopes))
+        if spec.scope != "all":
+            counted &= kinds == spec.scope
+        uncovered = counted & ~spec.covered
+        key = np.packbits(uncovered).tobytes()
+        if key not in done:
+            done[key] = shortfall_areas(pieces, pop, community_ids, uncovered, spec.indicator)
+        frame = done[key].copy()
+        frame["indicator"] = spec.indicator
+        frames.append(frame)
+    if not frames:
+        return shortfall_areas(pieces, pop, community_ids, np.zeros(len(pop), bool), "")
+    return gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), crs=pieces.crs)

@@ -77,15 +77,32 @@ def read_layer(path: Path, layer: str, mask: gpd.GeoSeries | None = None) -> gpd
             f"{path} could not be read as a vector file ({exc})",
             "give a GeoPackage, GeoJSON or Shapefile",
         ) from exc
+    return check_frame(gdf, layer, path)
+
+
+def check_frame(
+    gdf: gpd.GeoDataFrame, layer: str, source: Path | str = "the GeoDataFrame"
+) -> gpd.GeoDataFrame:
+    """Refuse an empty layer, a missing CRS and coordinates that do not fit the CRS.
+
+    ``source`` names where the layer came from in messages (a path, or a
+    frame given from Python).
+    """
+    if not isinstance(gdf, gpd.GeoDataFrame):
+        raise InputLayerError(
+            layer, f"{source} is a {type(gdf).__name__}", "give a geopandas GeoDataFrame"
+        )
     if len(gdf) == 0:
-        raise EmptyLayerError(layer, f"{path} holds no features", "give a file with features")
+        raise EmptyLayerError(layer, f"{source} holds no features", "give a layer with features")
     if gdf.crs is None:
         raise NoCrsError(
             layer,
-            f"{path} carries no coordinate reference system",
+            f"{source} carries no coordinate reference system",
             "set the CRS in the file (e.g. geopandas: gdf.set_crs('EPSG:4326'))",
         )
-    check_coordinates(gdf.geometry.bounds.to_numpy(), _feature_names(gdf), gdf.crs, layer, path)
+    check_coordinates(
+        gdf.geometry.bounds.to_numpy(), _feature_names(gdf), gdf.crs, layer, Path(str(source))
+    )
     return gdf
 
 
@@ -288,7 +305,7 @@ def _numeric(
     return values.astype(float)
 
 
-def _check_geometry(gdf: gpd.GeoDataFrame, layer: str, id_col: str, types: tuple[str, ...]) -> None:
+def check_geometry(gdf: gpd.GeoDataFrame, layer: str, id_col: str, types: tuple[str, ...]) -> None:
     geom = gdf.geometry
     empty = geom.isna() | geom.is_empty
     if empty.any():
@@ -314,7 +331,12 @@ def _check_geometry(gdf: gpd.GeoDataFrame, layer: str, id_col: str, types: tuple
 
 
 def read_communities(path: Path) -> tuple[gpd.GeoDataFrame, list[str]]:
-    """Read the communities layer.
+    """Read the communities layer from a file and check it (:func:`check_communities`)."""
+    return check_communities(read_layer(path, "communities"))
+
+
+def check_communities(gdf: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, list[str]]:
+    """Check a communities layer (read by :func:`check_frame`) and bring it to the contract.
 
     Returns
     -------
@@ -325,11 +347,10 @@ def read_communities(path: Path) -> tuple[gpd.GeoDataFrame, list[str]]:
         What was repaired or assumed (e.g. invalid polygons made valid).
     """
     layer = "communities"
-    gdf = read_layer(path, layer)
     _require_columns(gdf, layer, ("community_id", "name"))
     ids = _check_ids(gdf, layer, "community_id")
     out = gpd.GeoDataFrame({"community_id": ids}, geometry=gdf.geometry.values, crs=gdf.crs)
-    _check_geometry(out, layer, "community_id", ("Polygon", "MultiPolygon"))
+    check_geometry(out, layer, "community_id", ("Polygon", "MultiPolygon"))
     out["name"] = gdf["name"].fillna("").astype(str).to_numpy()
     notes: list[str] = []
     if "kind" in gdf.columns:
@@ -769,17 +790,21 @@ def _polygonal(geom: shapely.Geometry) -> shapely.Geometry:
 
 
 def read_facilities(path: Path) -> tuple[gpd.GeoDataFrame, list[str]]:
-    """Read the facilities layer.
+    """Read the facilities layer from a file and check it (:func:`check_facilities`)."""
+    return check_facilities(read_layer(path, "facilities"))
+
+
+def check_facilities(gdf: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, list[str]]:
+    """Check a facilities layer (read by :func:`check_frame`) and bring it to the contract.
 
     Polygons are replaced by their representative point. Returns columns
     ``facility_id``, ``category``, ``name``, ``floor_area_m2``, ``capacity``.
     """
     layer = "facilities"
-    gdf = read_layer(path, layer)
     _require_columns(gdf, layer, ("facility_id", "category"))
     ids = _check_ids(gdf, layer, "facility_id")
     out = gpd.GeoDataFrame({"facility_id": ids}, geometry=gdf.geometry.values, crs=gdf.crs)
-    _check_geometry(out, layer, "facility_id", ("Point", "Polygon", "MultiPolygon"))
+    check_geometry(out, layer, "facility_id", ("Point", "Polygon", "MultiPolygon"))
     cat = gdf["category"].astype(str).str.strip()
     unknown = ~cat.isin(list(CATEGORIES))
     if unknown.any():
@@ -813,10 +838,17 @@ def read_population(path: Path) -> tuple[gpd.GeoDataFrame, list[str]]:
     A GeoTIFF of residents per cell becomes one square polygon per cell with
     population > 0 (so cells cut by community boundaries split by area).
     """
-    layer = "population"
     if path.suffix.lower() in (".tif", ".tiff"):
         return _population_from_raster(path)
-    gdf = read_layer(path, layer)
+    return check_population(read_layer(path, "population"))
+
+
+def check_population(gdf: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, list[str]]:
+    """Check a vector population layer (polygons or points with ``population``).
+
+    Returns columns ``source_id``, ``population``, geometry.
+    """
+    layer = "population"
     _require_columns(gdf, layer, ("population",))
     gdf = gdf.reset_index(drop=True)
     gdf["_row"] = gdf.index.astype(str)
@@ -827,7 +859,7 @@ def read_population(path: Path) -> tuple[gpd.GeoDataFrame, list[str]]:
         geometry=gdf.geometry.values,
         crs=gdf.crs,
     )
-    _check_geometry(out, layer, "source_id", ("Point", "Polygon", "MultiPolygon"))
+    check_geometry(out, layer, "source_id", ("Point", "Polygon", "MultiPolygon"))
     notes = []
     invalid = ~out.geometry.is_valid
     if invalid.any():
@@ -953,11 +985,16 @@ def read_workplaces(path: Path) -> tuple[gpd.GeoDataFrame, list[str]]:
     optional ``workers`` weight (default 1 per feature: the indicator is then
     the share of workplaces).
     """
+    return check_workplaces(read_layer(path, "workplaces"))
+
+
+def check_workplaces(gdf: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, list[str]]:
+    """Check a workplaces layer (points or polygons, optional ``workers``)."""
     layer = "workplaces"
-    gdf = read_layer(path, layer).reset_index(drop=True)
+    gdf = gdf.reset_index(drop=True)
     gdf["_row"] = gdf.index.astype(str)
     id_col = next((c for c in ("workplace_id", "id", "name") if c in gdf.columns), "_row")
-    _check_geometry(gdf, layer, id_col, ("Point", "Polygon", "MultiPolygon"))
+    check_geometry(gdf, layer, id_col, ("Point", "Polygon", "MultiPolygon"))
     notes = []
     if "workers" in gdf.columns:
         workers = _numeric(gdf, layer, "workers", id_col, required=True).to_numpy(dtype=float)

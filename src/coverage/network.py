@@ -40,9 +40,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from coverage.errors import NetworkError
-
-Mode = Literal["walk", "cycle"]
-MODES: tuple[Mode, ...] = ("walk", "cycle")
+from coverage.terms import MODES, Mode
 
 # OSMnx 2.x network-type filters (osmnx._overpass._get_network_filter), written
 # out as (key, regex) pairs: a way is dropped when the tag's value *contains* a

@@ -1,76 +1,77 @@
-"""The whole run: four layers in, indicators, shortfalls and tables out.
+"""A study loaded once: layers in, reach held, indicators out, what-ifs without re-reading.
 
-:func:`run_study` chains the stages and returns a frozen :class:`StudyResult`;
-writing files is left to :mod:`coverage.report` and :mod:`coverage.maps`.
+:class:`LoadedStudy` takes checked :class:`~coverage.layers.Layers`, places
+the demand points, joins them and the facilities to each mode's network and
+holds the graphs, the segment indexes and the nearest-facility costs. Its
+:attr:`~LoadedStudy.result` is the run's :class:`StudyResult`;
+:meth:`~LoadedStudy.what_if` adds or removes facilities and returns the
+result a full run with those facilities would give, without reading a file
+or rebuilding a graph. :func:`run_study` reads a study's files and returns its
+result. Writing files is left to :mod:`coverage.report` and :mod:`coverage.maps`.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field, replace
-from pathlib import Path
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import shapely
+from scipy.sparse import csr_matrix, vstack
 from scipy.spatial import cKDTree
 
 from coverage import demand as demand_mod
 from coverage.capacity import two_step_fca, weighted_mean_by_group
-from coverage.catalogue import AccessIndicator, Indicator, RuleIndicator, load_catalogue
+from coverage.catalogue import AccessIndicator, Indicator, RuleIndicator, study_catalogue
 from coverage.categories import CATEGORIES
 from coverage.config import Study
 from coverage.errors import InputLayerError, StudyFileError
 from coverage.indicators import (
-    TOLERANCE,
+    Costs,
     IndicatorSpec,
+    catalogue_specs,
+    community_figures,
+    core_specs,
     evaluate,
     indicator_frame,
-    shortfall_areas,
+    indicator_row,
     shortfalls,
-    target_columns,
+    targeted_shortfall_areas,
     targets_for,
 )
-from coverage.inputs import (
-    check_communities_meet_the_others,
-    check_near_communities,
-    check_study_crs,
-    convert_datum,
-    read_communities,
-    read_facilities,
-    read_population,
-    read_workplaces,
-    resolve_overlaps,
-)
-from coverage.network import MODES, Mode, StreetNetwork, load_networks
+from coverage.inputs import check_facilities, check_frame
+from coverage.layers import Layers, Progress, load_layers, quiet
+from coverage.network import StreetNetwork
 from coverage.reach import (
+    Joined,
+    Nearest,
     ReachGraph,
     SegmentIndex,
+    Segments,
     Snaps,
     build_reach_graph,
     costs_within,
     nearest,
-    reachable_pieces,
-    service_area_polygon,
+    nearest_what_if,
+    new_node_costs,
     stranded_points,
 )
-from coverage.rules import (
-    RuleCheck,
-    check_rules,
-    evaluate_rules,
-    facility_community,
-    rule_details,
-)
+from coverage.rules import RuleCheck, check_rules, evaluate_rules, facility_community, rule_details
+from coverage.service_areas import reachable_pieces, service_area_polygon
 from coverage.targets import Target, load_presets
+from coverage.terms import MODES, TOLERANCE, Mode
 
-Progress = Callable[[str], None]
+__all__ = ["LoadedStudy", "ModeReach", "StudyResult", "run_study"]
 
+#: Range of (population layer total / declared community total) taken as plausible.
+TOTALS_PLAUSIBLE = (0.5, 2.0)
 
-def _quiet(_: str) -> None:
-    return None
+#: Share of residents off the network above which the run says so in a note.
+OFF_NETWORK_NOTE_SHARE = 0.05
 
 
 @dataclass(frozen=True)
@@ -88,9 +89,10 @@ class ModeReach:
     demand_stranded, facility_stranded
         Off-network points near a street cut off from the main component.
     minutes
-        ``(n_demand, n_categories)`` minutes to the nearest facility of each category.
+        ``(n_demand, n_groups)`` minutes to the nearest facility of each group
+        (the result's ``categories`` first).
     nearest_facility
-        ``(n_demand, n_categories)`` row index of that facility, ``-1`` when none.
+        ``(n_demand, n_groups)`` row index of that facility, ``-1`` when none.
     threshold_min
         The catchment threshold (the A1 circle for walking, A2's for cycling).
     facility_served_population
@@ -99,12 +101,14 @@ class ModeReach:
     facility_within_population
         Residents within ``threshold_min`` of the facility (shared between
         facilities that overlap).
-    service_areas
-        Display polygons, one row per category with facilities on the network.
     network
         Network summary.
     reach_graph
-        The mode's reach graph in seconds (for further catchment queries).
+        The mode's reach graph in seconds, built with the loaded study's own
+        facilities (a what-if's added facilities are not in it).
+    node_cost
+        ``(n_groups, n_nodes)`` seconds from every street and snap node of the
+        graph to the nearest facility of each group (for service areas).
     """
 
     speed_kmh: float
@@ -119,14 +123,19 @@ class ModeReach:
     threshold_min: float
     facility_served_population: np.ndarray
     facility_within_population: np.ndarray
-    service_areas: list[dict[str, Any]]
     network: dict[str, Any]
     reach_graph: ReachGraph
+    node_cost: np.ndarray
 
 
 @dataclass(frozen=True)
 class StudyResult:
-    """Everything a run computed, aligned to its inputs."""
+    """Everything a run computed, aligned to its inputs.
+
+    ``shortfalls``, ``shortfall_areas`` and ``service_areas`` are computed on
+    first use (they take longer than the figures and a what-if rarely needs
+    them).
+    """
 
     study: Study
     crs: str
@@ -137,9 +146,6 @@ class StudyResult:
     reach: dict[str, ModeReach]
     specs: list[IndicatorSpec]
     indicators: pd.DataFrame
-    shortfalls: pd.DataFrame
-    shortfall_areas: gpd.GeoDataFrame
-    service_areas: gpd.GeoDataFrame
     targets: list[Target]
     catalogue: dict[str, Indicator]
     rule_checks: list[RuleCheck]
@@ -150,140 +156,65 @@ class StudyResult:
     notes: list[str] = field(default_factory=list)
     timings_s: dict[str, float] = field(default_factory=dict)
 
+    @property
+    def community_index(self) -> np.ndarray:
+        """Position in ``communities`` of each demand point's community."""
+        ids = pd.Index(self.communities["community_id"])
+        return ids.get_indexer(self.demand.points["community_id"]).astype(np.int64)
 
-def _categories(facilities: gpd.GeoDataFrame, study: Study) -> tuple[str, ...]:
-    wanted = set(facilities["category"]) | set(study.indicators.service_circle)
-    wanted |= set(study.indicators.rural_services)
-    return tuple(c for c in CATEGORIES if c in wanted)
+    @cached_property
+    def shortfalls(self) -> pd.DataFrame:
+        """Communities below target, per indicator and preset, with what they lack."""
+        ids = self.communities["community_id"].tolist()
+        pop = self.demand.points["population"].to_numpy(dtype=float)
+        details = rule_details(self.rule_checks, ids)
+        return shortfalls(self.indicators, self.specs, pop, self.community_index, ids, details)
 
+    @cached_property
+    def shortfall_areas(self) -> gpd.GeoDataFrame:
+        """Dissolved uncovered demand of every indicator with a target, ranked by residents."""
+        pts = self.demand.points
+        kinds = self.communities["kind"].to_numpy()[self.community_index]
+        return targeted_shortfall_areas(
+            self.specs,
+            self.targets,
+            pts["piece"],
+            pts["population"].to_numpy(dtype=float),
+            pts["community_id"].to_numpy(dtype=object),
+            kinds,
+        )
 
-def _mode_reach(
-    net: StreetNetwork,
-    study: Study,
-    demand_xy: np.ndarray,
-    population: np.ndarray,
-    facility_xy: np.ndarray,
-    facility_group: np.ndarray,
-    groups: tuple[str, ...],
-) -> ModeReach:
-    mode = net.mode
-    speed_kmh = study.speeds.walk_kmh if mode == "walk" else study.speeds.cycle_kmh
-    limit_m = study.snapping.walk_limit_m if mode == "walk" else study.snapping.cycle_limit_m
-    threshold = study.indicators.circle_min if mode == "walk" else study.indicators.rural_cycle_min
-    highway_kmh = study.speeds.highway_kmh(mode)
-    speed_ms = speed_kmh / 3.6
-    allowed = net.seg_main if study.network.component == "largest" else None
-    if allowed is None:
-        allowed = np.ones(net.n_segments, dtype=bool)
-    index = SegmentIndex(net, allowed)
-    dsnap = index.snap(demand_xy, limit_m)
-    fsnap = index.snap(facility_xy, limit_m)
-    rg = build_reach_graph(
-        net.node_xy,
-        net.seg_u,
-        net.seg_v,
-        net.segment_seconds(speed_kmh, highway_kmh),
-        net.seg_forward,
-        net.seg_backward,
-        dsnap,
-        dsnap.access_m / speed_ms,
-        fsnap,
-        fsnap.access_m / speed_ms,
-        study.snapping.oneway_tie_m,
-        net.seg_length_m,
-    )
-    near = nearest(rg, facility_group, len(groups))
-    minutes = near.cost / 60.0
-    limit_s = threshold * 60.0
-    # catchments: nearest-facility assignment, and everyone within the threshold
-    nf = len(facility_group)
-    served = np.zeros(nf)
-    for g in range(len(groups)):
-        # compared in seconds, as in costs_within, so the two catchments agree
-        ok = (near.facility[:, g] >= 0) & (near.cost[:, g] <= limit_s + TOLERANCE)
-        served += np.bincount(near.facility[ok, g], weights=population[ok], minlength=nf)
-    within = _within_population(rg, nf, limit_s, population)
-    areas = []
-    for g, cat in enumerate(groups):
-        if not np.isfinite(near.node_cost[g]).any():
-            continue
-        pieces = reachable_pieces(rg, near.node_cost[g], limit_s)
-        geom = service_area_polygon(pieces, study.network.service_area_buffer_m)
-        if geom.is_empty:
-            continue
-        areas.append({"mode": mode, "category": cat, "minutes": threshold, "geometry": geom})
-    return ModeReach(
-        speed_kmh=speed_kmh,
-        highway_kmh=highway_kmh,
-        snap_limit_m=limit_m,
-        demand_snaps=dsnap,
-        facility_snaps=fsnap,
-        demand_stranded=stranded_points(net, demand_xy, limit_m, dsnap, allowed),
-        facility_stranded=stranded_points(net, facility_xy, limit_m, fsnap, allowed),
-        minutes=minutes,
-        nearest_facility=near.facility,
-        threshold_min=threshold,
-        facility_served_population=served,
-        facility_within_population=within,
-        service_areas=areas,
-        network=net.summary(),
-        reach_graph=rg,
-    )
+    @cached_property
+    def service_areas(self) -> gpd.GeoDataFrame:
+        """Display polygons: the streets within each mode's threshold of each category."""
+        rows = []
+        buffer_m = self.study.network.service_area_buffer_m
+        for mode in MODES:
+            r = self.reach[mode]
+            for g, cat in enumerate(self.costs.groups):
+                if not np.isfinite(r.node_cost[g]).any():
+                    continue
+                pieces = reachable_pieces(r.reach_graph, r.node_cost[g], r.threshold_min * 60.0)
+                geom = service_area_polygon(pieces, buffer_m)
+                if not geom.is_empty:
+                    rows.append(
+                        {
+                            "mode": mode,
+                            "category": cat,
+                            "minutes": r.threshold_min,
+                            "geometry": geom,
+                        }
+                    )
+        return gpd.GeoDataFrame(
+            rows,
+            columns=["mode", "category", "minutes", "geometry"],
+            geometry="geometry",
+            crs=self.crs,
+        )
 
 
-#: Range of (population layer total / declared community total) taken as plausible.
-TOTALS_PLAUSIBLE = (0.5, 2.0)
-
-#: Share of residents off the network above which the run says so in a note.
-OFF_NETWORK_NOTE_SHARE = 0.05
-
-#: Share of a community's area the population raster must cover not to be noted.
-RASTER_COVER_SHARE = 0.99
-
-
-def _raster_cover_notes(population: gpd.GeoDataFrame, communities: gpd.GeoDataFrame) -> list[str]:
-    """Name the communities a population raster does not (fully) cover.
-
-    Residents beyond the raster's extent are unknown, not absent: the figures
-    of such communities rest on part of their area only.
-    """
-    bounds = population.attrs.get("raster_bounds")
-    if bounds is None:
-        return []
-    # in the raster's own CRS: its extent may be global, which no metric CRS can hold
-    own = communities.geometry.to_crs(population.attrs["raster_crs"])
-    extent = shapely.box(*bounds)
-    inside = own.intersection(extent).area / own.area
-    share = inside.to_numpy()
-    part = share < RASTER_COVER_SHARE
-    if not part.any():
-        return []
-    ids = communities["community_id"].to_numpy()
-    worst = np.flatnonzero(part)[np.argsort(share[part], kind="stable")][:5]
-    shown = ", ".join(f"{ids[i]} ({share[i]:.0%} inside)" for i in worst)
-    return [
-        f"the population raster does not cover {int(part.sum())} of {len(communities)} "
-        f"communities in full ({shown}): their residents beyond its edge are unknown, so their "
-        "figures rest on the covered part only; give a raster that covers the study area"
-    ]
-
-
-def _within_population(
-    rg: ReachGraph, nf: int, limit_s: float, population: np.ndarray
-) -> np.ndarray:
-    """Residents within ``limit_s`` of each facility (sparse cost matrix times population)."""
-    within = costs_within(rg, np.arange(nf), limit_s)
-    hit = within.copy()
-    hit.data = np.ones_like(hit.data)
-    return np.asarray(hit @ population, dtype=float)
-
-
-def run_study(
-    study: Study,
-    progress: Progress = _quiet,
-    extra_facilities: gpd.GeoDataFrame | None = None,
-) -> StudyResult:
-    """Run a study end to end.
+def run_study(study: Study, progress: Progress = quiet) -> StudyResult:
+    """Read a study's files and run it end to end.
 
     Parameters
     ----------
@@ -291,379 +222,722 @@ def run_study(
         The validated study.
     progress
         Called with a short message at the start of each stage.
-    extra_facilities
-        Facilities added to the study's layer (``facility_id``, ``category``,
-        point geometry with a CRS), e.g. proposed sites for a before/after run.
 
     Returns
     -------
     StudyResult
         Indicators, shortfalls and per-community and per-demand-point figures.
     """
-    timings: dict[str, float] = {}
-    clock = time.perf_counter()
+    return LoadedStudy.load(study, progress).result
 
-    def stage(name: str) -> None:
-        nonlocal clock
-        now = time.perf_counter()
-        timings[name] = round(now - clock, 3)
-        clock = now
 
-    progress("reading and validating the input layers")
-    communities, notes = read_communities(study.inputs.communities)
-    communities, dnotes = convert_datum(
-        communities, study.datum.communities, "communities", "community_id"
-    )
-    facilities, fnotes = read_facilities(study.inputs.facilities)
-    facilities, dfnotes = convert_datum(
-        facilities, study.datum.facilities, "facilities", "facility_id"
-    )
-    notes += dnotes + fnotes + dfnotes
-    if extra_facilities is not None and len(extra_facilities):
-        extra = extra_facilities.to_crs(facilities.crs)
-        clash = set(extra["facility_id"]) & set(facilities["facility_id"])
-        if clash:
-            raise StudyFileError(
-                f"added facilities reuse facility_id {sorted(clash)[0]!r} of the facilities layer"
-            )
-        facilities = gpd.GeoDataFrame(
-            pd.concat(
-                [facilities, extra[["facility_id", "category", "geometry"]]], ignore_index=True
-            ),
-            geometry="geometry",
-            crs=facilities.crs,
-        )
-        notes.append(f"{len(extra)} proposed facilities were added to the facilities layer")
-    population = None
-    if study.inputs.population is not None:
-        population, pnotes = read_population(study.inputs.population)
-        notes += pnotes
-    crs = check_study_crs(study.crs, communities)
-    communities, onotes = resolve_overlaps(communities.to_crs(crs))
-    notes += onotes
-    others = {"facilities": facilities, "population": population}
-    check_communities_meet_the_others(
-        communities, {k: v for k, v in others.items() if v is not None}
-    )
-    notes += check_near_communities(communities, facilities, "facilities")
-    facilities = facilities.to_crs(crs)
-    if population is not None:
-        check_near_communities(communities, population, "population", note_far=False)
-        notes += _raster_cover_notes(population, communities)
-    boundary_ll = communities.to_crs("EPSG:4326").union_all().buffer(0.02)
-    base_dir = study.source.parent if study.source else None
-    targets = load_presets(study.targets.preset, base_dir)
-    catalogue = _catalogue(study)
-    workplaces = None
-    if study.inputs.workplaces is not None:
-        workplaces, wnotes = read_workplaces(study.inputs.workplaces)
-        workplaces, dwnotes = convert_datum(
-            workplaces, study.datum.workplaces, "workplaces", "workplace_id"
-        )
-        notes += wnotes + dwnotes + check_near_communities(communities, workplaces, "workplaces")
-        workplaces = workplaces.to_crs(crs)
-    stage("read inputs")
+# ------------------------------------------------------------------ what the facilities change
 
-    progress("building the walk and cycle networks")
-    networks: dict[Mode, StreetNetwork] = load_networks(
-        study.inputs.network,
-        crs,
-        boundary=boundary_ll,
-        push=study.speeds.push,
-        cache_dir=study.network.cache_path(base_dir),
-        attempts=study.network.download_attempts,
-    )
-    for mode, net in networks.items():
-        nodes = gpd.GeoDataFrame(geometry=shapely.points(net.node_xy), crs=crs)
-        check_near_communities(communities, nodes, f"network ({mode})", note_far=False)
-        for highway in study.speeds.highway_kmh(mode):
-            if not (net.seg_highway == highway).any():
-                notes.append(
-                    f"speeds: the {mode} speed for highway={highway} applies to no street of the "
-                    f"{mode} network"
-                )
-    stage("build networks")
 
-    progress("placing demand points")
-    if population is not None:
-        dem = demand_mod.demand_from_population(population.to_crs(crs), communities)
-    else:
-        walk = networks["walk"]
-        dem = demand_mod.demand_from_community_counts(communities, walk.node_xy[walk.node_main])
-        notes.append(
-            "no population layer: each community's population was spread evenly over the "
-            "network nodes inside it (the weakest option)"
-        )
-    if population is not None and communities["population"].notna().any():
-        derived = dem.points.groupby("community_id")["population"].sum()
-        declared = communities.set_index("community_id")["population"]
-        diff = (declared - derived.reindex(declared.index).fillna(0.0)).abs()
-        off = diff[declared.notna() & (diff > 0.5)]
-        if len(off):
-            notes.append(
-                f"{len(off)} communities declare a population that differs from the population "
-                f"layer by more than one resident (e.g. {off.index[0]}); the population layer is used"
-            )
-        known = declared.dropna()
-        layer_total = float(derived.reindex(known.index).fillna(0.0).sum())
-        ratio = layer_total / float(known.sum()) if known.sum() > 0 else float("nan")
-        if known.sum() > 0 and not TOTALS_PLAUSIBLE[0] <= ratio <= TOTALS_PLAUSIBLE[1]:
-            notes.append(
-                f"check the population layer: it puts {layer_total:,.0f} residents in the "
-                f"{len(known)} communities that declare {float(known.sum()):,.0f} ({ratio:.2f} "
-                "times as many); a density read as residents per cell, or another unit, gives "
-                "such totals. Shares are unaffected; resident counts are not"
-            )
-    if dem.input_population > 0 and dem.used_population == 0:
-        raise InputLayerError(
-            "population",
-            f"none of the {dem.input_population:,.0f} residents of the population layer lies "
-            "inside a community",
-            "check that the population layer and the communities cover the same area "
-            "(open them together in a GIS)",
-        )
-    if dem.outside_population > 0.5:
-        notes.append(
-            f"{dem.outside_population:,.0f} residents of the population layer "
-            f"({dem.outside_population / dem.input_population:.1%}) lie outside every community "
-            "(in gaps between boundaries or beyond them): they are in no figure"
-        )
-    empty = sorted(set(communities["community_id"]) - set(dem.points["community_id"]))
-    if empty:
-        notes.append(
-            f"{len(empty)} communities receive no residents from the population layer "
-            f"(e.g. {empty[0]}): check that the layer covers them"
-        )
-    stage("demand points")
+@dataclass(frozen=True)
+class _ModeBase:
+    """What a mode keeps whatever the facilities: network, index, demand joined."""
 
-    categories = _categories(facilities, study)
-    complex_category = study.indicators.complex_category
-    groups = categories if complex_category in categories else (*categories, complex_category)
-    group_index = {c: i for i, c in enumerate(groups)}
-    # every facility category is in `categories`, so every facility has a group
-    fgroup = facilities["category"].map(group_index).astype(np.int64).to_numpy()
-    demand_xy = np.column_stack([dem.points.geometry.x, dem.points.geometry.y])
-    fac_xy = np.column_stack([facilities.geometry.x, facilities.geometry.y])
-    pop = dem.points["population"].to_numpy(dtype=float)
-    reach: dict[str, ModeReach] = {}
-    for mode in MODES:
-        progress(f"{mode}: snapping, nearest facilities, catchments and service areas")
-        reach[mode] = _mode_reach(networks[mode], study, demand_xy, pop, fac_xy, fgroup, groups)
-    # network distances along the walk network and straight-line distances, in metres
-    walk_net, wr = networks["walk"], reach["walk"]
-    walk_m = _walk_metres(
-        walk_net,
-        wr.demand_snaps,
-        wr.facility_snaps,
-        fgroup,
-        len(groups),
-        study.snapping.oneway_tie_m,
-    )
-    straight_m = np.full((len(demand_xy), len(groups)), np.inf)
-    for g in range(len(groups)):
-        if (fgroup == g).any():
-            straight_m[:, g], _ = cKDTree(fac_xy[fgroup == g]).query(demand_xy)
-    costs = Costs(groups, {m: reach[m].minutes for m in MODES}, walk_m, straight_m)
-    capacity_access, capacity_ratio, cap_notes = _capacity_access(
-        study, reach, facilities, fgroup, groups, pop
-    )
-    notes += cap_notes
-    stage("reach")
+    mode: Mode
+    network: StreetNetwork
+    index: SegmentIndex
+    allowed: np.ndarray
+    speed_kmh: float
+    highway_kmh: dict[str, float]
+    limit_m: float
+    threshold_min: float
+    segments: Segments
+    demand: Joined
+    demand_stranded: np.ndarray
 
-    progress("computing indicators against targets")
-    present = set(facilities["category"])
-    specs = _specs(study, categories, costs, present)
-    specs += _catalogue_specs(catalogue, costs, present)
-    comm_ids = communities["community_id"].tolist()
-    kinds = communities["kind"].tolist()
-    cindex = pd.Index(comm_ids).get_indexer(dem.points["community_id"]).astype(np.int64)
-    table = evaluate(specs, pop, cindex, comm_ids, kinds, targets)
-    residents_c = np.bincount(cindex, weights=pop, minlength=len(comm_ids)).astype(float)
-    rules = [r for r in catalogue.values() if isinstance(r, RuleIndicator)]
-    checks = check_rules(rules, communities, facilities, residents_c)
-    tables = [table, evaluate_rules(checks, comm_ids, np.asarray(kinds), residents_c, targets)]
-    tables.append(
-        _workplace_rows(
-            catalogue,
-            workplaces,
-            walk_net,
-            facilities,
-            fgroup,
-            groups,
-            communities,
-            study,
-            targets,
-        )
-    )
-    table = pd.concat([t for t in tables if len(t)], ignore_index=True)
-    short = shortfalls(table, specs, pop, cindex, comm_ids, rule_details(checks, comm_ids))
-    areas = _shortfall_areas(specs, targets, dem, communities, cindex)
-    communities = _community_table(communities, specs, pop, cindex, table, reach)
-    communities = _with_rules_and_capacity(communities, checks, capacity_access, pop, cindex)
-    facilities = facilities.copy()
-    for mode in MODES:
-        facilities[f"on_network_{mode}"] = reach[mode].facility_snaps.on_network
-        facilities[f"snap_distance_{mode}_m"] = np.round(reach[mode].facility_snaps.access_m, 3)
-        facilities[f"stranded_{mode}"] = reach[mode].facility_stranded
-        facilities[f"served_population_{mode}"] = np.round(
-            reach[mode].facility_served_population, 3
-        )
-        facilities[f"population_within_{mode}"] = np.round(
-            reach[mode].facility_within_population, 3
-        )
-    if capacity_access.shape[1]:
-        facilities["places_per_1000_within_2sfca"] = np.round(capacity_ratio, 6)
-    service_areas = gpd.GeoDataFrame(
-        [a for mode in MODES for a in reach[mode].service_areas],
-        columns=["mode", "category", "minutes", "geometry"],
-        geometry="geometry",
-        crs=crs,
-    )
-    stage("indicators")
+    def join(self, xy: np.ndarray, metres: bool = False) -> Joined:
+        """Snap points to the mode's network; legs in seconds at its speed, or in metres."""
+        snaps = self.index.snap(xy, self.limit_m)
+        return Joined.at_speed(snaps, None if metres else self.speed_kmh / 3.6)
 
-    accounting = {
-        "input_population": dem.input_population,
-        "used_population": dem.used_population,
-        "outside_communities_population": dem.outside_population,
-        "demand_method": dem.method,
-        "demand_points": len(dem.points),
-        "facilities": len(facilities),
-    }
-    for mode in MODES:
-        on = reach[mode].demand_snaps.on_network
-        off_share = float(pop[~on].sum()) / max(float(pop.sum()), 1e-12)
-        if off_share > OFF_NETWORK_NOTE_SHARE:
-            notes.append(
-                f"{off_share:.1%} of residents are farther than the {mode} snapping limit from "
-                f"the {mode} network and count as not covered: check that the network covers "
-                "every community"
-            )
-        accounting[f"off_network_population_{mode}"] = float(pop[~on].sum())
-        accounting[f"off_network_demand_points_{mode}"] = int((~on).sum())
-        accounting[f"off_network_facilities_{mode}"] = int(
-            (~facilities[f"on_network_{mode}"]).sum()
-        )
-        stranded = reach[mode].demand_stranded
-        accounting[f"stranded_population_{mode}"] = float(pop[stranded].sum())
-        accounting[f"stranded_demand_points_{mode}"] = int(stranded.sum())
-        accounting[f"stranded_facilities_{mode}"] = int(reach[mode].facility_stranded.sum())
-    return StudyResult(
-        study=study,
-        crs=crs,
-        communities=communities,
-        facilities=facilities,
-        demand=dem,
-        categories=categories,
-        reach=reach,
-        specs=specs,
-        indicators=table,
-        shortfalls=short,
-        shortfall_areas=areas,
-        service_areas=service_areas,
-        targets=targets,
-        catalogue=catalogue,
-        rule_checks=checks,
-        capacity_access=capacity_access,
-        networks={str(m): n for m, n in networks.items()},
-        costs=costs,
-        accounting=accounting,
-        notes=notes,
-        timings_s=timings,
+    def stranded(self, xy: np.ndarray, snaps: Snaps) -> np.ndarray:
+        """Which off-network points lie by a street cut off from the main component."""
+        return stranded_points(self.network, xy, self.limit_m, snaps, self.allowed)
+
+
+def _mode_base(study: Study, net: StreetNetwork, demand_xy: np.ndarray) -> _ModeBase:
+    mode = net.mode
+    walk = mode == "walk"
+    speed = study.speeds.walk_kmh if walk else study.speeds.cycle_kmh
+    limit = study.snapping.walk_limit_m if walk else study.snapping.cycle_limit_m
+    highway = study.speeds.highway_kmh(mode)
+    allowed = (
+        net.seg_main if study.network.component == "largest" else np.ones(net.n_segments, bool)
+    )
+    index = SegmentIndex(net, allowed)
+    dsnap = index.snap(demand_xy, limit)
+    return _ModeBase(
+        mode=mode,
+        network=net,
+        index=index,
+        allowed=allowed,
+        speed_kmh=speed,
+        highway_kmh=highway,
+        limit_m=limit,
+        threshold_min=study.indicators.circle_min if walk else study.indicators.rural_cycle_min,
+        segments=Segments.of(net, net.segment_seconds(speed, highway)),
+        demand=Joined.at_speed(dsnap, speed / 3.6),
+        demand_stranded=stranded_points(net, demand_xy, limit, dsnap, allowed),
     )
 
 
 @dataclass(frozen=True)
-class Costs:
-    """Costs from each demand point to the nearest facility of each group.
+class _ModeFacilities:
+    """One mode's reach of one set of facilities."""
 
-    ``minutes[mode]`` by travel time, ``walk_m`` along the walk network and
-    ``straight_m`` in a straight line, each ``(n_demand, len(groups))``.
+    snaps: Snaps
+    stranded: np.ndarray
+    nearest: Nearest
+    within_population: np.ndarray
+
+
+@dataclass(frozen=True)
+class _Reach:
+    """Everything the facilities decide, for one set of facilities.
+
+    ``nearest`` facility indices count the set's own rows; cost columns
+    follow ``groups``.
     """
 
     groups: tuple[str, ...]
-    minutes: dict[str, np.ndarray]
-    walk_m: np.ndarray
+    fgroup: np.ndarray
+    modes: dict[Mode, _ModeFacilities]
+    walk_m: Nearest
     straight_m: np.ndarray
+    workplace_walk_m: Nearest | None
+    capacity: tuple[pd.DataFrame, np.ndarray, list[str]]
 
-    def of(self, mode: str, unit: str, cats: tuple[str, ...]) -> np.ndarray:
-        """``(n_demand, len(cats))`` costs; a category without facilities is unreachable."""
+
+def _groups(facilities: gpd.GeoDataFrame, study: Study) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The categories reported (vocabulary order) and the groups costed (those, and A3's)."""
+    wanted = set(facilities["category"]) | set(study.indicators.service_circle)
+    wanted |= set(study.indicators.rural_services)
+    categories = tuple(c for c in CATEGORIES if c in wanted)
+    cx = study.indicators.complex_category
+    return categories, categories if cx in categories else (*categories, cx)
+
+
+def _group_of(facilities: gpd.GeoDataFrame, groups: tuple[str, ...]) -> np.ndarray:
+    return facilities["category"].map({c: i for i, c in enumerate(groups)}).to_numpy(np.int64)
+
+
+def _straight(origin_xy: np.ndarray, fac_xy: np.ndarray, fgroup: np.ndarray, n: int) -> np.ndarray:
+    """Straight-line metres from each origin to the nearest facility of each group."""
+    out = np.full((len(origin_xy), n), np.inf)
+    for g in range(n):
+        if (fgroup == g).any() and len(origin_xy):
+            out[:, g], _ = cKDTree(fac_xy[fgroup == g]).query(origin_xy)
+    return out
+
+
+def _xy(frame: gpd.GeoDataFrame) -> np.ndarray:
+    if len(frame) == 0:
+        return np.zeros((0, 2))
+    return np.column_stack([frame.geometry.x, frame.geometry.y])
+
+
+def _count_within(within: csr_matrix, population: np.ndarray) -> np.ndarray:
+    """Residents within reach of each facility (rows of a sparse cost matrix)."""
+    hit = within.copy()
+    hit.data = np.ones_like(hit.data)
+    return np.asarray(hit @ population, dtype=float)
+
+
+def _dense_within(rg: ReachGraph, node_costs: np.ndarray, limit: float) -> csr_matrix:
+    """Rows of node costs (new facilities) as demand costs within ``limit``, sparse."""
+    don = np.flatnonzero(rg.demand_node >= 0)
+    cost = np.full((node_costs.shape[0], rg.n_demand), np.inf)
+    cost[:, don] = node_costs[:, rg.demand_node[don]] + rg.demand_access[don]
+    r, c = np.nonzero(cost <= limit + TOLERANCE)
+    return csr_matrix((cost[r, c], (r, c)), shape=cost.shape)
+
+
+def _remap(near: Nearest, index: np.ndarray, order: list[int]) -> Nearest:
+    """Facility indices renumbered through ``index``; group columns taken in ``order``."""
+    which = near.facility[:, order]
+    which = np.where(which >= 0, index[np.maximum(which, 0)], -1)
+    return Nearest(near.cost[:, order], which, near.node_cost[order])
+
+
+# ------------------------------------------------------------------------- the loaded study
+
+
+class LoadedStudy:
+    """A study loaded once, to answer many questions.
+
+    Holds the checked layers, the demand points, each mode's network,
+    segment index and reach graph, and the nearest-facility costs of the
+    study's own facilities. :attr:`result` is the run; :meth:`what_if` adds
+    and removes facilities without reading a file or rebuilding a graph and
+    returns what a full run with those facilities gives, row for row.
+
+    Parameters
+    ----------
+    study
+        The validated study.
+    layers
+        Its checked layers (:func:`coverage.layers.load_layers` or
+        :func:`coverage.layers.layers_from_frames`).
+    progress
+        Called with a short message at the start of each stage.
+
+    Examples
+    --------
+    A notebook session is in ``docs/api.md``.
+    """
+
+    def __init__(self, study: Study, layers: Layers, progress: Progress = quiet) -> None:
+        clock = time.perf_counter()
+        self.study, self.layers = study, layers
+        self.timings_s: dict[str, float] = {}
+        self.targets = load_presets(
+            study.targets.preset, study.source.parent if study.source else None
+        )
+        self.catalogue = study_catalogue(study)
+        progress("placing demand points")
+        self.demand, notes = place_demand(study, layers)
+        self.notes = [*layers.notes, *notes]
+        pts = self.demand.points
+        self.population = pts["population"].to_numpy(dtype=float)
+        ids = pd.Index(layers.communities["community_id"])
+        self.community_index = ids.get_indexer(pts["community_id"]).astype(np.int64)
+        self._demand_xy = _xy(pts)
+        clock = self._stage("demand points", clock)
+        self._modes = {}
+        for mode in MODES:
+            progress(f"{mode}: snapping, nearest facilities and catchments")
+            self._modes[mode] = _mode_base(study, layers.networks[mode], self._demand_xy)
+        self._graphs: dict[str, ReachGraph] = {}
+        self._cap_within: dict[str, csr_matrix] = {}
+        self._base = self._reach_all(layers.facilities)
+        clock = self._stage("reach", clock)
+        progress("computing indicators against targets")
+        self.result = self._result(layers.facilities, self._base, self.notes)
+        self._stage("indicators", clock)
+
+    def _stage(self, name: str, clock: float) -> float:
+        now = time.perf_counter()
+        self.timings_s[name] = round(now - clock, 3)
+        return now
+
+    @classmethod
+    def load(cls, study: Study, progress: Progress = quiet) -> LoadedStudy:
+        """Read the study's files (:func:`coverage.layers.load_layers`) and load it."""
+        clock = time.perf_counter()
+        layers = load_layers(study, progress)
+        read_s = round(time.perf_counter() - clock, 3)
+        loaded = cls(study, layers, progress)
+        loaded.timings_s = {"read inputs and networks": read_s, **loaded.timings_s}
+        loaded.result.timings_s.clear()
+        loaded.result.timings_s.update(loaded.timings_s)
+        return loaded
+
+    # ---------------------------------------------------------------- what-ifs
+
+    def what_if(
+        self, add: gpd.GeoDataFrame | None = None, remove: Sequence[str] = ()
+    ) -> StudyResult:
+        """The study's result with facilities added and removed.
+
+        Parameters
+        ----------
+        add
+            New facilities: points (or polygons, at their representative
+            point) with new ``facility_id`` values and a ``category``,
+            optionally ``name``, ``floor_area_m2``, ``capacity``; any CRS.
+        remove
+            ``facility_id`` values of the study's facilities to take away.
+
+        Returns
+        -------
+        StudyResult
+            Equal, row for row, to a full run with the facilities so changed
+            (facilities in the order kept, then added). Travel times beyond
+            the largest threshold in use may be larger than a full run's (an
+            added facility is searched only that far); every figure compared
+            with a threshold is exact.
+
+        Raises
+        ------
+        StudyFileError
+            An id to remove that is not a facility of the study, or an added
+            id that already is.
+        """
+        clock = time.perf_counter()
+        facilities, keep, added = self._changed_facilities(add, remove)
+        reach = self._reach_changed(facilities, keep, added)
+        notes = [*self.notes]
+        if len(added) or not keep.all():
+            notes.append(f"what-if: {len(added)} facilities added, {int((~keep).sum())} removed")
+        result = self._result(facilities, reach, notes)
+        result.timings_s["what-if"] = round(time.perf_counter() - clock, 3)
+        return result
+
+    def _changed_facilities(
+        self, add: gpd.GeoDataFrame | None, remove: Sequence[str]
+    ) -> tuple[gpd.GeoDataFrame, np.ndarray, gpd.GeoDataFrame]:
+        base = self.layers.facilities
+        ids = base["facility_id"].to_numpy(dtype=object)
+        gone = {str(r) for r in remove}
+        unknown = sorted(gone - set(ids))
+        if unknown:
+            raise StudyFileError(
+                f"what-if: facility_id {unknown[0]!r} to remove is not a facility of the study"
+            )
+        keep = ~np.isin(ids, list(gone))
+        added = base.iloc[:0]
+        if add is not None and len(add):
+            added, _ = check_facilities(check_frame(add, "facilities", "the facilities to add"))
+            added = added.to_crs(self.layers.crs)
+            clash = set(added["facility_id"]) & set(ids)
+            if clash:
+                raise StudyFileError(
+                    f"what-if: added facility_id {sorted(clash)[0]!r} is already a facility of "
+                    "the study; give new ids"
+                )
+        frame = pd.concat([base[keep], added], ignore_index=True)
+        return gpd.GeoDataFrame(frame, geometry="geometry", crs=self.layers.crs), keep, added
+
+    def costs_to_points(
+        self, xy: np.ndarray, mode: str, limit: float, metres: bool = False
+    ) -> tuple[csr_matrix, Snaps]:
+        """Costs from every demand point to each of some points (candidate sites), within ``limit``.
+
+        Parameters
+        ----------
+        xy
+            ``(n, 2)`` points in the study CRS.
+        mode
+            ``walk`` or ``cycle``.
+        limit
+            Seconds, or metres with ``metres``.
+        metres
+            Walking distance along the network instead of time.
+
+        Returns
+        -------
+        within, snaps
+            ``(n_demand, n)`` sparse costs (stored zeros: a resident at the
+            point) and the points' snaps.
+        """
+        b = self._modes["walk" if mode == "walk" else "cycle"]
+        joined = b.join(np.asarray(xy, dtype=float).reshape(-1, 2), metres=metres)
+        segments = Segments.of(b.network) if metres else b.segments
+        demand = Joined.at_speed(b.demand.snaps) if metres else b.demand
+        rg = build_reach_graph(segments, demand, joined, self.study.snapping.oneway_tie_m)
+        within = costs_within(rg, np.arange(len(joined)), limit)
+        return csr_matrix(within.T), joined.snaps
+
+    # ---------------------------------------------------------------- reach
+
+    def _bound(self, mode: str, unit: str) -> float:
+        """The largest threshold in use for a mode and unit, in seconds or metres."""
+        ind, cap = self.study.indicators, self.study.capacity
         if unit == "min":
-            table = self.minutes[mode]
+            values = [*ind.tiers_min, ind.circle_min if mode == "walk" else ind.rural_cycle_min]
+            values += [cap.minutes] if cap.mode == mode else []
         else:
-            table = self.straight_m if mode == "straight" else self.walk_m
-        col = {c: i for i, c in enumerate(self.groups)}
-        out = np.full((table.shape[0], len(cats)), np.inf)
-        for k, c in enumerate(cats):
-            if c in col:
-                out[:, k] = table[:, col[c]]
+            values = [ind.complex_radius_m]
+        values += [
+            e.threshold
+            for e in self.catalogue.values()
+            if isinstance(e, AccessIndicator) and e.mode == mode and e.unit == unit
+        ]
+        return float(max(values)) * (60.0 if unit == "min" else 1.0)
+
+    def _reach_all(self, facilities: gpd.GeoDataFrame) -> _Reach:
+        """The reach of the study's own facilities, from scratch; keeps the graphs."""
+        _, groups = _groups(facilities, self.study)
+        fgroup, n = _group_of(facilities, groups), len(groups)
+        fac_xy, tie = _xy(facilities), self.study.snapping.oneway_tie_m
+        modes = {}
+        for mode, b in self._modes.items():
+            joined = b.join(fac_xy)
+            rg = self._graphs[mode] = build_reach_graph(b.segments, b.demand, joined, tie)
+            within = costs_within(rg, np.arange(len(facilities)), b.threshold_min * 60.0)
+            modes[mode] = _ModeFacilities(
+                joined.snaps,
+                b.stranded(fac_xy, joined.snaps),
+                nearest(rg, fgroup, n),
+                _count_within(within, self.population),
+            )
+        walk = self._modes["walk"]
+        metres, fw = Segments.of(walk.network), Joined.at_speed(modes["walk"].snaps)
+        rg = self._graphs["metres"] = build_reach_graph(
+            metres, Joined.at_speed(walk.demand.snaps), fw, tie
+        )
+        walk_m = nearest(rg, fgroup, n)
+        wp_m = None
+        if self.layers.workplaces is not None and len(self.layers.workplaces):
+            origins = walk.join(_xy(self.layers.workplaces), metres=True)
+            rg = self._graphs["workplaces"] = build_reach_graph(metres, origins, fw, tie)
+            wp_m = nearest(rg, fgroup, n)
+        straight = _straight(self._demand_xy, fac_xy, fgroup, n)
+        capacity = self._capacity(facilities, groups, fgroup, np.ones(len(facilities), bool), {})
+        return _Reach(groups, fgroup, modes, walk_m, straight, wp_m, capacity)
+
+    def _reach_changed(
+        self, facilities: gpd.GeoDataFrame, keep: np.ndarray, added: gpd.GeoDataFrame
+    ) -> _Reach:
+        """The reach with facilities kept and added: held graphs, bounded passes from the new."""
+        base = self._base
+        _, groups = _groups(facilities, self.study)
+        ext = (*base.groups, *(g for g in groups if g not in base.groups))
+        order = [ext.index(g) for g in groups]
+        new_group = _group_of(added, ext)
+        n_kept = int(keep.sum())
+        # graph facility index (kept, removed) then new -> row of the changed facilities
+        index = np.r_[np.where(keep, np.cumsum(keep) - 1, -1), n_kept + np.arange(len(added))]
+        add_xy = _xy(added)
+        modes = {}
+        new_walk: Joined | None = None
+        for mode, b in self._modes.items():
+            joined = b.join(add_xy)
+            new_walk = joined if mode == "walk" else new_walk
+            near, nodes = nearest_what_if(
+                self._graphs[mode],
+                base.modes[mode].nearest,
+                base.fgroup,
+                keep,
+                joined,
+                new_group,
+                len(ext),
+                self._bound(mode, "min"),
+            )
+            within = _dense_within(self._graphs[mode], nodes, b.threshold_min * 60.0)
+            old = base.modes[mode]
+            modes[mode] = _ModeFacilities(
+                _concat_snaps(old.snaps, keep, joined.snaps),
+                np.r_[old.stranded[keep], b.stranded(add_xy, joined.snaps)],
+                _remap(near, index, order),
+                np.r_[old.within_population[keep], _count_within(within, self.population)],
+            )
+        assert new_walk is not None
+        fw = Joined.at_speed(new_walk.snaps)
+        walk_m = self._metres_what_if("metres", base.walk_m, keep, fw, new_group, ext, order)
+        wp_m = None
+        if base.workplace_walk_m is not None:
+            wp_m = self._metres_what_if(
+                "workplaces", base.workplace_walk_m, keep, fw, new_group, ext, order
+            )
+        fgroup = _group_of(facilities, groups)
+        straight = _straight(self._demand_xy, _xy(facilities), fgroup, len(groups))
+        capacity = self._capacity(
+            facilities, groups, fgroup, keep, {"added": added, "modes": modes}
+        )
+        return _Reach(groups, fgroup, modes, walk_m, straight, wp_m, capacity)
+
+    def _metres_what_if(
+        self,
+        graph: str,
+        held: Nearest,
+        keep: np.ndarray,
+        new: Joined,
+        new_group: np.ndarray,
+        ext: tuple[str, ...],
+        order: list[int],
+    ) -> Nearest:
+        """Walking metres to the nearest facility of each group after the change."""
+        near, _ = nearest_what_if(
+            self._graphs[graph],
+            held,
+            self._base.fgroup,
+            keep,
+            new,
+            new_group,
+            len(ext),
+            self._bound("walk", "m"),
+        )
+        return Nearest(near.cost[:, order], near.facility[:, order], near.node_cost[order])
+
+    def _capacity(
+        self,
+        facilities: gpd.GeoDataFrame,
+        groups: tuple[str, ...],
+        fgroup: np.ndarray,
+        keep: np.ndarray,
+        change: dict[str, Any],
+    ) -> tuple[pd.DataFrame, np.ndarray, list[str]]:
+        """2SFCA access per demand point for the capacity categories that carry a capacity.
+
+        Returns
+        -------
+        access, ratio, notes
+            Per demand point ``access_2sfca_<category>`` in places per 1 000
+            residents; per facility its places per 1 000 residents within its
+            catchment (NaN when not computed); notes for the report.
+        """
+        cap = self.study.capacity
+        access = pd.DataFrame(index=pd.RangeIndex(len(self.population)))
+        ratio = np.full(len(facilities), np.nan)
+        notes: list[str] = []
+        if "capacity" not in facilities.columns:
+            return access, ratio, notes
+        capacity = pd.to_numeric(facilities["capacity"], errors="coerce").to_numpy(dtype=float)
+        for cat in cap.categories:
+            if cat not in groups:
+                continue
+            members = np.flatnonzero(fgroup == groups.index(cat))
+            if not np.isfinite(capacity[members]).any():
+                continue
+            missing = int((~np.isfinite(capacity[members])).sum())
+            if missing:
+                notes.append(
+                    f"2SFCA {cat}: {missing} facilities lack a capacity and count as 0 places"
+                )
+            within = self._capacity_within(cat, keep, change)
+            r, a = two_step_fca(within, capacity[members], self.population)
+            ratio[members] = r * 1000.0
+            access[f"access_2sfca_{cat}"] = a * 1000.0
+        return access, ratio, notes
+
+    def _capacity_within(self, cat: str, keep: np.ndarray, change: dict[str, Any]) -> csr_matrix:
+        """Costs within the 2SFCA time from each facility of a category (kept, then added)."""
+        cap = self.study.capacity
+        limit = cap.minutes * 60.0
+        rg = self._graphs[cap.mode]
+        base_members = np.flatnonzero(self.layers.facilities["category"].to_numpy() == cat)
+        if cat not in self._cap_within:
+            self._cap_within[cat] = costs_within(rg, base_members, limit)
+        held = self._cap_within[cat][np.flatnonzero(keep[base_members])]
+        added = change.get("added")
+        if added is None or not (added["category"] == cat).any():
+            return csr_matrix(held)
+        b = self._modes["walk" if cap.mode == "walk" else "cycle"]
+        joined = b.join(_xy(added[added["category"] == cat]))
+        nodes = new_node_costs(rg, joined, limit)
+        return csr_matrix(vstack([held, _dense_within(rg, nodes, limit)]))
+
+    # ---------------------------------------------------------------- figures
+
+    def _result(self, facilities: gpd.GeoDataFrame, reach: _Reach, notes: list[str]) -> StudyResult:
+        """Every figure of one set of facilities, from its reach."""
+        comm = self.layers.communities
+        categories = _groups(facilities, self.study)[0]
+        modes = {m: self._mode_reach(m, reach) for m in MODES}
+        costs = Costs(
+            reach.groups, {m: modes[m].minutes for m in MODES}, reach.walk_m.cost, reach.straight_m
+        )
+        present = set(facilities["category"])
+        specs = self._specs(categories, costs, present)
+        table, checks = self._table(facilities, specs, reach, present)
+        access, ratio, cap_notes = reach.capacity
+        off = {
+            f"off_network_population_{m}": np.bincount(
+                self.community_index,
+                weights=np.where(modes[m].demand_snaps.on_network, 0.0, self.population),
+                minlength=len(comm),
+            ).astype(float)
+            for m in MODES
+        }
+        out = community_figures(comm, specs, self.population, self.community_index, table, off)
+        out = _with_rules_and_capacity(out, checks, access, self.population, self.community_index)
+        return StudyResult(
+            study=self.study,
+            crs=self.layers.crs,
+            communities=out,
+            facilities=_facility_table(facilities, modes, ratio, access.shape[1] > 0),
+            demand=self.demand,
+            categories=categories,
+            reach={str(m): r for m, r in modes.items()},
+            specs=specs,
+            indicators=table,
+            targets=self.targets,
+            catalogue=self.catalogue,
+            rule_checks=checks,
+            capacity_access=access,
+            networks={str(m): b.network for m, b in self._modes.items()},
+            costs=costs,
+            accounting=self._accounting(facilities, modes),
+            notes=[*notes, *cap_notes, *self._off_network_notes(modes)],
+            timings_s=dict(self.timings_s),
+        )
+
+    def _specs(
+        self, categories: tuple[str, ...], costs: Costs, present: set[str]
+    ) -> list[IndicatorSpec]:
+        entries = [
+            e
+            for e in self.catalogue.values()
+            if isinstance(e, AccessIndicator) and e.origins == "residents"
+        ]
+        return [
+            *core_specs(self.study.indicators, categories, costs, present),
+            *catalogue_specs(entries, costs, present),
+        ]
+
+    def _table(
+        self,
+        facilities: gpd.GeoDataFrame,
+        specs: list[IndicatorSpec],
+        reach: _Reach,
+        present: set[str],
+    ) -> tuple[pd.DataFrame, list[RuleCheck]]:
+        """Indicator rows of the access indicators, the rules and the workplace indicators."""
+        comm = self.layers.communities
+        ids, kinds = comm["community_id"].tolist(), comm["kind"].tolist()
+        pop, cindex = self.population, self.community_index
+        residents = np.bincount(cindex, weights=pop, minlength=len(ids)).astype(float)
+        rules = [r for r in self.catalogue.values() if isinstance(r, RuleIndicator)]
+        checks = check_rules(rules, comm, facilities, residents)
+        tables = [
+            evaluate(specs, pop, cindex, ids, kinds, self.targets),
+            evaluate_rules(checks, ids, np.asarray(kinds), residents, self.targets),
+            self._workplace_rows(facilities, reach, present),
+        ]
+        return pd.concat([t for t in tables if len(t)], ignore_index=True), checks
+
+    def _workplace_rows(
+        self, facilities: gpd.GeoDataFrame, reach: _Reach, present: set[str]
+    ) -> pd.DataFrame:
+        """Rows of the indicators counted over workplaces (A7), weighted by ``workers``.
+
+        Without a workplaces layer each such indicator gets ``no data`` rows
+        saying what to give.
+        """
+        entries = [
+            e
+            for e in self.catalogue.values()
+            if isinstance(e, AccessIndicator) and e.origins == "workplaces"
+        ]
+        wp = self.layers.workplaces
+        if wp is None or reach.workplace_walk_m is None:
+            return _no_workplace_rows(entries, self.targets)
+        wp_xy = _xy(wp)
+        straight = _straight(wp_xy, _xy(facilities), reach.fgroup, len(reach.groups))
+        costs = Costs(reach.groups, {}, reach.workplace_walk_m.cost, straight)
+        comm = self.layers.communities
+        pos = facility_community(wp, comm)
+        ids = [*comm["community_id"].tolist(), "(outside communities)"]
+        kinds = [*comm["kind"].tolist(), "outside"]
+        cindex = np.where(pos >= 0, pos, len(ids) - 1)
+        specs = catalogue_specs(
+            entries, costs, present, "counted over workplaces, weighted by workers"
+        )
+        weight = wp["workers"].to_numpy(dtype=float)
+        table = evaluate(specs, weight, cindex, ids, kinds, self.targets)
+        return table[table["scope"] != "community:(outside communities)"].reset_index(drop=True)
+
+    def _mode_reach(self, mode: Mode, reach: _Reach) -> ModeReach:
+        b, r = self._modes[mode], reach.modes[mode]
+        minutes = r.nearest.cost / 60.0
+        limit_s = b.threshold_min * 60.0
+        nf = r.snaps.segment.size
+        served = np.zeros(nf)
+        for g in range(len(reach.groups)):
+            # compared in seconds, as in costs_within, so the two catchments agree
+            ok = (r.nearest.facility[:, g] >= 0) & (r.nearest.cost[:, g] <= limit_s + TOLERANCE)
+            served += np.bincount(
+                r.nearest.facility[ok, g], weights=self.population[ok], minlength=nf
+            )
+        return ModeReach(
+            speed_kmh=b.speed_kmh,
+            highway_kmh=b.highway_kmh,
+            snap_limit_m=b.limit_m,
+            demand_snaps=b.demand.snaps,
+            facility_snaps=r.snaps,
+            demand_stranded=b.demand_stranded,
+            facility_stranded=r.stranded,
+            minutes=minutes,
+            nearest_facility=r.nearest.facility,
+            threshold_min=b.threshold_min,
+            facility_served_population=served,
+            facility_within_population=r.within_population,
+            network=b.network.summary(),
+            reach_graph=self._graphs[mode],
+            node_cost=r.nearest.node_cost,
+        )
+
+    def _accounting(
+        self, facilities: gpd.GeoDataFrame, modes: dict[Mode, ModeReach]
+    ) -> dict[str, Any]:
+        dem, pop = self.demand, self.population
+        out: dict[str, Any] = {
+            "input_population": dem.input_population,
+            "used_population": dem.used_population,
+            "outside_communities_population": dem.outside_population,
+            "demand_method": dem.method,
+            "demand_points": len(dem.points),
+            "facilities": len(facilities),
+        }
+        for mode, r in modes.items():
+            on = r.demand_snaps.on_network
+            out[f"off_network_population_{mode}"] = float(pop[~on].sum())
+            out[f"off_network_demand_points_{mode}"] = int((~on).sum())
+            out[f"off_network_facilities_{mode}"] = int((~r.facility_snaps.on_network).sum())
+            out[f"stranded_population_{mode}"] = float(pop[r.demand_stranded].sum())
+            out[f"stranded_demand_points_{mode}"] = int(r.demand_stranded.sum())
+            out[f"stranded_facilities_{mode}"] = int(r.facility_stranded.sum())
         return out
 
+    def _off_network_notes(self, modes: dict[Mode, ModeReach]) -> list[str]:
+        notes = []
+        pop = self.population
+        for mode, r in modes.items():
+            off = float(pop[~r.demand_snaps.on_network].sum()) / max(float(pop.sum()), 1e-12)
+            if off > OFF_NETWORK_NOTE_SHARE:
+                notes.append(
+                    f"{off:.1%} of residents are farther than the {mode} snapping limit from "
+                    f"the {mode} network and count as not covered: check that the network covers "
+                    "every community"
+                )
+        return notes
 
-def _walk_metres(
-    net: StreetNetwork,
-    dsnap: Snaps,
-    fsnap: Snaps,
-    fgroup: np.ndarray,
-    n_groups: int,
-    oneway_tie_m: float,
-) -> np.ndarray:
-    """Walking network distance, metres, from each demand point to each group's nearest."""
-    metres = build_reach_graph(
-        net.node_xy,
-        net.seg_u,
-        net.seg_v,
-        net.seg_length_m,
-        net.seg_forward,
-        net.seg_backward,
-        dsnap,
-        dsnap.access_m,
-        fsnap,
-        fsnap.access_m,
-        oneway_tie_m,
-        net.seg_length_m,
+
+def _concat_snaps(old: Snaps, keep: np.ndarray, new: Snaps) -> Snaps:
+    return Snaps(
+        np.r_[old.segment[keep], new.segment],
+        np.r_[old.fraction[keep], new.fraction],
+        np.r_[old.access_m[keep], new.access_m],
     )
-    return nearest(metres, fgroup, n_groups).cost
 
 
-def _capacity_access(
-    study: Study,
-    reach: dict[str, ModeReach],
-    facilities: gpd.GeoDataFrame,
-    fgroup: np.ndarray,
-    groups: tuple[str, ...],
-    population: np.ndarray,
-) -> tuple[pd.DataFrame, np.ndarray, list[str]]:
-    """2SFCA access per demand point for the capacity categories that carry a capacity.
+def _no_workplace_rows(entries: list[AccessIndicator], targets: list[Target]) -> pd.DataFrame:
+    rows = []
+    for e in entries:
+        for scope in ("all", "urban", "rural"):
+            if e.scope not in ("all", scope):
+                continue
+            rows += [
+                indicator_row(
+                    indicator=e.id,
+                    scope=scope,
+                    mode=e.mode,
+                    threshold=e.threshold,
+                    categories=e.categories,
+                    covered=np.nan,
+                    total=0.0,
+                    target=target,
+                    fully=0,
+                    counted=0,
+                    note="counted over industrial parks and office buildings: give "
+                    "[inputs] workplaces (points or polygons, optional `workers` column)",
+                    empty="no data",
+                )
+                for target in targets_for(targets, e.id, scope)
+            ]
+    return indicator_frame(rows)
 
-    Returns
-    -------
-    access, ratio, notes
-        Per demand point ``access_2sfca_<category>`` in places per 1 000
-        residents; per facility its places per 1 000 residents within its
-        catchment (NaN when not computed); notes for the report.
-    """
-    cap = study.capacity
-    access = pd.DataFrame(index=pd.RangeIndex(len(population)))
-    ratio = np.full(len(facilities), np.nan)
-    notes: list[str] = []
-    if "capacity" not in facilities.columns:
-        return access, ratio, notes
-    capacity = pd.to_numeric(facilities["capacity"], errors="coerce").to_numpy(dtype=float)
-    rg = reach[cap.mode].reach_graph
-    for cat in cap.categories:
-        if cat not in groups:
-            continue
-        members = np.flatnonzero(fgroup == groups.index(cat))
-        if not np.isfinite(capacity[members]).any():
-            continue
-        missing = int((~np.isfinite(capacity[members])).sum())
-        if missing:
-            notes.append(f"2SFCA {cat}: {missing} facilities lack a capacity and count as 0 places")
-        within = costs_within(rg, members, cap.minutes * 60.0)
-        r, a = two_step_fca(within, capacity[members], population)
-        ratio[members] = r * 1000.0
-        access[f"access_2sfca_{cat}"] = a * 1000.0
-    return access, ratio, notes
+
+def _facility_table(
+    facilities: gpd.GeoDataFrame, modes: dict[Mode, ModeReach], ratio: np.ndarray, has_cap: bool
+) -> gpd.GeoDataFrame:
+    """The facilities with, per mode, their snap, catchment and served residents."""
+    out = facilities.copy()
+    for mode, r in modes.items():
+        out[f"on_network_{mode}"] = r.facility_snaps.on_network
+        out[f"snap_distance_{mode}_m"] = np.round(r.facility_snaps.access_m, 3)
+        out[f"stranded_{mode}"] = r.facility_stranded
+        out[f"served_population_{mode}"] = np.round(r.facility_served_population, 3)
+        out[f"population_within_{mode}"] = np.round(r.facility_within_population, 3)
+    if has_cap:
+        out["places_per_1000_within_2sfca"] = np.round(ratio, 6)
+    return out
 
 
 def _with_rules_and_capacity(
@@ -690,277 +964,74 @@ def _with_rules_and_capacity(
     return out
 
 
-def _catalogue(study: Study) -> dict[str, Indicator]:
-    """The indicator catalogue with the study's facility-set overrides applied."""
-    path = None
-    if study.indicators.catalogue:
-        path = Path(study.indicators.catalogue)
-        if study.source is not None and not path.is_absolute():
-            path = study.source.parent / path
-    catalogue = load_catalogue(path)
-    for ident, cats in study.indicators.sets.items():
-        if ident not in catalogue:
-            raise StudyFileError(
-                f"indicators.sets names {ident!r}, which is not in the indicator catalogue; "
-                f"valid ids: {', '.join(catalogue)}"
-            )
-        catalogue[ident] = replace(catalogue[ident], categories=cats)
-    return catalogue
+# ------------------------------------------------------------------------- demand
 
 
-def _note(cats: tuple[str, ...], present: set[str]) -> str:
-    absent = [c for c in cats if c not in present]
-    return f"no {', '.join(absent)} facilities were given" if absent else ""
+def place_demand(study: Study, layers: Layers) -> tuple[demand_mod.Demand, list[str]]:
+    """Demand points from the population layer (or the communities' own counts), with notes.
 
-
-def _specs(
-    study: Study, categories: tuple[str, ...], costs: Costs, present: set[str]
-) -> list[IndicatorSpec]:
-    """The core indicators of METHOD.md: category coverage, A1, A2, A3."""
-    ind = study.indicators
-    specs = []
-    for minutes in ind.tiers_min:
-        for c in categories:
-            specs.append(
-                IndicatorSpec(
-                    "category_coverage",
-                    "walk",
-                    minutes,
-                    "min",
-                    (c,),
-                    costs.of("walk", "min", (c,)),
-                    note=_note((c,), present),
-                )
-            )
-    for c in categories:
-        specs.append(
-            IndicatorSpec(
-                "category_coverage",
-                "cycle",
-                ind.rural_cycle_min,
-                "min",
-                (c,),
-                costs.of("cycle", "min", (c,)),
-                note=_note((c,), present),
-            )
-        )
-    specs.append(
-        IndicatorSpec(
-            "A1_service_circle",
-            "walk",
-            ind.circle_min,
-            "min",
-            ind.service_circle,
-            costs.of("walk", "min", ind.service_circle),
-            note=_note(ind.service_circle, present),
-        )
-    )
-    specs.append(
-        IndicatorSpec(
-            "A2_rural_cycling",
-            "cycle",
-            ind.rural_cycle_min,
-            "min",
-            ind.rural_services,
-            costs.of("cycle", "min", ind.rural_services),
-            scope="rural",
-            note=_note(ind.rural_services, present),
-        )
-    )
-    cx = (ind.complex_category,)
-    for ident, mode in (
-        ("A3_complex_radius_straight", "straight"),
-        ("A3_complex_radius_network", "walk"),
-    ):
-        specs.append(
-            IndicatorSpec(
-                ident,
-                mode,
-                ind.complex_radius_m,
-                "m",
-                cx,
-                costs.of(mode, "m", cx),
-                note=_note(cx, present),
-            )
-        )
-    return specs
-
-
-def _catalogue_specs(
-    catalogue: dict[str, Indicator], costs: Costs, present: set[str]
-) -> list[IndicatorSpec]:
-    """Access indicators of the catalogue counted over residents."""
-    return [
-        IndicatorSpec(
-            e.id,
-            e.mode,
-            e.threshold,
-            e.unit,
-            e.categories,
-            costs.of(e.mode, e.unit, e.categories),
-            scope=e.scope,
-            note=_note(e.categories, present),
-            name=e.id,
-        )
-        for e in catalogue.values()
-        if isinstance(e, AccessIndicator) and e.origins == "residents"
-    ]
-
-
-def _workplace_rows(
-    catalogue: dict[str, Indicator],
-    workplaces: gpd.GeoDataFrame | None,
-    walk_net: StreetNetwork,
-    facilities: gpd.GeoDataFrame,
-    fgroup: np.ndarray,
-    groups: tuple[str, ...],
-    communities: gpd.GeoDataFrame,
-    study: Study,
-    targets: list[Target],
-) -> pd.DataFrame:
-    """Rows of the indicators counted over workplaces (A7), weighted by ``workers``.
-
-    Without a workplaces layer each such indicator gets one ``no data`` row
-    saying what to give.
+    Raises
+    ------
+    InputLayerError
+        When the population layer puts no resident inside a community.
     """
-    entries = [
-        e
-        for e in catalogue.values()
-        if isinstance(e, AccessIndicator) and e.origins == "workplaces"
-    ]
-    present = set(facilities["category"])
-    if workplaces is None or len(workplaces) == 0:
-        rows = []
-        for e in entries:
-            for scope, kind in (("all", "all"), ("urban", "urban"), ("rural", "rural")):
-                if e.scope not in ("all", kind):
-                    continue
-                for target in targets_for(targets, e.id, kind):
-                    rows.append(
-                        {
-                            "indicator": e.id,
-                            "scope": scope,
-                            "mode": e.mode,
-                            "minutes_or_metres": e.threshold,
-                            "categories": "+".join(e.categories),
-                            "value": np.nan,
-                            "status": "no data",
-                            "gap": np.nan,
-                            "covered_population": np.nan,
-                            "total_population": np.nan,
-                            "communities_fully_covered": 0,
-                            "communities_with_residents": 0,
-                            "note": "counted over industrial parks and office buildings: give "
-                            "[inputs] workplaces (points or polygons, optional `workers` column)",
-                            **target_columns(target),
-                        }
-                    )
-        return indicator_frame(rows)
-    xy = np.column_stack([workplaces.geometry.x, workplaces.geometry.y])
-    fac_xy = np.column_stack([facilities.geometry.x, facilities.geometry.y])
-    allowed = walk_net.seg_main if study.network.component == "largest" else None
-    index = SegmentIndex(walk_net, allowed)
-    wsnap = index.snap(xy, study.snapping.walk_limit_m)
-    fsnap = index.snap(fac_xy, study.snapping.walk_limit_m)
-    walk_m = _walk_metres(walk_net, wsnap, fsnap, fgroup, len(groups), study.snapping.oneway_tie_m)
-    straight_m = np.full((len(xy), len(groups)), np.inf)
-    for g in range(len(groups)):
-        if (fgroup == g).any():
-            straight_m[:, g], _ = cKDTree(fac_xy[fgroup == g]).query(xy)
-    costs = Costs(groups, {}, walk_m, straight_m)
-    pos = facility_community(workplaces, communities)
-    comm_ids = communities["community_id"].tolist()
-    # workplaces outside every community form a pseudo-community of their own
-    ids = [*comm_ids, "(outside communities)"]
-    kinds = [*communities["kind"].tolist(), "outside"]
-    cindex = np.where(pos >= 0, pos, len(comm_ids))
-    weight = workplaces["workers"].to_numpy(dtype=float)
-    specs = [
-        IndicatorSpec(
-            e.id,
-            e.mode,
-            e.threshold,
-            e.unit,
-            e.categories,
-            costs.of(e.mode, e.unit, e.categories),
-            scope=e.scope,
-            note=(_note(e.categories, present) + "; " if _note(e.categories, present) else "")
-            + "counted over workplaces, weighted by workers",
+    comm = layers.communities
+    if layers.population is not None:
+        dem = demand_mod.demand_from_population(layers.population, comm)
+        notes = _declared_total_notes(dem, comm)
+    else:
+        walk = layers.networks["walk"]
+        dem = demand_mod.demand_from_community_counts(comm, walk.node_xy[walk.node_main])
+        notes = [
+            "no population layer: each community's population was spread evenly over the "
+            "network nodes inside it (the weakest option)"
+        ]
+    if dem.input_population > 0 and dem.used_population == 0:
+        raise InputLayerError(
+            "population",
+            f"none of the {dem.input_population:,.0f} residents of the population layer lies "
+            "inside a community",
+            "check that the population layer and the communities cover the same area "
+            "(open them together in a GIS)",
         )
-        for e in entries
-    ]
-    table = evaluate(specs, weight, cindex, ids, kinds, targets)
-    return table[table["scope"] != "community:(outside communities)"].reset_index(drop=True)
-
-
-def _shortfall_areas(
-    specs: list[IndicatorSpec],
-    targets: list[Target],
-    dem: demand_mod.Demand,
-    communities: gpd.GeoDataFrame,
-    cindex: np.ndarray,
-) -> gpd.GeoDataFrame:
-    """Shortfall areas of every indicator that has a target, over the scope the target covers."""
-    kinds = communities["kind"].to_numpy()[cindex]
-    pop = dem.points["population"].to_numpy(dtype=float)
-    ids = dem.points["community_id"].to_numpy(dtype=object)
-    frames = []
-    # indicators often leave the same residents uncovered (every circle of a category the
-    # study lacks): dissolve each distinct set once
-    done: dict[bytes, gpd.GeoDataFrame] = {}
-    for spec in specs:
-        scopes = {t.scope for t in targets if t.indicator == spec.indicator}
-        if not scopes:
-            continue
-        counted = np.ones(len(pop), dtype=bool) if "all" in scopes else np.isin(kinds, list(scopes))
-        if spec.scope != "all":
-            counted &= kinds == spec.scope
-        uncovered = counted & ~spec.covered
-        key = np.packbits(uncovered).tobytes()
-        if key not in done:
-            done[key] = shortfall_areas(dem.points["piece"], pop, ids, uncovered, spec.indicator)
-        frame = done[key].copy()
-        frame["indicator"] = spec.indicator
-        frames.append(frame)
-    if not frames:
-        return shortfall_areas(dem.points["piece"], pop, ids, np.zeros(len(pop), bool), "")
-    return gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), crs=communities.crs)
-
-
-def _community_table(
-    communities: gpd.GeoDataFrame,
-    specs: list[IndicatorSpec],
-    pop: np.ndarray,
-    cindex: np.ndarray,
-    table: pd.DataFrame,
-    reach: dict[str, ModeReach],
-) -> gpd.GeoDataFrame:
-    nc = len(communities)
-    out = communities.copy()
-    total = np.bincount(cindex, weights=pop, minlength=nc)
-    out["population"] = np.round(total, 3)
-    out["area_km2"] = np.round(out.geometry.area.to_numpy() / 1e6, 4)
-    out["density_per_km2"] = np.round(
-        np.divide(total, out["area_km2"].to_numpy(), out=np.zeros(nc), where=out["area_km2"] > 0), 1
-    )
-    for spec in specs:
-        cov = np.bincount(cindex, weights=np.where(spec.covered, pop, 0.0), minlength=nc)
-        share = np.divide(cov, total, out=np.full(nc, np.nan), where=total > 0)
-        if spec.scope != "all":
-            share[out["kind"].to_numpy() != spec.scope] = np.nan
-        out[spec.column] = np.round(share, 6)
-    for mode, r in reach.items():
-        off = ~r.demand_snaps.on_network
-        out[f"off_network_population_{mode}"] = np.round(
-            np.bincount(cindex, weights=np.where(off, pop, 0.0), minlength=nc), 3
+    if dem.outside_population > 0.5:
+        notes.append(
+            f"{dem.outside_population:,.0f} residents of the population layer "
+            f"({dem.outside_population / dem.input_population:.1%}) lie outside every community "
+            "(in gaps between boundaries or beyond them): they are in no figure"
         )
-    rows = table[table["scope"].str.startswith("community:")]
-    short = rows[rows["status"] == "short"]
-    short_ids = short["scope"].str.split(":", n=1).str[1]
-    names = short["indicator"].where(
-        short["indicator"] != "category_coverage", short["indicator"] + ":" + short["categories"]
-    )
-    listed = names.groupby(short_ids.to_numpy()).agg(lambda s: ", ".join(sorted(set(s))))
-    out["short_indicators"] = out["community_id"].map(listed).fillna("")
-    out["shortfall"] = out["short_indicators"] != ""
-    return out
+    empty = sorted(set(comm["community_id"]) - set(dem.points["community_id"]))
+    if empty:
+        notes.append(
+            f"{len(empty)} communities receive no residents from the population layer "
+            f"(e.g. {empty[0]}): check that the layer covers them"
+        )
+    return dem, notes
+
+
+def _declared_total_notes(dem: demand_mod.Demand, communities: gpd.GeoDataFrame) -> list[str]:
+    """Notes where the population layer disagrees with the communities' declared totals."""
+    if not communities["population"].notna().any():
+        return []
+    notes = []
+    derived = dem.points.groupby("community_id")["population"].sum()
+    declared = communities.set_index("community_id")["population"]
+    diff = (declared - derived.reindex(declared.index).fillna(0.0)).abs()
+    off = diff[declared.notna() & (diff > 0.5)]
+    if len(off):
+        notes.append(
+            f"{len(off)} communities declare a population that differs from the population "
+            f"layer by more than one resident (e.g. {off.index[0]}); the population layer is used"
+        )
+    known = declared.dropna()
+    layer_total = float(derived.reindex(known.index).fillna(0.0).sum())
+    if known.sum() > 0:
+        ratio = layer_total / float(known.sum())
+        if not TOTALS_PLAUSIBLE[0] <= ratio <= TOTALS_PLAUSIBLE[1]:
+            notes.append(
+                f"check the population layer: it puts {layer_total:,.0f} residents in the "
+                f"{len(known)} communities that declare {float(known.sum()):,.0f} ({ratio:.2f} "
+                "times as many); a density read as residents per cell, or another unit, gives "
+                "such totals. Shares are unaffected; resident counts are not"
+            )
+    return notes

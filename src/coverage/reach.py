@@ -1,9 +1,9 @@
-"""Snapping, shortest travel costs, catchments and service areas.
+"""Snapping, shortest travel costs and catchments.
 
 The numeric core works on arrays (segments, snaps, costs) and knows nothing of
-geometry; :class:`SegmentIndex` (whose fallback uses shapely's STRtree),
-:func:`stranded_points` and :func:`service_area_polygon` are the only parts
-that touch shapely or rasterio.
+geometry; :class:`SegmentIndex` (whose fallback uses shapely's STRtree) and
+:func:`stranded_points` are the only parts that touch shapely. The drawn
+service areas are in :mod:`coverage.service_areas` (display only).
 
 Method (METHOD.md, "Travel time"): a point joins the network at the nearest
 point on the nearest segment of the main component; the straight access leg is
@@ -17,12 +17,15 @@ cost from demand point *i* to the nearest facility of group *g* is
 computed for all *i* by one multi-source Dijkstra pass per group over the
 reversed graph (scipy's ``dijkstra(min_only=True)``), which also tells which
 facility is the nearest. Costs to *every* facility within a limit (catchments,
-siting) come from bounded single-source passes, in blocks.
+siting) come from bounded single-source passes, in blocks. A facility added
+to a graph built without it (a what-if) is reached through the nodes around
+its snap place (:func:`costs_to_new`), so the graph need not be rebuilt.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -33,6 +36,7 @@ from scipy.sparse.csgraph import dijkstra
 from scipy.spatial import cKDTree
 
 from coverage.network import StreetNetwork
+from coverage.terms import ONEWAY_TIE_M, TOLERANCE
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -62,10 +66,6 @@ class Snaps:
         """Whether each point is within the snapping limit of the network."""
         return np.asarray(self.segment >= 0)
 
-
-#: Default length of a tie run on a one-way segment, metres (METHOD.md, "One-way
-#: streets"): points on the segment closer than this reach each other both ways.
-ONEWAY_TIE_M = 1.0
 
 #: Distances to two segments closer than this are a tie (e.g. a point nearest to a
 #: node shared by several segments), metres.
@@ -311,6 +311,127 @@ def stranded_points(
     return out
 
 
+@dataclass(frozen=True, eq=False)
+class Segments:
+    """A mode's street segments with a cost each: what a reach graph is built from.
+
+    Attributes
+    ----------
+    node_xy
+        ``(n_nodes, 2)`` node coordinates, metres.
+    u, v
+        End nodes of each segment.
+    cost
+        Cost of each segment (seconds at a speed, or metres).
+    forward, backward
+        Whether the segment may be travelled from ``u`` to ``v`` / ``v`` to ``u``.
+    length_m
+        Segment lengths, metres (for the one-way tie, METHOD.md "One-way streets").
+    """
+
+    node_xy: FloatArray
+    u: IntArray
+    v: IntArray
+    cost: FloatArray
+    forward: BoolArray
+    backward: BoolArray
+    length_m: FloatArray
+
+    @classmethod
+    def of(cls, network: StreetNetwork, cost: FloatArray | None = None) -> Segments:
+        """A network's segments; ``cost`` defaults to their length in metres."""
+        return cls(
+            np.asarray(network.node_xy, dtype=float),
+            np.asarray(network.seg_u, dtype=np.int64),
+            np.asarray(network.seg_v, dtype=np.int64),
+            np.asarray(network.seg_length_m if cost is None else cost, dtype=float),
+            np.asarray(network.seg_forward, dtype=bool),
+            np.asarray(network.seg_backward, dtype=bool),
+            np.asarray(network.seg_length_m, dtype=float),
+        )
+
+    @classmethod
+    def from_arrays(
+        cls,
+        node_xy: FloatArray,
+        u: IntArray,
+        v: IntArray,
+        cost: FloatArray | None = None,
+        one_way: BoolArray | None = None,
+    ) -> Segments:
+        """Straight segments between nodes; cost defaults to the length; ``one_way``: ``u -> v`` only.
+
+        Examples
+        --------
+        >>> seg = Segments.from_arrays(np.array([[0.0, 0], [100, 0]]), np.array([0]), np.array([1]))
+        >>> seg.length_m, seg.backward
+        (array([100.]), array([ True]))
+        """
+        xy = np.asarray(node_xy, dtype=float)
+        u, v = np.asarray(u, dtype=np.int64), np.asarray(v, dtype=np.int64)
+        length = np.hypot(*(xy[v] - xy[u]).T) if u.size else np.zeros(0)
+        one = np.zeros(u.size, bool) if one_way is None else np.asarray(one_way, bool)
+        return cls(
+            xy,
+            u,
+            v,
+            length if cost is None else np.asarray(cost, dtype=float),
+            np.ones(u.size, dtype=bool),
+            ~one,
+            length,
+        )
+
+    @property
+    def n_nodes(self) -> int:
+        """Number of network nodes."""
+        return int(self.node_xy.shape[0])
+
+    @property
+    def one_way(self) -> BoolArray:
+        """Whether each segment may be travelled in one direction only."""
+        return np.asarray(self.forward != self.backward)
+
+    @cached_property
+    def one_way_at(self) -> dict[int, list[tuple[int, float]]]:
+        """One-way segments at each node, with the node's position on them (0 at ``u``, 1 at ``v``)."""
+        out: dict[int, list[tuple[int, float]]] = {}
+        for t in np.flatnonzero(self.one_way):
+            out.setdefault(int(self.u[t]), []).append((int(t), 0.0))
+            out.setdefault(int(self.v[t]), []).append((int(t), 1.0))
+        return out
+
+
+@dataclass(frozen=True)
+class Joined:
+    """Points joined to a network: their snaps and the cost of their straight legs.
+
+    Attributes
+    ----------
+    snaps
+        Where the points join the network.
+    leg
+        Cost of each point's straight leg to its snap, in the unit of the
+        segments' cost (``inf`` or anything for off-network points: ignored).
+    """
+
+    snaps: Snaps
+    leg: FloatArray
+
+    @classmethod
+    def at_speed(cls, snaps: Snaps, speed_ms: float | None = None) -> Joined:
+        """Legs in seconds at ``speed_ms``, or in metres when ``speed_ms`` is None."""
+        return cls(snaps, snaps.access_m if speed_ms is None else snaps.access_m / speed_ms)
+
+    @classmethod
+    def none(cls) -> Joined:
+        """No points."""
+        empty = Snaps(np.zeros(0, np.int64), np.zeros(0), np.zeros(0))
+        return cls(empty, np.zeros(0))
+
+    def __len__(self) -> int:
+        return int(self.snaps.segment.size)
+
+
 @dataclass(frozen=True)
 class SplitGraph:
     """The network's directed edges with snap points inserted as nodes.
@@ -326,7 +447,8 @@ class SplitGraph:
     n_nodes
         Network nodes plus snap nodes.
     snap_segment, snap_fraction
-        Segment and position of each snap node (node ``n_network + k``).
+        Segment and position of each snap node (node ``n_network + k``), sorted
+        by segment, then position.
     """
 
     tail: IntArray
@@ -339,49 +461,25 @@ class SplitGraph:
 
 
 def split_graph(
-    n_nodes: int,
-    seg_u: IntArray,
-    seg_v: IntArray,
-    seg_cost: FloatArray,
-    seg_forward: BoolArray,
-    seg_backward: BoolArray,
-    snap_segment: IntArray,
-    snap_fraction: FloatArray,
-    seg_length_m: FloatArray | None = None,
-    oneway_tie_m: float = 0.0,
+    segments: Segments, snap_segment: IntArray, snap_fraction: FloatArray
 ) -> SplitGraph:
     """Insert snap points into their segments.
 
-    On a one-way segment, the places on it (its ends and its snap points) are
-    grouped from ``u`` on into *tie runs*: a run starts at a place and takes
-    every following place less than ``oneway_tie_m`` beyond that start. The
-    pieces inside a run may be travelled both ways, at their forward cost
-    (METHOD.md, "One-way streets"): points that meet at the same spot up to
-    float noise reach each other along the street, not around the block.
-
     Parameters
     ----------
-    n_nodes
-        Number of network nodes.
-    seg_u, seg_v, seg_cost, seg_forward, seg_backward
-        Segments: end nodes, cost (seconds or metres) and allowed directions.
+    segments
+        The network's segments.
     snap_segment, snap_fraction
         Snapped points (segment ``-1`` = off-network, ignored).
-    seg_length_m
-        Segment lengths, metres, for the tie runs (needed when ``oneway_tie_m > 0``).
-    oneway_tie_m
-        Length of a tie run, metres; 0: one-way segments are never travelled backwards.
 
     Returns
     -------
     SplitGraph
         Directed edges and the node of each point.
     """
-    seg_u = np.asarray(seg_u, dtype=np.int64)
-    seg_v = np.asarray(seg_v, dtype=np.int64)
-    seg_cost = np.asarray(seg_cost, dtype=float)
-    npts = snap_segment.size
-    point_node = np.full(npts, -1, dtype=np.int64)
+    seg_u, seg_v, seg_cost = segments.u, segments.v, segments.cost
+    n_nodes = segments.n_nodes
+    point_node = np.full(snap_segment.size, -1, dtype=np.int64)
     on = snap_segment >= 0
     at_u = on & (snap_fraction <= 0.0)
     at_v = on & (snap_fraction >= 1.0)
@@ -391,82 +489,32 @@ def split_graph(
     # unique interior snap places, sorted by (segment, fraction)
     keys = np.stack([snap_segment[inner].astype(float), snap_fraction[inner]], axis=1)
     uniq, inv = np.unique(keys, axis=0, return_inverse=True)
-    inv = np.asarray(inv).ravel()
     k = uniq.shape[0]
-    point_node[inner] = n_nodes + inv
+    point_node[inner] = n_nodes + np.asarray(inv).ravel()
     useg = uniq[:, 0].astype(np.int64)
     ufrac = uniq[:, 1]
     snap_ids = n_nodes + np.arange(k, dtype=np.int64)
-    first = np.ones(k, dtype=bool)
-    first[1:] = useg[1:] != useg[:-1]
-    last = np.ones(k, dtype=bool)
-    last[:-1] = useg[:-1] != useg[1:]
+    first = np.r_[True, useg[1:] != useg[:-1]] if k else np.zeros(0, bool)
+    last = np.r_[useg[:-1] != useg[1:], True] if k else np.zeros(0, bool)
     prev_node = np.where(first, seg_u[useg], np.roll(snap_ids, 1))
     prev_frac = np.where(first, 0.0, np.roll(ufrac, 1))
     # chain pieces: prev -> snap, and last snap -> v
     a = np.concatenate([prev_node, snap_ids[last]])
     b = np.concatenate([snap_ids, seg_v[useg[last]]])
     piece_seg = np.concatenate([useg, useg[last]])
-    piece_frac = np.concatenate([ufrac - prev_frac, 1.0 - ufrac[last]])
-    piece_cost = piece_frac * seg_cost[piece_seg]
+    piece_cost = np.concatenate([ufrac - prev_frac, 1.0 - ufrac[last]]) * seg_cost[piece_seg]
     keep = np.ones(seg_u.size, dtype=bool)
     keep[useg] = False
     a = np.concatenate([seg_u[keep], a])
     b = np.concatenate([seg_v[keep], b])
     cost = np.concatenate([seg_cost[keep], piece_cost])
-    fwd = np.concatenate([seg_forward[keep], seg_forward[piece_seg]])
-    bwd = np.concatenate([seg_backward[keep], seg_backward[piece_seg]])
-    if oneway_tie_m > 0:
-        if seg_length_m is None:
-            raise ValueError("split_graph: oneway_tie_m > 0 needs seg_length_m")
-        tie = _tie_pieces(useg, ufrac, last, np.asarray(seg_length_m, dtype=float), oneway_tie_m)
-        one_way = seg_forward[piece_seg] != seg_backward[piece_seg]
-        both = np.concatenate([np.zeros(int(keep.sum()), dtype=bool), tie & one_way])
-        fwd, bwd = fwd | both, bwd | both
+    fwd = np.concatenate([segments.forward[keep], segments.forward[piece_seg]])
+    bwd = np.concatenate([segments.backward[keep], segments.backward[piece_seg]])
     tail = np.concatenate([a[fwd], b[bwd]])
     head = np.concatenate([b[fwd], a[bwd]])
     cost = np.concatenate([cost[fwd], cost[bwd]])
     tail, head, cost = cheapest_parallel(tail, head, cost)
     return SplitGraph(tail, head, cost, point_node, n_nodes + k, useg, ufrac)
-
-
-def _tie_pieces(
-    useg: IntArray, ufrac: FloatArray, last: BoolArray, seg_length_m: FloatArray, tie_m: float
-) -> BoolArray:
-    """Which pieces of :func:`split_graph` lie inside a tie run.
-
-    Pieces are ordered as there: the piece ending at each snap place, then
-    each segment's last piece (last place to ``v``). A piece at least
-    ``tie_m`` long always ends a run, so runs of shorter pieces shorter than
-    ``tie_m`` in all are one run each; longer ones (rare) are split greedily.
-    """
-    k, n_last = ufrac.size, int(last.sum())
-    if k == 0:
-        return np.zeros(0, dtype=bool)
-    # order along the segments: each segment's pieces to its snaps, then its last piece
-    n_ends = np.cumsum(last, dtype=np.int64)
-    pos_in = np.arange(k) + n_ends - last.astype(np.int64)
-    pos_last = np.flatnonzero(last) + n_ends[last]
-    prev = np.r_[0.0, ufrac[:-1]]
-    prev[np.r_[True, useg[1:] != useg[:-1]]] = 0.0
-    length = np.empty(k + n_last)
-    length[pos_in] = (ufrac - prev) * seg_length_m[useg]
-    length[pos_last] = (1.0 - ufrac[last]) * seg_length_m[useg[last]]
-    seg = np.empty(k + n_last, dtype=np.int64)
-    seg[pos_in], seg[pos_last] = useg, useg[last]
-    short = length < tie_m
-    start = short & np.r_[True, (~short[:-1]) | (seg[1:] != seg[:-1])]
-    run = np.cumsum(start) - 1
-    in_run = short.copy()
-    total = np.bincount(run[short], weights=length[short], minlength=int(start.sum()))
-    for r in np.flatnonzero(total >= tie_m):  # long runs: greedy from their start
-        members = np.flatnonzero(short & (run == r))
-        walked = 0.0
-        for i in members:
-            walked += length[i]
-            if walked >= tie_m:
-                in_run[i], walked = False, 0.0
-    return np.concatenate([in_run[pos_in], in_run[pos_last]])
 
 
 def cheapest_parallel(
@@ -505,6 +553,8 @@ class ReachGraph:
 
     Attributes
     ----------
+    segments
+        The segments it was built from.
     split
         The street edges with snap nodes (forward direction).
     reversed_costs
@@ -515,91 +565,171 @@ class ReachGraph:
         Snap node (``-1`` off-network) and access cost of each demand point.
     facility_node
         Own node of each facility, ``-1`` when off-network.
+    oneway_tie_m
+        The one-way tie used (:func:`facility_entries`).
     """
 
+    segments: Segments
     split: SplitGraph
     reversed_costs: csr_matrix
     node_xy: FloatArray
     demand_node: IntArray
     demand_access: FloatArray
     facility_node: IntArray
+    oneway_tie_m: float
 
     @property
     def n_demand(self) -> int:
         """Number of demand points."""
         return int(self.demand_node.size)
 
+    def places(self, segment: int) -> tuple[FloatArray, IntArray]:
+        """Positions (0 at ``u`` .. 1 at ``v``) and nodes of the places on a segment, in order."""
+        sp = self.split
+        lo, hi = np.searchsorted(sp.snap_segment, [segment, segment + 1])
+        seg = self.segments
+        frac = np.r_[0.0, sp.snap_fraction[lo:hi], 1.0]
+        nodes = np.r_[seg.u[segment], seg.n_nodes + np.arange(lo, hi), seg.v[segment]]
+        return frac, nodes.astype(np.int64)
+
+
+def _ties(rg: ReachGraph, segment: int, x: float) -> list[tuple[int, float]]:
+    """Places a facility at position ``x`` of a one-way segment lies behind by less than the tie.
+
+    Each comes with the cost of riding back from it to ``x`` (METHOD.md, "One-way streets").
+    """
+    seg = rg.segments
+    if not seg.one_way[segment] or rg.oneway_tie_m <= 0 or seg.length_m[segment] <= 0:
+        return []
+    frac, nodes = rg.places(segment)
+    reach = rg.oneway_tie_m / seg.length_m[segment]
+    ahead = frac - x if seg.forward[segment] else x - frac
+    near = (ahead > 0) & (ahead < reach)
+    return [
+        (int(n), float(a * seg.cost[segment]))
+        for n, a in zip(nodes[near], ahead[near], strict=True)
+    ]
+
+
+def facility_entries(
+    rg: ReachGraph, facilities: Joined, own: bool = True
+) -> tuple[IntArray, IntArray, FloatArray]:
+    """The nodes from which each facility is entered, with the cost from there to it.
+
+    A facility is entered from its snap place through its egress leg. With
+    ``own`` (for a facility not in the graph), its place is found among the
+    graph's places: the node there, or the nodes before and after it on its
+    segment in the directions the segment allows, with the cost of the piece
+    between. On a one-way segment, places the facility lies behind by less
+    than the graph's ``oneway_tie_m`` enter it too, at the cost of riding
+    back (METHOD.md, "One-way streets"); a facility at a node is behind the
+    places near that node on every one-way segment leaving it.
+
+    Parameters
+    ----------
+    rg
+        The graph.
+    facilities
+        Facilities with their egress legs.
+    own
+        Whether to include the entries through the facility's own place.
+
+    Returns
+    -------
+    facility, node, cost
+        One row per entry.
+    """
+    seg = rg.segments
+    rows: list[tuple[int, int, float]] = []
+    for k in np.flatnonzero(facilities.snaps.segment >= 0):
+        s, x = int(facilities.snaps.segment[k]), float(facilities.snaps.fraction[k])
+        egress = float(facilities.leg[k])
+        if x <= 0.0 or x >= 1.0:
+            node = int(seg.u[s] if x <= 0.0 else seg.v[s])
+            entries = [(node, 0.0)] if own else []
+            for t, pos in seg.one_way_at.get(node, []):
+                entries += _ties(rg, t, pos)
+        else:
+            entries = _own_entries(rg, s, x) if own else []
+            entries += _ties(rg, s, x)
+        rows += [(int(k), n, c + egress) for n, c in entries]
+    if not rows:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0)
+    k_, n_, c_ = zip(*rows, strict=True)
+    return np.array(k_, np.int64), np.array(n_, np.int64), np.array(c_, float)
+
+
+def _own_entries(rg: ReachGraph, s: int, x: float) -> list[tuple[int, float]]:
+    """The node at position ``x`` of segment ``s``, or the nodes around it, with piece costs."""
+    seg = rg.segments
+    frac, nodes = rg.places(s)
+    i = int(np.searchsorted(frac, x))
+    if frac[i] == x:
+        return [(int(nodes[i]), 0.0)]
+    out = []
+    if seg.forward[s]:
+        out.append((int(nodes[i - 1]), float((x - frac[i - 1]) * seg.cost[s])))
+    if seg.backward[s]:
+        out.append((int(nodes[i]), float((frac[i] - x) * seg.cost[s])))
+    return out
+
 
 def build_reach_graph(
-    node_xy: FloatArray,
-    seg_u: IntArray,
-    seg_v: IntArray,
-    seg_cost: FloatArray,
-    seg_forward: BoolArray,
-    seg_backward: BoolArray,
-    demand_snaps: Snaps,
-    demand_access_cost: FloatArray,
-    facility_snaps: Snaps,
-    facility_egress_cost: FloatArray,
+    segments: Segments,
+    demand: Joined,
+    facilities: Joined,
     oneway_tie_m: float = ONEWAY_TIE_M,
-    seg_length_m: FloatArray | None = None,
 ) -> ReachGraph:
     """Join demand points and facilities to the network.
 
     Parameters
     ----------
-    node_xy
-        ``(n_nodes, 2)`` node coordinates, metres.
-    seg_u, seg_v, seg_cost, seg_forward, seg_backward
-        Segments with their cost (e.g. seconds at the mode's speed, or metres).
-    demand_snaps, facility_snaps
-        Snaps of demand points and facilities (off-network entries ignored).
-    demand_access_cost, facility_egress_cost
-        Cost of each point's straight leg to its snap, same unit as ``seg_cost``.
+    segments
+        The network's segments with their cost (e.g. seconds at the mode's speed, or metres).
+    demand, facilities
+        Demand points and facilities with the cost of their straight legs, in
+        the unit of the segments' cost (off-network points are ignored).
     oneway_tie_m
-        Tie runs on one-way segments (:func:`split_graph`), metres; 0: none.
-    seg_length_m
-        Segment lengths, metres; default: straight between the end nodes.
+        The one-way tie, metres (:func:`facility_entries`); 0: none.
 
     Returns
     -------
     ReachGraph
     """
-    node_xy = np.asarray(node_xy, dtype=float)
-    n_nodes = node_xy.shape[0]
-    nd = demand_snaps.segment.size
-    if seg_length_m is None:
-        seg_length_m = np.hypot(*(node_xy[np.asarray(seg_v)] - node_xy[np.asarray(seg_u)]).T)
+    nd = len(demand)
     split = split_graph(
-        n_nodes,
-        seg_u,
-        seg_v,
-        seg_cost,
-        seg_forward,
-        seg_backward,
-        np.concatenate([demand_snaps.segment, facility_snaps.segment]),
-        np.concatenate([demand_snaps.fraction, facility_snaps.fraction]),
-        seg_length_m,
-        oneway_tie_m,
+        segments,
+        np.concatenate([demand.snaps.segment, facilities.snaps.segment]),
+        np.concatenate([demand.snaps.fraction, facilities.snaps.fraction]),
     )
     dnode, fsnap = split.point_node[:nd], split.point_node[nd:]
     fon = np.flatnonzero(fsnap >= 0)
     facility_node = np.full(fsnap.size, -1, dtype=np.int64)
     facility_node[fon] = split.n_nodes + np.arange(fon.size)
     n_total = split.n_nodes + fon.size
-    egress = np.asarray(facility_egress_cost, dtype=float)
-    # reversed graph: edge a -> b stored at (b, a); facility snap -> facility node
-    rows = np.concatenate([split.head, facility_node[fon]])
-    cols = np.concatenate([split.tail, fsnap[fon]])
-    data = np.concatenate([split.cost, egress[fon]])
-    graph = csr_matrix((data, (rows, cols)), shape=(n_total, n_total))
-    u, v = np.asarray(seg_u), np.asarray(seg_v)
     f = split.snap_fraction[:, None]
-    snap_xy = node_xy[u[split.snap_segment]] * (1 - f) + node_xy[v[split.snap_segment]] * f
-    access = np.where(dnode >= 0, np.asarray(demand_access_cost, dtype=float), np.inf)
-    return ReachGraph(
-        split, graph, np.concatenate([node_xy, snap_xy]), dnode, access, facility_node
+    xy = segments.node_xy
+    snap_xy = xy[segments.u[split.snap_segment]] * (1 - f) + xy[segments.v[split.snap_segment]] * f
+    access = np.where(dnode >= 0, np.asarray(demand.leg, dtype=float), np.inf)
+    shell = ReachGraph(
+        segments,
+        split,
+        csr_matrix((n_total, n_total)),
+        np.concatenate([xy, snap_xy]),
+        dnode,
+        access,
+        facility_node,
+        float(oneway_tie_m),
     )
+    tk, tn, tc = facility_entries(shell, facilities, own=False)
+    tie_rows, tie_cols, tie_cost = cheapest_parallel(facility_node[tk], tn, tc)
+    # reversed graph: edge a -> b stored at (b, a); facility snap -> facility node; ties
+    egress = np.asarray(facilities.leg, dtype=float)
+    rows = np.concatenate([split.head, facility_node[fon], tie_rows])
+    cols = np.concatenate([split.tail, fsnap[fon], tie_cols])
+    data = np.concatenate([split.cost, egress[fon], tie_cost])
+    graph = csr_matrix((data, (rows, cols)), shape=(n_total, n_total))
+    return replace(shell, reversed_costs=graph)
 
 
 @dataclass(frozen=True)
@@ -624,7 +754,13 @@ class Nearest:
     node_cost: FloatArray
 
 
-def nearest(rg: ReachGraph, facility_group: IntArray, n_groups: int) -> Nearest:
+def nearest(
+    rg: ReachGraph,
+    facility_group: IntArray,
+    n_groups: int,
+    groups: IntArray | None = None,
+    active: BoolArray | None = None,
+) -> Nearest:
     """One multi-source Dijkstra pass per group: cost to, and index of, the nearest facility.
 
     Parameters
@@ -635,6 +771,10 @@ def nearest(rg: ReachGraph, facility_group: IntArray, n_groups: int) -> Nearest:
         Group (category) index ``0 .. n_groups-1`` of each facility.
     n_groups
         Number of groups.
+    groups
+        Only these groups are computed (the others stay unreachable); default: all.
+    active
+        Which facilities count (e.g. not the removed ones); default: all.
 
     Returns
     -------
@@ -650,8 +790,9 @@ def nearest(rg: ReachGraph, facility_group: IntArray, n_groups: int) -> Nearest:
     # facility nodes are numbered in facility order after the street nodes
     on_fac = np.flatnonzero(rg.facility_node >= 0)
     first_node = rg.split.n_nodes
-    for g in range(n_groups):
-        fac = np.flatnonzero((facility_group == g) & (rg.facility_node >= 0))
+    use = rg.facility_node >= 0 if active is None else (rg.facility_node >= 0) & active
+    for g in range(n_groups) if groups is None else groups:
+        fac = np.flatnonzero((facility_group == g) & use)
         if fac.size == 0:
             continue
         dist, _, source = dijkstra(
@@ -670,44 +811,17 @@ def nearest(rg: ReachGraph, facility_group: IntArray, n_groups: int) -> Nearest:
 
 
 def nearest_costs(
-    n_nodes: int,
-    seg_u: IntArray,
-    seg_v: IntArray,
-    seg_cost: FloatArray,
-    seg_forward: BoolArray,
-    seg_backward: BoolArray,
-    demand_snaps: Snaps,
-    demand_access_cost: FloatArray,
-    facility_snaps: Snaps,
-    facility_egress_cost: FloatArray,
+    segments: Segments,
+    demand: Joined,
+    facilities: Joined,
     facility_group: IntArray,
     n_groups: int,
     oneway_tie_m: float = ONEWAY_TIE_M,
-    seg_length_m: FloatArray | None = None,
 ) -> FloatArray:
     """Cost from every demand point to the nearest facility of every group.
 
     A shortcut for :func:`build_reach_graph` then :func:`nearest` when only the
-    costs matter and node coordinates are not at hand.
-
-    Parameters
-    ----------
-    n_nodes
-        Number of network nodes.
-    seg_u, seg_v, seg_cost, seg_forward, seg_backward
-        Segments with their cost (e.g. seconds at the mode's speed, or metres).
-    demand_snaps, facility_snaps
-        Snaps of demand points and facilities (off-network entries ignored).
-    demand_access_cost, facility_egress_cost
-        Cost of each point's straight leg to its snap, same unit as ``seg_cost``.
-    facility_group
-        Group (category) index ``0 .. n_groups-1`` of each facility.
-    n_groups
-        Number of groups.
-    oneway_tie_m
-        Tie runs on one-way segments (:func:`split_graph`), metres; 0: none.
-    seg_length_m
-        Segment lengths, metres; default: ``seg_cost`` (costs in metres).
+    costs matter.
 
     Returns
     -------
@@ -721,27 +835,13 @@ def nearest_costs(
     40 % of the way, 5 m from the line:
 
     >>> import numpy as np
-    >>> d = Snaps(np.array([0]), np.array([0.0]), np.array([0.0]))
-    >>> f = Snaps(np.array([0]), np.array([0.4]), np.array([5.0]))
-    >>> nearest_costs(2, np.array([0]), np.array([1]), np.array([100.0]),
-    ...               np.array([True]), np.array([True]), d, np.array([0.0]),
-    ...               f, np.array([5.0]), np.array([0]), 1)
+    >>> seg = Segments.from_arrays(np.array([[0.0, 0], [100, 0]]), np.array([0]), np.array([1]))
+    >>> d = Joined(Snaps(np.array([0]), np.array([0.0]), np.array([0.0])), np.array([0.0]))
+    >>> f = Joined(Snaps(np.array([0]), np.array([0.4]), np.array([5.0])), np.array([5.0]))
+    >>> nearest_costs(seg, d, f, np.array([0]), 1)
     array([[45.]])
     """
-    rg = build_reach_graph(
-        np.zeros((n_nodes, 2)),
-        seg_u,
-        seg_v,
-        seg_cost,
-        seg_forward,
-        seg_backward,
-        demand_snaps,
-        demand_access_cost,
-        facility_snaps,
-        facility_egress_cost,
-        oneway_tie_m,
-        np.asarray(seg_cost if seg_length_m is None else seg_length_m, dtype=float),
-    )
+    rg = build_reach_graph(segments, demand, facilities, oneway_tie_m)
     return nearest(rg, np.asarray(facility_group, dtype=np.int64), n_groups).cost
 
 
@@ -777,137 +877,181 @@ def costs_within(
     Examples
     --------
     >>> import numpy as np
-    >>> d = Snaps(np.array([0, 0]), np.array([0.0, 1.0]), np.array([0.0, 0.0]))
-    >>> f = Snaps(np.array([0]), np.array([0.3]), np.array([0.0]))
-    >>> rg = build_reach_graph(np.array([[0.0, 0], [100, 0]]), np.array([0]), np.array([1]),
-    ...     np.array([100.0]), np.array([True]), np.array([True]), d, np.zeros(2), f, np.zeros(1))
+    >>> seg = Segments.from_arrays(np.array([[0.0, 0], [100, 0]]), np.array([0]), np.array([1]))
+    >>> d = Joined(Snaps(np.array([0, 0]), np.array([0.0, 1.0]), np.array([0.0, 0.0])), np.zeros(2))
+    >>> f = Joined(Snaps(np.array([0]), np.array([0.3]), np.array([0.0])), np.zeros(1))
+    >>> rg = build_reach_graph(seg, d, f)
     >>> costs_within(rg, np.array([0]), 50.0).toarray()
     array([[30.,  0.]])
     """
-    from coverage.indicators import TOLERANCE
-
     facilities = np.asarray(facilities, dtype=np.int64)
-    nd = rg.n_demand
-    n_total = rg.reversed_costs.shape[0]
-    don = np.flatnonzero(rg.demand_node >= 0)
-    dn = rg.demand_node[don]
-    acc = rg.demand_access[don]
-    block = max(1, int(block_bytes // (8 * max(n_total, 1))))
-    rows: list[IntArray] = []
-    cols: list[IntArray] = []
-    vals: list[FloatArray] = []
     on = np.flatnonzero(rg.facility_node[facilities] >= 0)
-    for start in range(0, on.size, block):
-        part = on[start : start + block]
-        dist = dijkstra(
-            rg.reversed_costs,
-            directed=True,
-            indices=rg.facility_node[facilities[part]],
-            limit=limit + TOLERANCE,
-        )
-        c = np.atleast_2d(dist)[:, dn] + acc[None, :]
-        r, k = np.nonzero(c <= limit + TOLERANCE)
-        rows.append(part[r])
-        cols.append(don[k])
-        vals.append(c[r, k])
-    if rows:
-        r_all, c_all, v_all = np.concatenate(rows), np.concatenate(cols), np.concatenate(vals)
-    else:
-        r_all = c_all = np.zeros(0, dtype=np.int64)
-        v_all = np.zeros(0)
-    out = csr_matrix((v_all, (r_all, c_all)), shape=(facilities.size, nd))
-    # csr_matrix drops nothing but may hold explicit zeros: keep them (a facility on the spot)
-    return out
+    nodes = rg.facility_node[facilities[on]]
+    return _demand_within(rg, on, nodes, np.zeros(on.size), facilities.size, limit, block_bytes)
 
 
-def reachable_pieces(rg: ReachGraph, node_cost: FloatArray, budget: float) -> FloatArray:
-    """The parts of street edges from which a facility is reached within ``budget``.
+def costs_to_new(
+    rg: ReachGraph, facilities: Joined, limit: float, block_bytes: int = 1 << 28
+) -> csr_matrix:
+    """Cost from every demand point to facilities *not* in the graph, within ``limit``.
 
-    For a directed edge ``a -> b`` of cost ``c``, a point at fraction ``x`` from
-    ``a`` reaches the facility through ``b`` at cost ``(1 - x) c + D[b]``; the
-    piece with that cost within the budget runs from ``x0 = 1 - (budget - D[b]) / c``
-    to ``b``. A two-way street has both directions, so both ends contribute.
-    The access leg from off the street is not counted (display only).
+    Each new facility is entered from the graph's nodes around its snap place
+    (:func:`facility_entries`); bounded passes from those nodes, each offset by
+    its entry cost, give what a graph rebuilt with the facility would, so a
+    what-if need not rebuild the graph. A facility at the same place as an
+    existing one costs the same.
 
     Parameters
     ----------
     rg
         The joined graph.
-    node_cost
-        Cost from each network and snap node to the nearest facility (a row of
-        :attr:`Nearest.node_cost`).
-    budget
-        The threshold, same unit.
+    facilities
+        The new facilities with their egress legs (snapped with the graph's index).
+    limit, block_bytes
+        As for :func:`costs_within`.
+
+    Returns
+    -------
+    scipy.sparse.csr_matrix
+        ``(len(facilities), n_demand)`` costs within ``limit``.
+
+    Examples
+    --------
+    A facility at 30 m on a 100 m street, added to a graph built without it:
+
+    >>> import numpy as np
+    >>> seg = Segments.from_arrays(np.array([[0.0, 0], [100, 0]]), np.array([0]), np.array([1]))
+    >>> d = Joined(Snaps(np.array([0, 0]), np.array([0.0, 1.0]), np.array([0.0, 0.0])), np.zeros(2))
+    >>> rg = build_reach_graph(seg, d, Joined.none())
+    >>> f = Joined(Snaps(np.array([0]), np.array([0.3]), np.array([2.0])), np.array([2.0]))
+    >>> costs_to_new(rg, f, 100.0).toarray()
+    array([[32., 72.]])
+    """
+    k, node, cost = facility_entries(rg, facilities)
+    return _demand_within(rg, k, node, cost, len(facilities), limit, block_bytes)
+
+
+def _demand_within(
+    rg: ReachGraph,
+    owner: IntArray,
+    source: IntArray,
+    offset: FloatArray,
+    n_rows: int,
+    limit: float,
+    block_bytes: int,
+) -> csr_matrix:
+    """Per row, the least of ``offset + cost(demand -> source)`` over the row's sources, within ``limit``."""
+    nd = rg.n_demand
+    don = np.flatnonzero(rg.demand_node >= 0)
+    dn = rg.demand_node[don]
+    acc = rg.demand_access[don]
+    block = max(1, int(block_bytes // (8 * max(rg.reversed_costs.shape[0], 1))))
+    parts: list[tuple[IntArray, IntArray, FloatArray]] = []
+    for start in range(0, source.size, block):
+        part = slice(start, start + block)
+        dist = dijkstra(
+            rg.reversed_costs, directed=True, indices=source[part], limit=limit + TOLERANCE
+        )
+        c = np.atleast_2d(dist)[:, dn] + acc[None, :] + offset[part, None]
+        r, j = np.nonzero(c <= limit + TOLERANCE)
+        parts.append((owner[part][r], don[j], c[r, j]))
+    if parts:
+        r_all = np.concatenate([p[0] for p in parts])
+        c_all = np.concatenate([p[1] for p in parts])
+        v_all = np.concatenate([p[2] for p in parts])
+    else:
+        r_all = c_all = np.zeros(0, dtype=np.int64)
+        v_all = np.zeros(0)
+    # a row with several sources keeps its least cost per demand point
+    r_all, c_all, v_all = cheapest_parallel(r_all, c_all, v_all)
+    # csr_matrix keeps explicit zeros (a demand point at the facility)
+    return csr_matrix((v_all, (r_all, c_all)), shape=(n_rows, nd))
+
+
+def new_node_costs(rg: ReachGraph, facilities: Joined, limit: float) -> FloatArray:
+    """Cost from every street and snap node to each facility not in the graph, within ``limit``.
+
+    Bounded passes from each facility's entries (:func:`facility_entries`),
+    offset by the entry cost; ``inf`` beyond ``limit`` and for off-network
+    facilities.
 
     Returns
     -------
     ndarray
-        ``(n_pieces, 2, 2)`` start and end coordinates of each reachable piece.
+        ``(len(facilities), n_street_nodes)``.
     """
-    sp = rg.split
-    left = budget - node_cost[sp.head]
-    ok = left >= 0
-    tail, head, c, left = sp.tail[ok], sp.head[ok], sp.cost[ok], left[ok]
-    frac = np.where(c > 0, np.clip(1.0 - left / np.where(c > 0, c, 1.0), 0.0, 1.0), 0.0)
-    a, b = rg.node_xy[tail], rg.node_xy[head]
-    start = a + (b - a) * frac[:, None]
-    return np.stack([start, b], axis=1)
+    n_street = rg.node_xy.shape[0]
+    out = np.full((len(facilities), n_street), np.inf)
+    k, node, cost = facility_entries(rg, facilities)
+    if k.size == 0:
+        return out
+    sources, row = np.unique(node, return_inverse=True)
+    dist = np.atleast_2d(
+        dijkstra(rg.reversed_costs, directed=True, indices=sources, limit=limit + TOLERANCE)
+    )[:, :n_street]
+    for e in range(k.size):
+        np.minimum(out[k[e]], dist[row[e]] + cost[e], out=out[k[e]])
+    out[out > limit + TOLERANCE] = np.inf
+    return out
 
 
-def service_area_polygon(pieces: FloatArray, buffer_m: float, cell_m: float | None = None) -> Any:
-    """Draw a band of ``buffer_m`` around reachable street pieces, for display only.
+def nearest_what_if(
+    rg: ReachGraph,
+    base: Nearest,
+    facility_group: IntArray,
+    keep: BoolArray,
+    new: Joined,
+    new_group: IntArray,
+    n_groups: int,
+    limit: float,
+) -> tuple[Nearest, FloatArray]:
+    """The nearest facility of each group with some of the graph's facilities removed and new ones added.
 
-    Buffering tens of thousands of lines one by one and dissolving them takes
-    GEOS seconds to minutes; instead the pieces are sampled onto a grid of
-    ``cell_m`` cells, every cell within ``buffer_m`` of a street cell is taken
-    (exact Euclidean distance transform), and the cells are turned back into
-    polygons with rasterio and simplified by half a cell. The outline is within
-    about two cells of the exact buffer.
+    Groups that lose a facility get a fresh multi-source pass over the kept
+    ones. A new facility can only shorten costs within its reach: one pass
+    bounded by ``limit`` from it (:func:`new_node_costs`) and a minimum with
+    the costs held is exact for every cost up to ``limit``; beyond it the
+    held cost stays (an upper bound).
 
     Parameters
     ----------
-    pieces
-        ``(n, 2, 2)`` pieces from :func:`reachable_pieces`, metres.
-    buffer_m
-        Half-width of the band, metres.
-    cell_m
-        Grid cell, metres; default ``buffer_m / 4``.
+    rg, base
+        The graph and its :func:`nearest` result over all its facilities.
+    facility_group
+        Group of each of the graph's facilities.
+    keep
+        Which of the graph's facilities stay.
+    new, new_group
+        The added facilities (snapped with the graph's index) and their groups.
+    n_groups
+        Number of groups, at least ``base``'s (new groups are appended).
+    limit
+        The largest cost that matters (the largest threshold in use).
 
     Returns
     -------
-    shapely geometry
-        A Polygon or MultiPolygon; empty when there is no piece.
+    nearest, new_nodes
+        Facility indices count the graph's facilities first, then the new
+        ones; ``new_nodes`` as :func:`new_node_costs`.
     """
-    from rasterio import features
-    from rasterio.transform import Affine
-    from scipy import ndimage
-
-    pieces = np.asarray(pieces, dtype=float).reshape(-1, 2, 2)
-    if pieces.shape[0] == 0:
-        return shapely.Polygon()
-    cell = float(cell_m) if cell_m else buffer_m / 4.0
-    pad = buffer_m + 2 * cell
-    lo = pieces.reshape(-1, 2).min(axis=0) - pad
-    hi = pieces.reshape(-1, 2).max(axis=0) + pad
-    ncol = int(np.ceil((hi[0] - lo[0]) / cell))
-    nrow = int(np.ceil((hi[1] - lo[1]) / cell))
-    # sample each piece every half cell, ends included
-    a, b = pieces[:, 0], pieces[:, 1]
-    n = np.ceil(np.hypot(*(b - a).T) / (cell / 2)).astype(np.int64) + 2
-    idx = np.repeat(np.arange(pieces.shape[0]), n)
-    step = np.arange(n.sum()) - np.repeat(np.cumsum(n) - n, n)
-    t = step / np.repeat(n - 1, n)
-    xy = a[idx] + (b[idx] - a[idx]) * t[:, None]
-    col = ((xy[:, 0] - lo[0]) / cell).astype(np.int64)
-    row = ((hi[1] - xy[:, 1]) / cell).astype(np.int64)
-    off_street = np.ones((nrow, ncol), dtype=bool)
-    off_street[row, col] = False
-    # a cell is drawn whole: take cells whose centre is within the band less a quarter cell (measured: unbiased area)
-    near = ndimage.distance_transform_edt(off_street) * cell <= max(buffer_m - cell / 4, 0.0)
-    transform = Affine(cell, 0.0, lo[0], 0.0, -cell, hi[1])
-    polys = [
-        shapely.geometry.shape(geom)
-        for geom, _ in features.shapes(near.astype(np.uint8), mask=near, transform=transform)
-    ]
-    area = shapely.MultiPolygon(polys) if len(polys) > 1 else polys[0]
-    return shapely.make_valid(shapely.simplify(area, cell / 2))
+    nd, g0 = base.cost.shape
+    cost = np.full((nd, n_groups), np.inf)
+    which = np.full((nd, n_groups), -1, dtype=np.int64)
+    node_cost = np.full((n_groups, base.node_cost.shape[1]), np.inf)
+    cost[:, :g0], which[:, :g0], node_cost[:g0] = base.cost, base.facility, base.node_cost
+    lost = np.unique(facility_group[~keep])
+    if lost.size:
+        again = nearest(rg, facility_group, g0, groups=lost, active=keep)
+        cost[:, lost], which[:, lost] = again.cost[:, lost], again.facility[:, lost]
+        node_cost[lost] = again.node_cost[lost]
+    new_nodes = new_node_costs(rg, new, limit)
+    don = np.flatnonzero(rg.demand_node >= 0)
+    nf = rg.facility_node.size
+    for j in np.flatnonzero(new.snaps.segment >= 0):
+        g = int(new_group[j])
+        np.minimum(node_cost[g], new_nodes[j], out=node_cost[g])
+        d = new_nodes[j][rg.demand_node[don]] + rg.demand_access[don]
+        better = d < cost[don, g]
+        cost[don[better], g] = d[better]
+        which[don[better], g] = nf + j
+    return Nearest(cost, which, node_cost), new_nodes

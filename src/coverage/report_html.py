@@ -33,8 +33,8 @@ from coverage.catalogue import AccessIndicator, indicator_label
 from coverage.categories import MODE_LABELS as _MODES
 from coverage.categories import STATUS_LABELS as _STATUS
 from coverage.categories import label as category_label
-from coverage.indicators import TOLERANCE
 from coverage.maps import PALETTE
+from coverage.terms import TOLERANCE
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure

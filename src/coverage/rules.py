@@ -23,8 +23,9 @@ import numpy.typing as npt
 import pandas as pd
 
 from coverage.catalogue import RuleIndicator
-from coverage.indicators import TOLERANCE, indicator_frame, scopes_of, target_columns, targets_for
+from coverage.indicators import indicator_frame, indicator_row, scopes_of, targets_for
 from coverage.targets import Target
+from coverage.terms import TOLERANCE
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
@@ -293,38 +294,29 @@ def evaluate_rules(
                 note = chk.detail[j] or (
                     f"{rule.measure} {chk.measure[j]:.4g}" if np.isfinite(chk.measure[j]) else note
                 )
-            for target in targets_for(targets, rule.id, scope_kind):
-                if n == 0:
-                    value, status, gap = (
-                        np.nan,
-                        ("no data" if (chk.applies & mask).any() else "not applicable"),
-                        np.nan,
-                    )
-                else:
-                    value = ok / n
-                    if target is None:
-                        status, gap = "no target", np.nan
-                    else:
-                        met = value >= target.target - TOLERANCE
-                        status, gap = ("met" if met else "short"), target.target - value
-                rows.append(
-                    {
-                        "indicator": rule.id,
-                        "scope": scope,
-                        "mode": "rule",
-                        "minutes_or_metres": np.nan,
-                        "categories": "+".join(rule.categories),
-                        "value": value,
-                        "status": status,
-                        "gap": gap,
-                        "covered_population": float(residents[chk.complies & mask].sum()),
-                        "total_population": float(residents[counted & mask].sum()),
-                        "communities_fully_covered": ok,
-                        "communities_with_residents": n,
-                        "note": note,
-                        **target_columns(target),
-                    }
+            empty = "no data" if (chk.applies & mask).any() else "not applicable"
+            people = (
+                float(residents[chk.complies & mask].sum()),
+                float(residents[counted & mask].sum()),
+            )
+            rows += [
+                indicator_row(
+                    indicator=rule.id,
+                    scope=scope,
+                    mode="rule",
+                    threshold=np.nan,
+                    categories=rule.categories,
+                    covered=float(ok),
+                    total=float(n),
+                    target=target,
+                    fully=ok,
+                    counted=n,
+                    note=note,
+                    empty=empty,
+                    population=people,
                 )
+                for target in targets_for(targets, rule.id, scope_kind)
+            ]
     return indicator_frame(rows)
 
 

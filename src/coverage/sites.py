@@ -2,9 +2,10 @@
 
 The GeoDataFrame shell around :mod:`coverage.siting`: candidates (a user layer
 or generated network nodes), coverage sets from the reach engine (bounded
-catchments by time or network distance) or a radius, the existing facilities
-held fixed, the model solved, and a before/after run with the chosen sites
-added to the facilities.
+catchments by time or network distance, on the loaded study's networks) or a
+radius, the existing facilities held fixed, the model solved, and the
+before/after table from a what-if of the loaded study with the chosen sites
+added (no second run).
 """
 
 from __future__ import annotations
@@ -20,11 +21,10 @@ import scipy.sparse as sp
 import shapely
 from scipy.spatial import cKDTree
 
-from coverage.config import Siting, Study
+from coverage.config import Siting
 from coverage.errors import StudyFileError
-from coverage.inputs import _check_geometry, check_near_communities, convert_datum, read_layer
-from coverage.pipeline import StudyResult, run_study
-from coverage.reach import SegmentIndex, build_reach_graph, costs_within
+from coverage.inputs import check_geometry, check_near_communities, convert_datum, read_layer
+from coverage.pipeline import LoadedStudy, StudyResult
 from coverage.siting import (
     Solution,
     build_order,
@@ -107,7 +107,7 @@ def read_candidates(path: Path, crs: str, datum: str = "wgs84") -> gpd.GeoDataFr
     gdf = read_layer(path, layer).reset_index(drop=True)
     gdf["_row"] = (gdf.index + 1).astype(str)
     id_col = next((c for c in ("candidate_id", "id", "name") if c in gdf.columns), "_row")
-    _check_geometry(gdf, layer, id_col, ("Point", "Polygon", "MultiPolygon"))
+    check_geometry(gdf, layer, id_col, ("Point", "Polygon", "MultiPolygon"))
     gdf, _ = convert_datum(gdf, datum, layer, id_col)
     ids = gdf[id_col].astype(str)
     if ids.duplicated().any():
@@ -169,7 +169,7 @@ def existing_coverage(result: StudyResult, s: Siting) -> np.ndarray:
 
 
 def coverage_sets(
-    result: StudyResult, s: Siting, cand_xy: np.ndarray
+    loaded: LoadedStudy, s: Siting, cand_xy: np.ndarray
 ) -> tuple[sp.csr_array, np.ndarray]:
     """Which demand points each candidate covers under the siting rule.
 
@@ -180,7 +180,7 @@ def coverage_sets(
         the reach engine, or a radius); each candidate's snapping distance
         (NaN for the radius rule and for candidates off the network).
     """
-    dem = result.demand.points
+    dem = loaded.result.demand.points
     demand_xy = np.column_stack([dem.geometry.x, dem.geometry.y])
     nd, nc = len(demand_xy), len(cand_xy)
     if s.mode == "straight":
@@ -192,36 +192,10 @@ def coverage_sets(
             shape=(nd, nc),
         )
         return cover, np.full(nc, np.nan)
-    mode = s.mode
-    net = result.networks[mode]
-    reach = result.reach[mode]
-    allowed = net.seg_main if result.study.network.component == "largest" else None
-    index = SegmentIndex(net, allowed)
-    snaps = index.snap(cand_xy, reach.snap_limit_m)
-    dsnap = reach.demand_snaps
-    if s.minutes > 0:
-        speed_ms = reach.speed_kmh / 3.6
-        seg_cost = net.segment_seconds(reach.speed_kmh, reach.highway_kmh)
-        d_cost, c_cost, limit = dsnap.access_m / speed_ms, snaps.access_m / speed_ms, s.minutes * 60
-    else:
-        seg_cost = net.seg_length_m
-        d_cost, c_cost, limit = dsnap.access_m, snaps.access_m, s.metres
-    rg = build_reach_graph(
-        net.node_xy,
-        net.seg_u,
-        net.seg_v,
-        seg_cost,
-        net.seg_forward,
-        net.seg_backward,
-        dsnap,
-        d_cost,
-        snaps,
-        c_cost,
-        result.study.snapping.oneway_tie_m,
-        net.seg_length_m,
-    )
-    within = costs_within(rg, np.arange(nc), limit)
-    cover = sp.csr_array(within.T.tocsr())
+    by_time = s.minutes > 0
+    limit = s.minutes * 60 if by_time else s.metres
+    within, snaps = loaded.costs_to_points(cand_xy, s.mode, limit, metres=not by_time)
+    cover = sp.csr_array(within)
     snap_m = np.where(snaps.on_network, snaps.access_m, np.nan)
     return cover, snap_m
 
@@ -231,60 +205,38 @@ def _pieces_area(result: StudyResult, mask: np.ndarray) -> shapely.Geometry:
     return shapely.union_all(pieces) if len(pieces) else shapely.Polygon()
 
 
-def site_study(study: Study, result: StudyResult) -> SitingResult:
-    """Propose (``mclp``, ``set_cover``) or test (``test``) sites and rerun with them.
+def site_study(loaded: LoadedStudy, settings: Siting | None = None) -> SitingResult:
+    """Propose (``mclp``, ``set_cover``) or test (``test``) sites; before/after by a what-if.
 
     Parameters
     ----------
-    study
-        The study (its ``[siting]`` section).
-    result
-        The finished run of the study without the new sites.
+    loaded
+        The loaded study (its result is the "before").
+    settings
+        The siting settings; default: the study's ``[siting]``.
 
     Returns
     -------
     SitingResult
     """
-    s = study.siting
+    s = settings or loaded.study.siting
+    result = loaded.result
     notes: list[str] = []
     dem = result.demand.points
     pop = dem["population"].to_numpy(dtype=float)
     kinds = result.communities.set_index("community_id")["kind"]
     kind = dem["community_id"].map(kinds).to_numpy()
     counted = np.ones(len(pop), dtype=bool) if s.scope == "all" else kind == s.scope
-    # candidates
-    if s.candidates:
-        path = Path(s.candidates)
-        if study.source is not None and not path.is_absolute():
-            path = study.source.parent / path
-        if not path.is_file():
-            raise StudyFileError(f"siting.candidates file not found: {path}")
-        cands = read_candidates(path, result.crs, study.datum.candidates)
-        notes += check_near_communities(result.communities, cands, "candidates")
-    else:
-        cands = None
     # coverage by existing facilities first (needed for generated candidates in shortfalls)
     existing = existing_coverage(result, s)
     weight = np.where(counted & ~existing, pop, 0.0)
-    if cands is None:
-        if s.within == "shortfall":
-            area = _pieces_area(result, weight > 0)
-        else:
-            area = shapely.union_all(result.communities.geometry.values)
-        cands = generate_candidates(result, s.spacing_m, area)
-        notes.append(
-            f"{len(cands)} candidates generated: walk-network nodes every {s.spacing_m:g} m "
-            f"inside the {'uncovered demand' if s.within == 'shortfall' else 'study area'}"
-        )
-    if len(cands) == 0:
-        raise StudyFileError("siting: there are no candidate sites (check candidates / within)")
+    cands = _candidates(loaded, s, weight, notes)
     cand_xy = np.column_stack([cands.geometry.x, cands.geometry.y])
-    cover, snap_m = coverage_sets(result, s, cand_xy)
+    cover, snap_m = coverage_sets(loaded, s, cand_xy)
     cands = cands.assign(snap_distance_m=np.round(snap_m, 3))
-    if s.mode != "straight":
-        off = int(np.isnan(snap_m).sum())
-        if off:
-            notes.append(f"{off} candidates are beyond the snapping limit and can cover no one")
+    off = int(np.isnan(snap_m).sum())
+    if s.mode != "straight" and off:
+        notes.append(f"{off} candidates are beyond the snapping limit and can cover no one")
     total = float(pop[counted].sum())
     before = float(pop[counted & existing].sum())
     red = reduce_problem(cover, weight)
@@ -301,9 +253,86 @@ def site_study(study: Study, result: StudyResult) -> SitingResult:
         solution = _solve(s, red, total, before)
         chosen = red.candidates[solution.chosen] if s.model != "test" else np.arange(len(cands))
     order, inc = build_order(csc, weight, chosen)
+    sites = _sites_frame(cands, csc, weight, order, inc, before, total, result.crs)
+    if s.model == "test" and len(order) <= 30:
+        notes += _best_k(sites, red, s)
+    cum = float(inc.sum()) if len(inc) else 0.0
+    figures = {
+        "residents_counted": total,
+        "covered_before": before,
+        "share_before": before / total if total > 0 else float("nan"),
+        "unreachable_by_any_candidate": red.unreachable_weight,
+        "new_covered": cum,
+        "covered_after": before + cum,
+        "share_after": (before + cum) / total if total > 0 else float("nan"),
+    }
+    if "highest feasible" in solution.message or not solution.optimal:
+        notes.append(solution.message)
+    if red.unreachable_weight > 0:
+        notes.append(
+            f"{red.unreachable_weight:,.0f} uncovered residents are out of reach of every candidate"
+        )
+    extra = gpd.GeoDataFrame(
+        {"facility_id": [f"proposed-{c}" for c in sites["candidate_id"]], "category": s.category},
+        geometry=sites.geometry.values,
+        crs=result.crs,
+    )
+    return SitingResult(
+        settings=s,
+        rule=describe_rule(s),
+        candidates=cands,
+        sites=sites,
+        catchments=_catchments(result, csc, weight, order, sites),
+        solution=solution,
+        sizes=red.sizes,
+        figures=figures,
+        before_after=before_after(result, loaded.what_if(add=extra)),
+        notes=notes,
+    )
+
+
+def _candidates(
+    loaded: LoadedStudy, s: Siting, weight: np.ndarray, notes: list[str]
+) -> gpd.GeoDataFrame:
+    """The user's candidate layer, or walk-network nodes generated in the area asked for."""
+    result, study = loaded.result, loaded.study
+    if s.candidates:
+        path = Path(s.candidates)
+        if study.source is not None and not path.is_absolute():
+            path = study.source.parent / path
+        if not path.is_file():
+            raise StudyFileError(f"siting.candidates file not found: {path}")
+        cands = read_candidates(path, result.crs, study.datum.candidates)
+        notes += check_near_communities(result.communities, cands, "candidates")
+    else:
+        if s.within == "shortfall":
+            area = _pieces_area(result, weight > 0)
+        else:
+            area = shapely.union_all(result.communities.geometry.values)
+        cands = generate_candidates(result, s.spacing_m, area)
+        notes.append(
+            f"{len(cands)} candidates generated: walk-network nodes every {s.spacing_m:g} m "
+            f"inside the {'uncovered demand' if s.within == 'shortfall' else 'study area'}"
+        )
+    if len(cands) == 0:
+        raise StudyFileError("siting: there are no candidate sites (check candidates / within)")
+    return cands
+
+
+def _sites_frame(
+    cands: gpd.GeoDataFrame,
+    csc: sp.csc_array,
+    weight: np.ndarray,
+    order: np.ndarray,
+    inc: np.ndarray,
+    before: float,
+    total: float,
+    crs: str,
+) -> gpd.GeoDataFrame:
+    """The chosen sites in build order with :data:`SITE_COLUMNS`."""
     alone = np.array([covered_weight(csc, weight, np.array([c])) for c in order])
     cum = np.cumsum(inc)
-    sites = gpd.GeoDataFrame(
+    return gpd.GeoDataFrame(
         {
             "rank": np.arange(1, len(order) + 1),
             "candidate_id": cands["candidate_id"].to_numpy()[order],
@@ -314,59 +343,25 @@ def site_study(study: Study, result: StudyResult) -> SitingResult:
             "share_after": np.round((before + cum) / total, 6) if total > 0 else np.nan,
         },
         geometry=cands.geometry.values[order],
-        crs=result.crs,
+        crs=crs,
     )
-    if s.model == "test" and len(order) <= 30:
-        # the build order is greedy: beside it, the best any k of the plots can do (exact)
-        best = [
-            milp_max_cover(red.cover, red.weight, k, s.time_limit_s).covered
-            if red.cover.shape[1]
-            else 0.0
-            for k in range(1, len(order) + 1)
+
+
+def _best_k(sites: gpd.GeoDataFrame, red: Any, s: Siting) -> list[str]:
+    """Beside the greedy build order of tested plots, the best any k of them can do (exact)."""
+    best = [
+        milp_max_cover(red.cover, red.weight, k, s.time_limit_s).covered
+        if red.cover.shape[1]
+        else 0.0
+        for k in range(1, len(sites) + 1)
+    ]
+    sites["best_k_new"] = np.round(best, 3)
+    if (sites["best_k_new"] > sites["cumulative_new"] + 1e-6).any():
+        return [
+            "for some k the first k sites in build order cover fewer residents than the "
+            "best k of the candidates (column best_k_new)"
         ]
-        sites["best_k_new"] = np.round(best, 3)
-        if (sites["best_k_new"] > sites["cumulative_new"] + 1e-6).any():
-            notes.append(
-                "for some k the first k sites in build order cover fewer residents than the "
-                "best k of the candidates (column best_k_new)"
-            )
-    catchments = _catchments(result, csc, weight, order, sites)
-    figures = {
-        "residents_counted": total,
-        "covered_before": before,
-        "share_before": before / total if total > 0 else float("nan"),
-        "unreachable_by_any_candidate": red.unreachable_weight,
-        "new_covered": float(cum[-1]) if len(cum) else 0.0,
-        "covered_after": before + (float(cum[-1]) if len(cum) else 0.0),
-    }
-    figures["share_after"] = figures["covered_after"] / total if total > 0 else float("nan")
-    if "highest feasible" in solution.message or not solution.optimal:
-        notes.append(solution.message)
-    if red.unreachable_weight > 0:
-        notes.append(
-            f"{red.unreachable_weight:,.0f} uncovered residents are out of reach of every candidate"
-        )
-    extra = gpd.GeoDataFrame(
-        {
-            "facility_id": [f"proposed-{c}" for c in sites["candidate_id"]],
-            "category": s.category,
-        },
-        geometry=sites.geometry.values,
-        crs=result.crs,
-    )
-    after = run_study(study, extra_facilities=extra)
-    return SitingResult(
-        settings=s,
-        rule=describe_rule(s),
-        candidates=cands,
-        sites=sites,
-        catchments=catchments,
-        solution=solution,
-        sizes=red.sizes,
-        figures=figures,
-        before_after=before_after(result, after),
-        notes=notes,
-    )
+    return []
 
 
 def _p_median(
