@@ -146,10 +146,10 @@ def test_one_way_tie_is_bounded_by_its_length():
     assert tie_costs(two_way, [(502.0, 0.0)], [(500.0, 0.0)])[0] == pytest.approx(2.0)
 
 
-def test_one_way_tie_runs_do_not_chain():
-    # places at 500, 500.4, 500.8, 501.0 on the one-way street: the run starting at 500
-    # takes 500.4 and 500.8 (less than 1 m beyond 500) but not 501.0, so short pieces
-    # cannot be chained into a long ride against the one-way
+def test_one_way_tie_does_not_chain():
+    # residents at 500.4, 500.8 and 501.0 on the one-way street, the facility at 500: the
+    # first two are within 1 m of it, the third is not, and cannot ride back through the
+    # others (only the facility is reached against the one-way)
     net = _one_way_block()
     demand = [(500.4, 0.0), (500.8, 0.0), (501.0, 0.0)]
     out = tie_costs(net, demand, [(500.0, 0.0)])

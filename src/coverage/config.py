@@ -32,7 +32,7 @@ the closest valid key::
     [snapping]
     walk_limit_m = 300.0
     cycle_limit_m = 1000.0
-    oneway_tie_m = 1.0            # points closer than this on a one-way street reach each other
+    oneway_tie_m = 1.0            # one-way street: a facility less than this behind is reached
 
     [indicators]
     service_circle = ["community_service"]     # A1 set S
@@ -128,11 +128,11 @@ class Speeds:
 class Snapping:
     """Largest straight access leg to the network, metres, per mode, and the one-way tie.
 
-    ``oneway_tie_m``: on a one-way segment, points (residents, facilities)
-    less than this far apart along it reach each other along the segment in
-    either direction instead of around the block: two points at the same spot
-    snap to fractions that differ by float noise (METHOD.md, "One-way streets").
-    0 turns the rule off; at most :data:`MAX_ONEWAY_TIE_M`.
+    ``oneway_tie_m``: on a one-way segment, a facility less than this far
+    behind a resident (along the segment) is reached by riding back to it,
+    not round the block: two points at the same spot snap to fractions that
+    differ by float noise (METHOD.md, "One-way streets"). 0 turns the rule
+    off; at most :data:`MAX_ONEWAY_TIE_M`.
     """
 
     walk_limit_m: float = 300.0

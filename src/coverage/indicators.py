@@ -130,72 +130,99 @@ def coverage_by_group(
 
 
 def judge(
-    covered: float, total: float, target: float | None, empty: str = "no residents"
-) -> tuple[float, str, float]:
-    """Value, status and gap (target - value) of ``covered`` out of ``total``.
+    covered: npt.ArrayLike,
+    total: npt.ArrayLike,
+    target: npt.ArrayLike,
+    empty: npt.ArrayLike = "no residents",
+) -> tuple[FloatArray, npt.NDArray[np.object_], FloatArray]:
+    """Value, status and gap (target - value) of ``covered`` out of ``total``, element-wise.
 
     One rule for every row: met when ``covered >= target * total`` up to the
-    comparison tolerance; ``empty`` (``no residents``, ``no data``, ``not
-    applicable``) when nothing is counted.
+    comparison tolerance; no target (NaN): ``no target``; ``empty`` (``no
+    residents``, ``no data``, ``not applicable``) when nothing is counted.
 
     Examples
     --------
-    >>> judge(80.0, 100.0, 0.8)
-    (0.8, 'met', 0.0)
-    >>> judge(0.0, 0.0, 0.8, empty="not applicable")
-    (nan, 'not applicable', nan)
+    >>> value, status, gap = judge([80.0, 0.0, 5.0], [100.0, 0.0, 10.0], [0.8, 0.8, np.nan])
+    >>> value.tolist(), status.tolist(), gap.tolist()[:1]
+    ([0.8, nan, 0.5], ['met', 'no residents', 'no target'], [0.0])
     """
-    if total <= 0:
-        return np.nan, empty, np.nan
-    value = covered / total
-    if target is None:
-        return value, "no target", np.nan
-    met = covered >= target * total - TOLERANCE * max(total, 1.0)
-    return value, "met" if met else "short", target - value
+    cov, tot = np.asarray(covered, dtype=float), np.asarray(total, dtype=float)
+    tgt = np.asarray(target, dtype=float)
+    some = tot > 0
+    value = np.divide(cov, tot, out=np.full(np.broadcast(cov, tot).shape, np.nan), where=some)
+    met = cov >= tgt * tot - TOLERANCE * np.maximum(tot, 1.0)
+    status = np.where(np.isnan(tgt), "no target", np.where(met, "met", "short")).astype(object)
+    status = np.where(some, status, np.broadcast_to(np.asarray(empty, dtype=object), status.shape))
+    gap = np.where(some, tgt - value, np.nan)
+    return value, status.astype(object), gap
 
 
-def indicator_row(
+def indicator_rows(
     *,
     indicator: str,
-    scope: str,
+    scopes: ScopeRows,
     mode: str,
     threshold: float,
     categories: tuple[str, ...],
-    covered: float,
-    total: float,
-    target: Target | None,
-    fully: int,
-    counted: int,
-    note: str,
-    empty: str = "no residents",
-    population: tuple[float, float] | None = None,
-) -> dict[str, object]:
-    """One row of ``indicators.csv`` (:data:`INDICATOR_COLUMNS`), the only place rows are made.
+    covered: FloatArray,
+    total: FloatArray,
+    fully: npt.ArrayLike,
+    counted: npt.ArrayLike,
+    note: npt.ArrayLike,
+    targets: list[Target],
+    empty: npt.ArrayLike = "no residents",
+    population: tuple[FloatArray, FloatArray] | None = None,
+) -> dict[str, np.ndarray]:
+    """Rows of ``indicators.csv`` (:data:`INDICATOR_COLUMNS`) for one indicator: the only place rows are made.
 
-    ``covered`` of ``total`` gives the value and status (:func:`judge`);
-    ``population`` (covered, total residents) is written instead of them when
-    the row counts something else (communities, for rules). ``fully`` and
-    ``counted`` fill ``communities_fully_covered`` / ``communities_with_residents``.
+    One row per scope and per preset with a target for it (:func:`targets_for`;
+    none: one row with an empty ``preset``). ``covered`` of ``total`` per scope
+    gives the value and status (:func:`judge`); ``population`` (covered, total
+    residents per scope) is written instead when the row counts something else
+    (communities, for rules). ``fully`` and ``counted`` fill
+    ``communities_fully_covered`` / ``communities_with_residents``. Columns
+    are returned as arrays; :func:`indicator_frame` makes the table.
     """
-    value, status, gap = judge(covered, total, target.target if target else None, empty)
-    cov_pop, tot_pop = population if population is not None else (covered, total)
-    if total <= 0 and population is None:
-        cov_pop, tot_pop = (np.nan, np.nan) if empty != "no residents" else (covered, total)
+    per_kind = {k: targets_for(targets, indicator, k) for k in set(scopes.kinds)}
+    chosen = [per_kind[k] for k in scopes.kinds]
+    rep = np.repeat(np.arange(len(scopes.names)), [len(t) for t in chosen])
+    flat = [t for ts in chosen for t in ts]
+    n = len(scopes.names)
+
+    def each(values: npt.ArrayLike) -> np.ndarray:
+        return np.broadcast_to(np.asarray(values, dtype=object), (n,))[rep]
+
+    target = np.array([t.target if t else np.nan for t in flat], dtype=float)
+    cov, tot = np.asarray(covered, float)[rep], np.asarray(total, float)[rep]
+    value, status, gap = judge(cov, tot, target, each(empty))
+    pop_cov, pop_tot = population if population is not None else (covered, total)
+    m = rep.size
+
+    def text(values: list[str]) -> np.ndarray:
+        return np.asarray(values, dtype=object).reshape(m)
+
     return {
-        "indicator": indicator,
-        "scope": scope,
-        "mode": mode,
-        "minutes_or_metres": threshold,
-        "categories": "+".join(categories),
+        "indicator": np.full(m, indicator, dtype=object),
+        "scope": np.asarray(scopes.names, dtype=object)[rep],
+        "mode": np.full(m, mode, dtype=object),
+        "minutes_or_metres": np.full(m, float(threshold)),
+        "categories": np.full(m, "+".join(categories), dtype=object),
+        "target": target,
         "value": value,
         "status": status,
         "gap": gap,
-        "covered_population": cov_pop,
-        "total_population": tot_pop,
-        "communities_fully_covered": fully,
-        "communities_with_residents": counted,
-        "note": note,
-        **target_columns(target),
+        "covered_population": np.asarray(pop_cov, float)[rep],
+        "total_population": np.asarray(pop_tot, float)[rep],
+        "communities_fully_covered": each(fully).astype(np.int64),
+        "communities_with_residents": each(counted).astype(np.int64),
+        "target_year": np.array([t.year if t else np.nan for t in flat], dtype=float),
+        "binding": text([t.binding if t else "" for t in flat]),
+        "wording_zh": text([t.wording_zh if t else "" for t in flat]),
+        "wording_en": text([t.wording_en if t else "" for t in flat]),
+        "source": text([t.source if t else "" for t in flat]),
+        "note": each(note),
+        "preset": text([t.preset if t else "" for t in flat]),
     }
 
 
@@ -214,36 +241,56 @@ def targets_for(targets: list[Target], indicator: str, scope_kind: str) -> list[
     return list(chosen.values()) or [None]
 
 
-def scopes_of(
-    scope: str, community_ids: list[str], kinds: npt.NDArray[np.object_]
-) -> list[tuple[str, str, npt.NDArray[np.bool_]]]:
-    """(scope name, scope kind, community mask) for an indicator of a given scope."""
-    nc = len(community_ids)
-    out: list[tuple[str, str, npt.NDArray[np.bool_]]] = []
-    if scope == "all":
-        out.append(("all", "all", np.ones(nc, dtype=bool)))
-        out.append(("urban", "urban", kinds == "urban"))
-        out.append(("rural", "rural", kinds == "rural"))
-    else:
-        out.append((scope, scope, kinds == scope))
-    positions = np.arange(nc)
-    for j, (cid, kind) in enumerate(zip(community_ids, kinds, strict=True)):
-        if scope == "all" or kind == scope:
-            out.append((f"community:{cid}", str(kind), positions == j))
-    return out
+@dataclass(frozen=True)
+class ScopeRows:
+    """The scopes an indicator is reported for: aggregates first, then each community.
 
+    Attributes
+    ----------
+    names
+        ``all``/``urban``/``rural`` (or the one kind an indicator is for), then ``community:<id>``.
+    kinds
+        The kind each scope's targets are looked up by.
+    masks
+        Community masks of the aggregate scopes.
+    communities
+        Positions of the communities listed, in layer order.
+    """
 
-def target_columns(target: Target | None) -> dict[str, object]:
-    """The target's columns of an indicator row."""
-    return {
-        "target": target.target if target else np.nan,
-        "target_year": target.year if target else pd.NA,
-        "binding": target.binding if target else "",
-        "wording_zh": target.wording_zh if target else "",
-        "wording_en": target.wording_en if target else "",
-        "source": target.source if target else "",
-        "preset": target.preset if target else "",
-    }
+    names: list[str]
+    kinds: list[str]
+    masks: list[npt.NDArray[np.bool_]]
+    communities: npt.NDArray[np.int64]
+
+    @classmethod
+    def of(
+        cls,
+        scope: str,
+        community_ids: list[str],
+        kinds: npt.NDArray[np.object_],
+        listed: npt.NDArray[np.bool_] | None = None,
+    ) -> ScopeRows:
+        """Scopes of an indicator for ``all`` communities or one kind; ``listed``
+        limits the communities given a row of their own."""
+        kinds = np.asarray(kinds, dtype=object)
+        if scope == "all":
+            aggs = [("all", np.ones(len(kinds), bool)), ("urban", kinds == "urban")]
+            aggs.append(("rural", kinds == "rural"))
+        else:
+            aggs = [(scope, kinds == scope)]
+        inside = aggs[0][1] if listed is None else aggs[0][1] & listed
+        comm = np.flatnonzero(inside)
+        return cls(
+            [a for a, _ in aggs] + [f"community:{community_ids[j]}" for j in comm],
+            [a for a, _ in aggs] + [str(k) for k in kinds[comm]],
+            [m for _, m in aggs],
+            comm,
+        )
+
+    def sums(self, per_community: npt.ArrayLike) -> FloatArray:
+        """A per-community value summed over each aggregate, then each listed community's own."""
+        v = np.asarray(per_community, dtype=float)
+        return np.r_[[float(v[m].sum()) for m in self.masks], v[self.communities]]
 
 
 def evaluate(
@@ -279,35 +326,41 @@ def evaluate(
     """
     nc = len(community_ids)
     kinds = np.asarray(community_kinds, dtype=object)
-    rows: list[dict[str, object]] = []
+    frames: list[dict[str, np.ndarray]] = []
+    scopes = {s: ScopeRows.of(s, community_ids, kinds) for s in {sp.scope for sp in specs}}
     for spec in specs:
         cov_c, tot_c = coverage_by_group(population, spec.covered, community_index, nc)
         full_c = (tot_c > 0) & (tot_c - cov_c <= TOLERANCE * np.maximum(tot_c, 1.0))
-        for scope, scope_kind, mask in scopes_of(spec.scope, community_ids, kinds):
-            covered, total = float(cov_c[mask].sum()), float(tot_c[mask].sum())
-            rows += [
-                indicator_row(
-                    indicator=spec.indicator,
-                    scope=scope,
-                    mode=spec.mode,
-                    threshold=spec.threshold,
-                    categories=spec.categories,
-                    covered=covered,
-                    total=total,
-                    target=target,
-                    fully=int((full_c & mask).sum()),
-                    counted=int(((tot_c > 0) & mask).sum()),
-                    note=spec.note,
-                )
-                for target in targets_for(targets, spec.indicator, scope_kind)
-            ]
-    return indicator_frame(rows)
+        sc = scopes[spec.scope]
+        frames.append(
+            indicator_rows(
+                indicator=spec.indicator,
+                scopes=sc,
+                mode=spec.mode,
+                threshold=spec.threshold,
+                categories=spec.categories,
+                covered=sc.sums(cov_c),
+                total=sc.sums(tot_c),
+                fully=sc.sums(full_c).astype(np.int64),
+                counted=sc.sums(tot_c > 0).astype(np.int64),
+                note=spec.note,
+                targets=targets,
+            )
+        )
+    return indicator_frame(frames)
 
 
-def indicator_frame(rows: list[dict[str, object]]) -> pd.DataFrame:
-    """Rows as a frame with :data:`INDICATOR_COLUMNS`, in that order."""
-    frame = pd.DataFrame(rows, columns=INDICATOR_COLUMNS)
-    frame["target_year"] = frame["target_year"].astype("Int64")
+def indicator_frame(parts: list[dict[str, np.ndarray]]) -> pd.DataFrame:
+    """Rows of :func:`indicator_rows` as one table with :data:`INDICATOR_COLUMNS`."""
+    columns = {
+        c: np.concatenate([p[c] for p in parts]) if parts else np.zeros(0, dtype=object)
+        for c in INDICATOR_COLUMNS
+    }
+    frame = pd.DataFrame(columns, columns=INDICATOR_COLUMNS)
+    frame["target_year"] = pd.array(
+        np.where(np.isnan(frame["target_year"].to_numpy(float)), None, frame["target_year"]),
+        dtype="Int64",
+    )
     return frame
 
 
@@ -601,31 +654,36 @@ def community_figures(
     per-community columns (e.g. residents off the network), rounded to 0.001.
     """
     nc = len(communities)
-    out = communities.copy()
     total = np.bincount(cindex, weights=pop, minlength=nc)
-    out["population"] = np.round(total, 3)
-    out["area_km2"] = np.round(out.geometry.area.to_numpy() / 1e6, 4)
-    out["density_per_km2"] = np.round(
-        np.divide(total, out["area_km2"].to_numpy(), out=np.zeros(nc), where=out["area_km2"] > 0), 1
-    )
+    area = np.round(communities.geometry.area.to_numpy() / 1e6, 4)
+    cols: dict[str, np.ndarray] = {
+        "population": np.round(total, 3),
+        "area_km2": area,
+        "density_per_km2": np.round(np.divide(total, area, out=np.zeros(nc), where=area > 0), 1),
+    }
+    kinds = communities["kind"].to_numpy()
     for spec in specs:
         cov = np.bincount(cindex, weights=np.where(spec.covered, pop, 0.0), minlength=nc)
         share = np.divide(cov, total, out=np.full(nc, np.nan), where=total > 0)
         if spec.scope != "all":
-            share[out["kind"].to_numpy() != spec.scope] = np.nan
-        out[spec.column] = np.round(share, 6)
+            share[kinds != spec.scope] = np.nan
+        cols[spec.column] = np.round(share, 6)
     for name, values in (counts or {}).items():
-        out[name] = np.round(values, 3)
-    rows = table[table["scope"].str.startswith("community:")]
-    short = rows[rows["status"] == "short"]
-    short_ids = short["scope"].str.split(":", n=1).str[1]
-    names = short["indicator"].where(
-        short["indicator"] != "category_coverage", short["indicator"] + ":" + short["categories"]
+        cols[name] = np.round(values, 3)
+    rows = table[table["scope"].str.startswith("community:") & (table["status"] == "short")]
+    short_ids = rows["scope"].str.split(":", n=1).str[1]
+    names = rows["indicator"].where(
+        rows["indicator"] != "category_coverage", rows["indicator"] + ":" + rows["categories"]
     )
     listed = names.groupby(short_ids.to_numpy()).agg(lambda s: ", ".join(sorted(set(s))))
-    out["short_indicators"] = out["community_id"].map(listed).fillna("")
-    out["shortfall"] = out["short_indicators"] != ""
-    return out
+    short = communities["community_id"].map(listed).fillna("").to_numpy(dtype=object)
+    cols["short_indicators"] = short
+    cols["shortfall"] = short != ""
+    base = pd.DataFrame(communities).copy()
+    for name in [c for c in cols if c in base.columns]:
+        base[name] = cols.pop(name)
+    frame = pd.concat([base, pd.DataFrame(cols, index=communities.index)], axis=1)
+    return gpd.GeoDataFrame(frame, geometry=communities.geometry.name, crs=communities.crs)
 
 
 def targeted_shortfall_areas(

@@ -33,15 +33,15 @@ from coverage.errors import InputLayerError, StudyFileError
 from coverage.indicators import (
     Costs,
     IndicatorSpec,
+    ScopeRows,
     catalogue_specs,
     community_figures,
     core_specs,
     evaluate,
     indicator_frame,
-    indicator_row,
+    indicator_rows,
     shortfalls,
     targeted_shortfall_areas,
-    targets_for,
 )
 from coverage.inputs import check_facilities, check_frame
 from coverage.layers import Layers, Progress, load_layers, quiet
@@ -898,30 +898,31 @@ def _concat_snaps(old: Snaps, keep: np.ndarray, new: Snaps) -> Snaps:
 
 
 def _no_workplace_rows(entries: list[AccessIndicator], targets: list[Target]) -> pd.DataFrame:
-    rows = []
+    """``no data`` rows of the workplace indicators, saying what to give."""
+    frames: list[dict[str, np.ndarray]] = []
     for e in entries:
-        for scope in ("all", "urban", "rural"):
-            if e.scope not in ("all", scope):
-                continue
-            rows += [
-                indicator_row(
-                    indicator=e.id,
-                    scope=scope,
-                    mode=e.mode,
-                    threshold=e.threshold,
-                    categories=e.categories,
-                    covered=np.nan,
-                    total=0.0,
-                    target=target,
-                    fully=0,
-                    counted=0,
-                    note="counted over industrial parks and office buildings: give "
-                    "[inputs] workplaces (points or polygons, optional `workers` column)",
-                    empty="no data",
-                )
-                for target in targets_for(targets, e.id, scope)
-            ]
-    return indicator_frame(rows)
+        names = ["all", "urban", "rural"] if e.scope == "all" else [e.scope]
+        scopes = ScopeRows(names, names, [np.zeros(0, bool)] * len(names), np.zeros(0, np.int64))
+        nan = np.full(len(names), np.nan)
+        frames.append(
+            indicator_rows(
+                indicator=e.id,
+                scopes=scopes,
+                mode=e.mode,
+                threshold=e.threshold,
+                categories=e.categories,
+                covered=nan,
+                total=np.zeros(len(names)),
+                fully=0,
+                counted=0,
+                note="counted over industrial parks and office buildings: give "
+                "[inputs] workplaces (points or polygons, optional `workers` column)",
+                targets=targets,
+                empty="no data",
+                population=(nan, nan),
+            )
+        )
+    return indicator_frame(frames)
 
 
 def _facility_table(

@@ -23,7 +23,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from coverage.catalogue import RuleIndicator
-from coverage.indicators import indicator_frame, indicator_row, scopes_of, targets_for
+from coverage.indicators import ScopeRows, indicator_frame, indicator_rows
 from coverage.targets import Target
 from coverage.terms import TOLERANCE
 
@@ -277,47 +277,42 @@ def evaluate_rules(
     ``communities_fully_covered`` counts complying communities and
     ``communities_with_residents`` the applicable, measurable ones.
     """
-    rows: list[dict[str, object]] = []
     kinds = np.asarray(kinds, dtype=object)
+    frames: list[dict[str, np.ndarray]] = []
     for chk in checks:
         rule = chk.rule
         counted = chk.applies & chk.known
-        for scope, scope_kind, mask in scopes_of(rule.scope, community_ids, kinds):
-            is_one = scope.startswith("community:")
-            if is_one and not chk.applies[mask].any():
-                continue
-            n = int((counted & mask).sum())
-            ok = int((chk.complies & mask).sum())
-            note = chk.note
-            if is_one:
-                j = int(np.flatnonzero(mask)[0])
-                note = chk.detail[j] or (
-                    f"{rule.measure} {chk.measure[j]:.4g}" if np.isfinite(chk.measure[j]) else note
-                )
-            empty = "no data" if (chk.applies & mask).any() else "not applicable"
-            people = (
-                float(residents[chk.complies & mask].sum()),
-                float(residents[counted & mask].sum()),
+        sc = ScopeRows.of(rule.scope, community_ids, kinds, listed=chk.applies)
+        ok = sc.sums(chk.complies)
+        n = sc.sums(counted)
+        # a community's own row says what it has; aggregates carry the rule's note
+        own = [
+            chk.detail[j]
+            or (f"{rule.measure} {chk.measure[j]:.4g}" if np.isfinite(chk.measure[j]) else chk.note)
+            for j in sc.communities
+        ]
+        applies = sc.sums(chk.applies) > 0
+        frames.append(
+            indicator_rows(
+                indicator=rule.id,
+                scopes=sc,
+                mode="rule",
+                threshold=np.nan,
+                categories=rule.categories,
+                covered=ok,
+                total=n,
+                fully=ok.astype(np.int64),
+                counted=n.astype(np.int64),
+                note=np.array([chk.note] * len(sc.masks) + own, dtype=object),
+                targets=targets,
+                empty=np.where(applies, "no data", "not applicable"),
+                population=(
+                    sc.sums(np.where(chk.complies, residents, 0.0)),
+                    sc.sums(np.where(counted, residents, 0.0)),
+                ),
             )
-            rows += [
-                indicator_row(
-                    indicator=rule.id,
-                    scope=scope,
-                    mode="rule",
-                    threshold=np.nan,
-                    categories=rule.categories,
-                    covered=float(ok),
-                    total=float(n),
-                    target=target,
-                    fully=ok,
-                    counted=n,
-                    note=note,
-                    empty=empty,
-                    population=people,
-                )
-                for target in targets_for(targets, rule.id, scope_kind)
-            ]
-    return indicator_frame(rows)
+        )
+    return indicator_frame(frames)
 
 
 def rule_details(checks: list[RuleCheck], community_ids: list[str]) -> dict[tuple[str, str], str]:
