@@ -132,7 +132,47 @@ def test_bad_download_settings(tmp_path, body, match):
 
 
 def test_one_way_tie_setting(tmp_path):
-    assert load_study(study_file(tmp_path, "[snapping]\noneway_tie_m = 0\n")).snapping.oneway_tie_m == 0
+    assert (
+        load_study(study_file(tmp_path, "[snapping]\noneway_tie_m = 0\n")).snapping.oneway_tie_m
+        == 0
+    )
     for bad in ("-1", "25"):
         with pytest.raises(StudyFileError, match="snapping.oneway_tie_m must be between 0"):
             load_study(study_file(tmp_path, f"[snapping]\noneway_tie_m = {bad}\n"))
+
+
+@pytest.mark.parametrize(
+    ("body", "match"),
+    [
+        ("[indicators]\ntiers_min = []\n", "indicators.tiers_min"),
+        ("[indicators]\ntiers_min = [5, -10]\n", "indicators.tiers_min"),
+        ("[targets]\npreset = []\n", "targets.preset must name at least one preset"),
+        ('[capacity]\nmode = "drive"\n', 'capacity.mode must be "walk" or "cycle", got \'drive\''),
+        ("[capacity]\nminutes = 0\n", "capacity.minutes must be a positive number, got 0"),
+        (
+            '[capacity]\ncategories = ["nurseries"]\n',
+            ": capacity.categories names unknown category 'nurseries'",
+        ),
+        ('[siting]\nmode = "bus"\n', "siting.mode must be one of walk, cycle, straight, got 'bus'"),
+        ('[siting]\nmode = "cycle"\nminutes = 0\n', "siting by cycle needs siting.minutes > 0"),
+        (
+            '[siting]\nmode = "straight"\nmetres = 0\n',
+            "siting.mode = straight needs siting.metres > 0",
+        ),
+        (
+            '[siting]\nmodel = "p_median"\nmode = "straight"\nmetres = 800\n',
+            "p_median works on travel time",
+        ),
+        ("[siting]\np = 0\n", "siting.p must be 1 or more, got 0"),
+        ("[siting]\ntarget_share = 1.5\n", "siting.target_share must be in \\(0, 1\\], got 1.5"),
+        ("[siting]\nspacing_m = 0\n", "siting.spacing_m must be positive"),
+        ('[siting]\nmodel = "test"\n', 'siting.model = "test" ranks your own sites'),
+        (
+            '[siting]\ncategory = "hospital"\n',
+            ": siting.category names unknown category 'hospital'",
+        ),
+    ],
+)
+def test_refusals_of_tiers_presets_capacity_and_siting(tmp_path, body, match):
+    with pytest.raises(StudyFileError, match=match):
+        load_study(study_file(tmp_path, body))

@@ -30,7 +30,8 @@ def test_outputs_exist(run_dir):
         "run.json",
     ):
         assert (run_dir / name).stat().st_size > 0, name
-    assert not list(run_dir.glob(".tmp-*")), "temporary files left behind"
+    assert not list(run_dir.glob(".partial-*")), "staging folder left behind"
+    assert {p.name for p in run_dir.iterdir() if p.name.startswith(".")} == set()
 
 
 def test_indicator_table_follows_method(run_dir):

@@ -29,12 +29,12 @@ def sleeps(monkeypatch, tmp_path):
 
     Returns the waits between download attempts, in seconds.
     """
-    import coverage.network as network
+    import coverage._download as downloading
 
     monkeypatch.setenv("SERVICE_COVERAGE_CACHE", str(tmp_path / "default-cache"))
-    monkeypatch.setattr(network, "_overpass_reachable", lambda url: True)
+    monkeypatch.setattr(downloading, "_overpass_reachable", lambda url: True)
     waits: list[float] = []
-    monkeypatch.setattr(network, "_sleep", waits.append)
+    monkeypatch.setattr(downloading, "_sleep", waits.append)
     return waits
 
 
@@ -415,9 +415,9 @@ def test_offline_gives_a_clear_message_naming_the_attempts(monkeypatch, sleeps, 
 
 
 def test_an_unreachable_server_is_not_waited_for(monkeypatch):
-    import coverage.network as network
+    import coverage._download as downloading
 
-    monkeypatch.setattr(network, "_overpass_reachable", lambda url: False)
+    monkeypatch.setattr(downloading, "_overpass_reachable", lambda url: False)
     fake = _fake(monkeypatch, [ConnectionError("no route to host")] * 3)
     with pytest.raises(NetworkError, match="could not be reached"):
         _download()

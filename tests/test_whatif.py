@@ -68,13 +68,13 @@ def _assert_same(full, what_if, loaded):
             check_exact=False,
         )
     for mode in ("walk", "cycle"):
-        bound = loaded._bound(mode, "min") / 60.0
+        bound = loaded.search_bound(mode, "min") / 60.0
         a, b = full.reach[mode], what_if.reach[mode]
         inside = a.minutes <= bound
         np.testing.assert_allclose(b.minutes[inside], a.minutes[inside], rtol=1e-9)
         assert (b.minutes[~inside] > bound).all()  # beyond the bound: still beyond it
         assert (a.nearest_facility[inside] == b.nearest_facility[inside]).all()
-    inside = full.costs.walk_m <= loaded._bound("walk", "m")
+    inside = full.costs.walk_m <= loaded.search_bound("walk", "m")
     np.testing.assert_allclose(what_if.costs.walk_m[inside], full.costs.walk_m[inside])
     np.testing.assert_allclose(what_if.costs.straight_m, full.costs.straight_m)
 

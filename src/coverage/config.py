@@ -337,7 +337,7 @@ class Study:
         return replace(self, **changes)
 
 
-def _validate(study: Study) -> None:
+def _validate(study: Study) -> None:  # noqa: C901
     where = f"study file {study.source}" if study.source else "study"
     for name, value in (
         ("speeds.walk_kmh", study.speeds.walk_kmh),
@@ -403,19 +403,19 @@ def _validate(study: Study) -> None:
             )
     ind = study.indicators
     for key, cats in (
-        ("service_circle", ind.service_circle),
-        ("rural_services", ind.rural_services),
-        ("complex_category", (ind.complex_category,)),
-        *((f"sets.{k}", v) for k, v in ind.sets.items()),
+        ("indicators.service_circle", ind.service_circle),
+        ("indicators.rural_services", ind.rural_services),
+        ("indicators.complex_category", (ind.complex_category,)),
+        *((f"indicators.sets.{k}", v) for k, v in ind.sets.items()),
         ("capacity.categories", study.capacity.categories or ("nursery",)),
         ("siting.category", (study.siting.category,)),
     ):
         if not cats:
-            raise StudyFileError(f"{where}: indicators.{key} must name at least one category")
+            raise StudyFileError(f"{where}: {key} must name at least one category")
         for cat in cats:
             if cat not in CATEGORIES:
                 raise StudyFileError(
-                    f"{where}: indicators.{key} names unknown category {cat!r}"
+                    f"{where}: {key} names unknown category {cat!r}"
                     f"{_suggest(cat, CATEGORIES)}. Valid categories: {', '.join(CATEGORIES)}"
                 )
 
@@ -498,7 +498,7 @@ _SECTIONS: dict[str, type] = {
 _TOP_SCALARS = {"name": str, "crs": str, "attribution": str}
 
 
-def _typed(where: str, key: str, value: Any, default: Any, annotation: str) -> Any:
+def _typed(where: str, key: str, value: Any, default: Any, annotation: str) -> Any:  # noqa: C901
     """Check one value against the type of its field and convert it."""
     if "Path" in annotation:
         if not isinstance(value, str) or not value:
@@ -552,7 +552,7 @@ def _typed(where: str, key: str, value: Any, default: Any, annotation: str) -> A
     return value
 
 
-def study_from_dict(data: dict[str, Any], base_dir: Path, source: Path | None = None) -> Study:
+def study_from_dict(data: dict[str, Any], base_dir: Path, source: Path | None = None) -> Study:  # noqa: C901
     """Build a validated :class:`Study` from parsed TOML.
 
     Parameters

@@ -5,6 +5,23 @@ Every message names the layer, the feature or column, the problem and the fix.
 
 from __future__ import annotations
 
+__all__ = [
+    "CoordinateError",
+    "CoverageError",
+    "DuplicateIdError",
+    "EmptyLayerError",
+    "GeometryError",
+    "InputLayerError",
+    "MissingColumnError",
+    "MissingIdError",
+    "NetworkError",
+    "NoCrsError",
+    "PresetError",
+    "StudyFileError",
+    "UnknownCategoryError",
+    "ValueColumnError",
+]
+
 
 class CoverageError(Exception):
     """Base class of every error raised on purpose by service-coverage."""

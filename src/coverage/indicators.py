@@ -23,6 +23,27 @@ from coverage.catalogue import AccessIndicator
 from coverage.targets import Target
 from coverage.terms import TOLERANCE
 
+__all__ = [
+    "INDICATOR_COLUMNS",
+    "Costs",
+    "IndicatorSpec",
+    "ScopeRows",
+    "absent_note",
+    "catalogue_specs",
+    "community_figures",
+    "core_specs",
+    "coverage_by_group",
+    "evaluate",
+    "indicator_frame",
+    "indicator_rows",
+    "judge",
+    "rounded_indicators",
+    "shortfall_areas",
+    "shortfalls",
+    "targeted_shortfall_areas",
+    "targets_for",
+]
+
 if TYPE_CHECKING:
     from coverage.config import IndicatorSettings
 
@@ -362,6 +383,16 @@ def indicator_frame(parts: list[dict[str, np.ndarray]]) -> pd.DataFrame:
         dtype="Int64",
     )
     return frame
+
+
+def rounded_indicators(table: pd.DataFrame) -> pd.DataFrame:
+    """The indicator table as written: shares to 6 decimals, residents to 3 (a new frame)."""
+    t = table.copy()
+    for col in ("target", "value", "gap"):
+        t[col] = t[col].astype(float).round(6)
+    for col in ("covered_population", "total_population"):
+        t[col] = t[col].astype(float).round(3)
+    return t
 
 
 def shortfalls(

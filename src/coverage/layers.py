@@ -37,6 +37,15 @@ from coverage.inputs import (
 from coverage.network import StreetNetwork, load_networks
 from coverage.terms import Mode
 
+__all__ = [
+    "Layers",
+    "Progress",
+    "layers_from_frames",
+    "load_layers",
+    "quiet",
+    "raster_cover_notes",
+]
+
 Progress = Callable[[str], None]
 
 #: Share of a community's area the population raster must cover not to be noted.

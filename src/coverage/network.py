@@ -14,24 +14,19 @@ Downloads (see :func:`load_networks`) are retried with exponential backoff
 when the failure may pass (no connection, timeouts, HTTP 429/5xx), and are
 saved as GraphML in a cache folder (:func:`default_cache_dir`), keyed by the
 study area, the network type, the kept tags and the OSMnx version: a later
-run for the same area reads the file and makes no request, offline too.
+run for the same area reads the file and makes no request, offline too. That
+download side (OSMnx requests, retries, failure kinds, the cache and the
+provenance of a download) lives in the private :mod:`coverage._download`;
+its public names are re-exported here.
 """
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
-import json
-import os
 import re
-import shutil
-import socket
-import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -39,8 +34,38 @@ from pyproj import CRS, Transformer
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
+from coverage import _download
+from coverage._download import (
+    CACHE_ENV,
+    DEFAULT_ATTEMPTS,
+    DEFAULT_RETRY_DELAY_S,
+    FailureKind,
+    default_cache_dir,
+)
 from coverage.errors import NetworkError
 from coverage.terms import MODES, Mode
+
+__all__ = [
+    "CACHE_ENV",
+    "DEFAULT_ATTEMPTS",
+    "DEFAULT_RETRY_DELAY_S",
+    "MODES",
+    "PUSH_HIGHWAYS",
+    "FailureKind",
+    "Mode",
+    "StreetNetwork",
+    "Way",
+    "default_cache_dir",
+    "keeps_way",
+    "load_network",
+    "load_networks",
+    "network_from_ways",
+    "push_ways_from_osmnx_graph",
+    "read_osm_ways",
+    "read_osm_ways_by_mode",
+    "way_directions",
+    "ways_from_osmnx_graph",
+]
 
 # OSMnx 2.x network-type filters (osmnx._overpass._get_network_filter), written
 # out as (key, regex) pairs: a way is dropped when the tag's value *contains* a
@@ -425,44 +450,6 @@ def network_from_ways(
     )
 
 
-#: Environment variable naming the folder downloaded networks are cached in.
-CACHE_ENV = "SERVICE_COVERAGE_CACHE"
-#: Download attempts before giving up (the first one included).
-DEFAULT_ATTEMPTS = 3
-#: Wait before the first retry, seconds; it doubles before each further retry.
-DEFAULT_RETRY_DELAY_S = 5.0
-#: Layout and key version of the download cache: bump when either changes.
-_CACHE_FORMAT = 1
-#: Decimals of a degree the study area is rounded to in the cache key (about
-#: 0.1 m), so float noise in the area does not miss the cache.
-_KEY_DECIMALS = 6
-#: Longest wait for the Overpass server's status page when checking it is reachable.
-_PROBE_TIMEOUT_S = 15.0
-#: Waits between attempts (replaced in tests).
-_sleep: Callable[[float], None] = time.sleep
-
-FailureKind = Literal["connection", "transient", "empty", "outside", "fatal"]
-
-
-def default_cache_dir() -> Path:
-    """Return the folder downloaded networks are cached in when none is given.
-
-    ``$SERVICE_COVERAGE_CACHE`` when set, else ``$XDG_CACHE_HOME/service-coverage``
-    (when that is an absolute path), else ``~/.cache/service-coverage``.
-
-    Returns
-    -------
-    Path
-        The folder (it may not exist yet).
-    """
-    own = os.environ.get(CACHE_ENV, "").strip()
-    if own:
-        return Path(own).expanduser()
-    xdg = os.environ.get("XDG_CACHE_HOME", "").strip()
-    base = Path(xdg) if xdg and Path(xdg).is_absolute() else Path.home() / ".cache"
-    return base / "service-coverage"
-
-
 def load_network(
     source: Path | None,
     mode: Mode,
@@ -535,39 +522,100 @@ def load_networks(
         way, or the download failed (the message says why and what to do).
     """
     modes = tuple(modes)
-    if attempts < 1:
-        raise ValueError(f"attempts must be 1 or more, got {attempts!r}")
-    if not retry_delay_s >= 0:
-        raise ValueError(f"retry_delay_s must be 0 or more, got {retry_delay_s!r}")
-    ways: dict[Mode, list[Way]]
+    _download.check_retry_settings(attempts, retry_delay_s)
     if source is None:
-        need = set(modes) | ({"walk"} if push and "cycle" in modes else set())
-        fetched = {
-            m: _download_graph(
-                boundary, m, cache_dir=cache_dir, attempts=attempts, retry_delay_s=retry_delay_s
-            )
-            for m in MODES
-            if m in need
-        }
-        ways = {m: ways_from_osmnx_graph(fetched[m][0], m) for m in modes}
-        sources = {m: dict(fetched[m][1]) for m in modes}
-        if push and "cycle" in modes:
-            ways["cycle"] += push_ways_from_osmnx_graph(fetched["walk"][0])
-            sources["cycle"]["push_ways_from"] = fetched["walk"][1]
-        return {m: network_from_ways(ways[m], m, crs, sources[m]) for m in modes}
+        return _networks_from_download(
+            boundary,
+            crs,
+            modes,
+            push,
+            cache_dir=cache_dir,
+            attempts=attempts,
+            retry_delay_s=retry_delay_s,
+        )
+    return _networks_from_file(source, crs, modes, push)
+
+
+def _networks_from_download(
+    boundary: Any,
+    crs: str | CRS,
+    modes: tuple[Mode, ...],
+    push: bool,
+    *,
+    cache_dir: str | Path | None,
+    attempts: int,
+    retry_delay_s: float,
+) -> dict[Mode, StreetNetwork]:
+    """Build the modes' networks from OSMnx graphs, cached or downloaded.
+
+    With ``push``, the cycle network also takes the footways and steps of the
+    walk graph (fetched for that even when walking is not asked for), and its
+    ``source`` names the walk graph's record under ``push_ways_from``.
+
+    Parameters
+    ----------
+    boundary
+        Study-area polygon in EPSG:4326.
+    crs
+        Metric CRS to project to.
+    modes
+        Modes to build.
+    push
+        Let cycling use footways and steps.
+    cache_dir, attempts, retry_delay_s
+        As for :func:`load_networks`.
+
+    Returns
+    -------
+    dict
+        Mode -> :class:`StreetNetwork`, with the download's provenance record
+        as its ``source``.
+    """
+    need = set(modes)
+    if push and "cycle" in modes:
+        need.add("walk")
+    fetched = _download.download_graphs(
+        boundary, need, cache_dir=cache_dir, attempts=attempts, retry_delay_s=retry_delay_s
+    )
+    ways = {m: ways_from_osmnx_graph(fetched[m][0], m) for m in modes}
+    sources = {m: dict(fetched[m][1]) for m in modes}
+    if push and "cycle" in modes:
+        ways["cycle"] += push_ways_from_osmnx_graph(fetched["walk"][0])
+        sources["cycle"]["push_ways_from"] = fetched["walk"][1]
+    return {m: network_from_ways(ways[m], m, crs, sources[m]) for m in modes}
+
+
+def _networks_from_file(
+    source: Path, crs: str | CRS, modes: tuple[Mode, ...], push: bool
+) -> dict[Mode, StreetNetwork]:
+    """Build the modes' networks from a GraphML or OSM file, read once.
+
+    Parameters
+    ----------
+    source
+        GraphML file written by OSMnx, or ``.osm.pbf``/``.osm``/``.osm.bz2``
+        (``.osm.gz`` too) file.
+    crs
+        Metric CRS to project to.
+    modes
+        Modes to build.
+    push
+        Let cycling use footways and steps (OSM files only).
+
+    Returns
+    -------
+    dict
+        Mode -> :class:`StreetNetwork`, its ``source`` ``{"from": "file", "path": ...}``.
+
+    Raises
+    ------
+    NetworkError
+        When the file is unreadable or of an unknown type, or a mode has no usable way.
+    """
     origin = {"from": "file", "path": str(source)}
     name = source.name.lower()
     if name.endswith(".graphml"):
-        import osmnx as ox
-
-        try:
-            graph = ox.load_graphml(source)
-        except Exception as exc:  # osmnx raises many kinds on bad files
-            raise NetworkError(
-                "network",
-                f"{source} is not a GraphML file OSMnx can read ({exc})",
-                "write the graph with osmnx.save_graphml, or give an OSM file",
-            ) from exc
+        graph = _read_graphml(source)
         return {
             m: network_from_ways(ways_from_osmnx_graph(graph, m), m, crs, origin) for m in modes
         }
@@ -581,389 +629,34 @@ def load_networks(
     return {m: network_from_ways(ways[m], m, crs, origin) for m in modes}
 
 
-def _download_graph(
-    boundary: Any,
-    mode: Mode,
-    *,
-    cache_dir: str | Path | None = None,
-    attempts: int = DEFAULT_ATTEMPTS,
-    retry_delay_s: float = DEFAULT_RETRY_DELAY_S,
-) -> tuple[Any, dict[str, Any]]:
-    """The mode's OSMnx graph for ``boundary``: from the cache, else downloaded.
-
-    A cached GraphML file for the same key (see :func:`_cache_key`) is read and
-    no request is made; a cache file that cannot be read is ignored, and
-    replaced by the new download. Downloads are tried up to ``attempts``
-    times, waiting ``retry_delay_s`` then twice as long each time, while the
-    failure may pass (see :func:`_failure_kind`). OSMnx's own HTTP cache is on
-    during the download, in ``cache_dir/osmnx-http/<mode>-<key>``: it keeps
-    the answers of a multi-request download between attempts and runs, and is
-    removed once the GraphML file is saved. OSMnx settings are restored
-    afterwards.
+def _read_graphml(source: Path) -> Any:
+    """Read a GraphML file written by OSMnx.
 
     Parameters
     ----------
-    boundary
-        Study-area (multi)polygon, EPSG:4326.
-    mode
-        ``"walk"`` or ``"cycle"`` (OSMnx's ``walk`` and ``bike`` network types).
-    cache_dir
-        Cache folder; ``None`` or empty: :func:`default_cache_dir`.
-    attempts
-        Download attempts.
-    retry_delay_s
-        Wait before the first retry, seconds.
+    source
+        The file.
 
     Returns
     -------
-    tuple
-        The unprojected ``MultiDiGraph`` and its provenance record (see
-        :attr:`StreetNetwork.source`).
+    networkx.MultiDiGraph
+        The unprojected graph.
 
     Raises
     ------
     NetworkError
-        When there is no study area, or every attempt failed.
+        When OSMnx cannot read the file.
     """
     import osmnx as ox
-    from shapely.geometry.base import BaseGeometry
 
-    if boundary is None:
+    try:
+        return ox.load_graphml(source)
+    except Exception as exc:  # osmnx raises many kinds on bad files
         raise NetworkError(
             "network",
-            "no network file was given and no study area to download for",
-            "name a network file in [inputs]",
-        )
-    if not isinstance(boundary, BaseGeometry):
-        raise NetworkError(
-            "network",
-            f"the study area to download for is not a shapely geometry ({type(boundary).__name__})",
-            "pass a shapely (multi)polygon in EPSG:4326",
-        )
-    network_type = "walk" if mode == "walk" else "bike"
-    useful = list(ox.settings.useful_tags_way)
-    # keep the bicycle tag on edges, so pushing can honour bicycle=no
-    tags = [*useful, *(["bicycle"] if "bicycle" not in useful else [])]
-    folder = Path(cache_dir).expanduser() if cache_dir else default_cache_dir()
-    key = _cache_key(boundary, network_type, tags, ox.__version__)
-    graphml = folder / "networks" / f"{mode}-{key}.graphml"
-    graph, problem = _read_cached(graphml)
-    if graph is not None:
-        return graph, _cached_record(graphml)
-    notes = [problem] if problem else []
-    # OSMnx's HTTP cache for this download only: it keeps the answers of a
-    # multi-request download across attempts and interrupted runs, and is
-    # removed once the graph is saved (deleting the GraphML then refreshes it)
-    http_cache = folder / "osmnx-http" / graphml.stem
-    http: dict[str, Any]
-    try:
-        http_cache.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        notes.append(f"the cache folder {folder} could not be made ({exc}): nothing was cached")
-        http = {"use_cache": False}
-    else:
-        http = {"use_cache": True, "cache_folder": str(http_cache)}
-    url = str(ox.settings.overpass_url)
-    failures: list[tuple[FailureKind, Exception]] = []
-    for attempt in range(1, attempts + 1):
-        if attempt > 1:
-            _sleep(retry_delay_s * 2 ** (attempt - 2))
-        # OSMnx waits 60 s before each request when the server's status page cannot
-        # be read; when the server cannot be reached at all, fail fast instead
-        polite = bool(ox.settings.overpass_rate_limit) and _overpass_reachable(url)
-        try:
-            with _osmnx_settings(useful_tags_way=tags, overpass_rate_limit=polite, **http):
-                graph = ox.graph_from_polygon(
-                    boundary, network_type=network_type, simplify=False, retain_all=True
-                )
-        except Exception as exc:  # classified below; the last one is reported
-            kind = _failure_kind(exc)
-            failures.append((kind, exc))
-            if kind in ("outside", "fatal"):
-                break
-            continue
-        when = datetime.now(UTC).isoformat(timespec="seconds")
-        meta = {
-            "format": _CACHE_FORMAT,
-            "mode": mode,
-            "network_type": network_type,
-            "downloaded_at_utc": when,
-            "overpass_url": url,
-            "osmnx_version": ox.__version__,
-            "useful_tags_way": tags,
-            "attempts": attempt,
-            "bounds": [round(float(b), _KEY_DECIMALS) for b in boundary.bounds],
-        }
-        saved = http["use_cache"] and _write_cached(graph, graphml, meta, notes)
-        if saved:
-            shutil.rmtree(http_cache, ignore_errors=True)
-        record: dict[str, Any] = {
-            "from": "download",
-            "graphml": str(graphml) if saved else None,
-            "downloaded_at_utc": when,
-            "overpass_url": url,
-            "osmnx_version": ox.__version__,
-            "attempts": attempt,
-        }
-        if failures:
-            record["failed_attempts"] = [_brief(exc) for _, exc in failures]
-        if notes:
-            record["notes"] = notes
-        return graph, record
-    with contextlib.suppress(OSError):
-        http_cache.rmdir()  # only when OSMnx kept nothing
-    raise _download_error(mode, url, failures, folder)
-
-
-@contextlib.contextmanager
-def _osmnx_settings(**changes: Any) -> Iterator[None]:
-    """Set ``osmnx.settings`` attributes for the duration of a ``with`` block."""
-    import osmnx as ox
-
-    saved = {name: getattr(ox.settings, name) for name in changes}
-    try:
-        for name, value in changes.items():
-            setattr(ox.settings, name, value)
-        yield
-    finally:
-        for name, value in saved.items():
-            setattr(ox.settings, name, value)
-
-
-def _cache_key(boundary: Any, network_type: str, tags: list[str], osmnx_version: str) -> str:
-    """Hash of what a downloaded graph depends on.
-
-    The study area's WKB (coordinates rounded to :data:`_KEY_DECIMALS`
-    decimals, normalised so ring order and start do not matter), the network
-    type, the way tags kept, the OSMnx version, the Overpass server and query
-    settings, and the cache format.
-    """
-    import shapely
-
-    def rounded(coords: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-        # + 0.0 turns -0.0 into 0.0
-        return np.round(coords, _KEY_DECIMALS) + 0.0
-
-    geom = shapely.normalize(shapely.transform(boundary, rounded))
-    wkb = shapely.to_wkb(geom, output_dimension=2, byte_order=1, include_srid=False)
-    payload = {
-        "format": _CACHE_FORMAT,
-        "boundary_wkb": bytes(wkb).hex(),
-        "network_type": network_type,
-        "useful_tags_way": sorted(tags),
-        "simplify": False,
-        "retain_all": True,
-        "osmnx": osmnx_version,
-    }
-    import osmnx as ox
-
-    # another server or query settings (a dated query, a mirror) is another download
-    payload["overpass_url"] = str(ox.settings.overpass_url)
-    payload["overpass_settings"] = str(ox.settings.overpass_settings)
-    text = json.dumps(payload, sort_keys=True)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:24]
-
-
-def _read_cached(graphml: Path) -> tuple[Any, str | None]:
-    """Read a cached graph, never raising.
-
-    Returns
-    -------
-    tuple
-        ``(graph, None)``; ``(None, None)`` when there is no file; ``(None,
-        problem)`` when the file is there but unusable.
-    """
-    import osmnx as ox
-
-    try:
-        if not graphml.is_file():
-            return None, None
-        graph = ox.load_graphml(graphml)
-        if graph.number_of_nodes() == 0:
-            raise ValueError("the graph has no nodes")
-        if any("x" not in d or "y" not in d for _, d in graph.nodes(data=True)):
-            raise ValueError("a node has no coordinates")
-    except Exception as exc:  # a damaged file may fail in many ways
-        return None, f"the cached {graphml} could not be read ({_brief(exc)}) and was replaced"
-    return graph, None
-
-
-def _cached_record(graphml: Path) -> dict[str, Any]:
-    """Provenance of a cached graph, from its sidecar JSON, else the file's time."""
-    meta: dict[str, Any] = {}
-    with contextlib.suppress(OSError, ValueError):
-        loaded = json.loads(graphml.with_suffix(".json").read_text(encoding="utf-8"))
-        meta = loaded if isinstance(loaded, dict) else {}
-    when = meta.get("downloaded_at_utc")
-    if not isinstance(when, str):
-        with contextlib.suppress(OSError):
-            mtime = graphml.stat().st_mtime
-            when = datetime.fromtimestamp(mtime, UTC).isoformat(timespec="seconds")
-    return {
-        "from": "cache",
-        "graphml": str(graphml),
-        "downloaded_at_utc": when,
-        "overpass_url": meta.get("overpass_url"),
-        "osmnx_version": meta.get("osmnx_version"),
-    }
-
-
-def _write_cached(graph: Any, graphml: Path, meta: dict[str, Any], notes: list[str]) -> bool:
-    """Save a downloaded graph and its sidecar JSON atomically; on failure add a note."""
-    import osmnx as ox
-
-    try:
-        graphml.parent.mkdir(parents=True, exist_ok=True)
-        _atomic_write(graphml, lambda tmp: ox.save_graphml(graph, tmp))
-        text = json.dumps(meta, indent=2) + "\n"
-        _atomic_write(graphml.with_suffix(".json"), lambda tmp: tmp.write_text(text, "utf-8"))
-    except Exception as exc:  # a full disk or a read-only folder must not lose the download
-        notes.append(f"the download could not be cached in {graphml.parent} ({_brief(exc)})")
-        return False
-    return True
-
-
-def _atomic_write(target: Path, write: Callable[[Path], object]) -> None:
-    """Write ``target`` through a temporary file beside it, then rename it in place."""
-    tmp = target.with_name(f".{target.name}.{os.getpid()}-{time.monotonic_ns()}.tmp")
-    try:
-        write(tmp)
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
-
-
-def _overpass_reachable(url: str) -> bool:
-    """Whether the Overpass server at ``url`` answers at all (any HTTP status).
-
-    Asks for its status page, as OSMnx does before each request, with a short
-    timeout. Only a failed connection or a timeout counts as unreachable.
-    """
-    import osmnx as ox
-    import requests
-
-    try:
-        requests.get(
-            url.rstrip("/") + "/status",
-            timeout=min(float(ox.settings.requests_timeout), _PROBE_TIMEOUT_S),
-            headers={"User-Agent": str(ox.settings.http_user_agent)},
-            **ox.settings.requests_kwargs,
-        )
-    except (requests.exceptions.ConnectionError, requests.exceptions.Timeout, OSError):
-        return False
-    except Exception:  # anything else: let OSMnx try, and report what it meets
-        return True
-    return True
-
-
-#: OSMnx's words for an Overpass answer without elements, and for a graph with no
-#: node inside the study area.
-_EMPTY_MESSAGE = "No data elements in server response"
-_OUTSIDE_MESSAGE = "Found no graph nodes"
-
-
-def _failure_kind(exc: BaseException) -> FailureKind:
-    """Classify a download failure.
-
-    Retried:
-
-    ``connection``
-        The server was not reached (no network, DNS, refused).
-    ``transient``
-        Timeouts, HTTP 408/429/5xx, answers that are not JSON (an overloaded
-        Overpass answers with an HTML error page) and other request errors.
-    ``empty``
-        An answer without elements. Overpass answers so both for an area
-        without such streets and for a query it cut short (time or memory
-        limit; the reason is only in a remark OSMnx logs), so it is retried;
-        a true empty answer is kept in OSMnx's HTTP cache, and its retries
-        make no request.
-
-    Not retried, the answer would be the same:
-
-    ``outside``
-        Streets came back, but no node lies inside the study area.
-    ``fatal``
-        Anything else: an invalid polygon, HTTP 4xx, a bad setting, a
-        damaged file in OSMnx's HTTP cache.
-    """
-    import requests
-    from osmnx._errors import InsufficientResponseError, ResponseStatusCodeError
-
-    if isinstance(exc, ConnectionError | socket.gaierror | requests.exceptions.ConnectionError):
-        return "connection"
-    if isinstance(exc, TimeoutError | requests.exceptions.RequestException):
-        return "transient"
-    if isinstance(exc, ResponseStatusCodeError):
-        found = re.search(r"responded: (\d{3})\b", str(exc))
-        code = int(found.group(1)) if found else None
-        if code is not None and 400 <= code < 500 and code not in (408, 429):
-            return "fatal"
-        return "transient"
-    if isinstance(exc, InsufficientResponseError):
-        return "empty" if _EMPTY_MESSAGE in str(exc) else "transient"
-    if isinstance(exc, ValueError) and _OUTSIDE_MESSAGE in str(exc):
-        return "outside"
-    return "fatal"
-
-
-def _brief(exc: BaseException, limit: int = 300) -> str:
-    """``Type: message`` on one line, cut to ``limit`` characters."""
-    text = " ".join(f"{type(exc).__name__}: {exc}".split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _download_error(
-    mode: Mode, url: str, failures: list[tuple[FailureKind, Exception]], folder: Path
-) -> NetworkError:
-    """The error for a download that failed every attempt it was given."""
-    kind, last = failures[-1]
-    n = len(failures)
-    tries = f"{n} attempt{'s' if n != 1 else ''}"
-    files = "give an OSM extract (.osm.pbf) or a GraphML file in [inputs] network"
-    where = (
-        "check that the communities layer lies where it should (its CRS, and [datum] for "
-        "layers from Chinese map services)"
-    )
-    if kind == "outside":
-        return NetworkError(
-            "network",
-            f"the Overpass server {url} returned no street of the {mode} network inside the "
-            f"study area ({_brief(last)}; not retried: the answer would be the same)",
-            f"{where}, or {files}",
-        )
-    if kind == "empty":
-        return NetworkError(
-            "network",
-            f"the Overpass server {url} returned no street of the {mode} network for the "
-            f"study area on the last of {tries} ({_brief(last)})",
-            f"{where}; if it does, the server may have cut the query short (busy, or the "
-            f"area too large for its time limit): run again later, or {files}",
-        )
-    if kind == "fatal":
-        return NetworkError(
-            "network",
-            f"downloading the {mode} network with OSMnx failed ({_brief(last)}; "
-            f"not retried: it does not look like a passing failure)",
-            f"check the study area, or {files}; if it persists, delete the download cache {folder}",
-        )
-    if all(k == "connection" for k, _ in failures):
-        return NetworkError(
-            "network",
-            f"the Overpass server {url} could not be reached to download the {mode} network "
-            f"({tries}, all without a connection; last error: {_brief(last)})",
-            f"connect to the internet and run again (a downloaded area is kept in {folder} "
-            f"and later runs for it need no connection), or {files}",
-        )
-    return NetworkError(
-        "network",
-        f"downloading the {mode} network from the Overpass server {url} failed after "
-        f"{tries} (last error: {_brief(last)})",
-        f"run again later (the server may be busy), allow more attempts with "
-        f"[network] download_attempts, or {files}",
-    )
+            f"{source} is not a GraphML file OSMnx can read ({exc})",
+            "write the graph with osmnx.save_graphml, or give an OSM file",
+        ) from exc
 
 
 def push_ways_from_osmnx_graph(walk_graph: Any) -> list[Way]:

@@ -535,8 +535,16 @@ class LoadedStudy:
 
     # ---------------------------------------------------------------- reach
 
-    def _bound(self, mode: str, unit: str) -> float:
-        """The largest threshold in use for a mode and unit, in seconds or metres."""
+    def search_bound(self, mode: str, unit: str) -> float:
+        """How far a what-if searches from an added facility: the largest threshold in use.
+
+        Parameters
+        ----------
+        mode
+            ``walk`` or ``cycle``.
+        unit
+            ``min`` (the bound is returned in seconds) or ``m`` (walking metres).
+        """
         ind, cap = self.study.indicators, self.study.capacity
         if unit == "min":
             values = [*ind.tiers_min, ind.circle_min if mode == "walk" else ind.rural_cycle_min]
@@ -607,7 +615,7 @@ class LoadedStudy:
                 joined,
                 new_group,
                 len(ext),
-                self._bound(mode, "min"),
+                self.search_bound(mode, "min"),
             )
             within = _dense_within(self._graphs[mode], nodes, b.threshold_min * 60.0)
             old = base.modes[mode]
@@ -651,7 +659,7 @@ class LoadedStudy:
             new,
             new_group,
             len(ext),
-            self._bound("walk", "m"),
+            self.search_bound("walk", "m"),
         )
         return Nearest(near.cost[:, order], near.facility[:, order], near.node_cost[order])
 

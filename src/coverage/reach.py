@@ -38,6 +38,29 @@ from scipy.spatial import cKDTree
 from coverage.network import StreetNetwork
 from coverage.terms import ONEWAY_TIE_M, TOLERANCE
 
+__all__ = [
+    "ONEWAY_TIE_M",
+    "Joined",
+    "Nearest",
+    "ReachGraph",
+    "SegmentIndex",
+    "Segments",
+    "Snaps",
+    "SplitGraph",
+    "build_reach_graph",
+    "cheapest_parallel",
+    "costs_to_new",
+    "costs_within",
+    "facility_entries",
+    "nearest",
+    "nearest_costs",
+    "nearest_what_if",
+    "new_node_costs",
+    "snap_points",
+    "split_graph",
+    "stranded_points",
+]
+
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]

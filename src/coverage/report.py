@@ -27,6 +27,7 @@ import pandas as pd
 
 from coverage import __version__
 from coverage.catalogue import AccessIndicator
+from coverage.indicators import rounded_indicators
 from coverage.maps import render_map
 from coverage.network import MODES
 from coverage.pipeline import StudyResult
@@ -46,7 +47,7 @@ PACKAGES = (
     "folium",
     "rasterio",
     "matplotlib",
-    "openpyxl",
+    "xlsxwriter",
 )
 
 
@@ -114,12 +115,7 @@ def sha256(path: Path) -> str:
 
 def indicators_table(result: StudyResult) -> pd.DataFrame:
     """``indicators.csv`` as written: shares to 6 decimals, residents to 3."""
-    t = result.indicators.copy()
-    for col in ("target", "value", "gap"):
-        t[col] = t[col].astype(float).round(6)
-    for col in ("covered_population", "total_population"):
-        t[col] = t[col].astype(float).round(3)
-    return t
+    return rounded_indicators(result.indicators)
 
 
 def demand_table(result: StudyResult) -> pd.DataFrame:
@@ -205,22 +201,17 @@ def write_xlsx(sheets: dict[str, pd.DataFrame], path: Path) -> None:
     path
         The ``.xlsx`` file to write.
     """
-    from openpyxl.utils import get_column_letter
-
-    with pd.ExcelWriter(path, engine="openpyxl") as writer:
+    options = {"strings_to_formulas": False, "strings_to_urls": False, "strings_to_numbers": False}
+    with pd.ExcelWriter(path, engine="xlsxwriter", engine_kwargs={"options": options}) as writer:
         for name, frame in sheets.items():
             frame.to_excel(writer, sheet_name=name, index=False)
             ws = writer.sheets[name]
-            ws.freeze_panes = "A2"
-            for col in ws.iter_cols():
-                for cell in col:
-                    if cell.data_type == "f":  # openpyxl reads a leading "=" as a formula
-                        cell.data_type = "s"
-                sample = col[:200]
-                width = max((_width(c.value) for c in sample), default=8)
-                ws.column_dimensions[get_column_letter(col[0].column)].width = min(
-                    max(width + 2, 8), 60
-                )
+            ws.freeze_panes(1, 0)
+            sample = frame.head(200)
+            for k, column in enumerate(frame.columns):
+                values = [column, *sample[column].tolist()]
+                width = max((_width(v) for v in values), default=8)
+                ws.set_column(k, k, min(max(width + 2, 8), 60))
 
 
 def write_outputs(

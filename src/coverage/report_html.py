@@ -33,6 +33,7 @@ from coverage.catalogue import AccessIndicator, indicator_label
 from coverage.categories import MODE_LABELS as _MODES
 from coverage.categories import STATUS_LABELS as _STATUS
 from coverage.categories import label as category_label
+from coverage.indicators import rounded_indicators
 from coverage.maps import PALETTE
 from coverage.terms import TOLERANCE
 
@@ -1280,7 +1281,6 @@ def report_html(
     >>> result = run_study(demo_study())  # doctest: +SKIP
     >>> page = report_html(result, run_record(result), "zh")  # doctest: +SKIP
     """
-    from coverage.report import indicators_table  # report imports this module
 
     if lang not in LANGS:
         raise ValueError(f"lang must be one of {', '.join(LANGS)}, got {lang!r}")
@@ -1317,7 +1317,7 @@ def report_html(
             f'<header><h1>{_esc(title)}</h1><p class="meta">{_esc(meta)}</p>'
             f"<nav>{nav}</nav></header>",
             _summary(result, lang),
-            _headline(result, indicators_table(result), lang),
+            _headline(result, rounded_indicators(result.indicators), lang),
             f'<section id="charts"><h2>{_esc(_t(lang, "charts"))}</h2>{charts}</section>',
             _shortfalls(result, lang),
             _sites(siting, lang) if siting is not None else "",

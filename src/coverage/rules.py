@@ -93,7 +93,7 @@ def _bounds_text(lo: float | None, hi: float | None) -> str:
     return f">= {lo:g}" if lo is not None else f"<= {hi:g}"
 
 
-def check_rule(
+def check_rule(  # noqa: C901
     rule: RuleIndicator,
     kinds: np.ndarray,
     types: np.ndarray,

@@ -16,6 +16,11 @@ import shapely
 
 from coverage.reach import ReachGraph
 
+__all__ = [
+    "reachable_pieces",
+    "service_area_polygon",
+]
+
 FloatArray = npt.NDArray[np.float64]
 
 

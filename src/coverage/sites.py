@@ -36,6 +36,18 @@ from coverage.siting import (
     reduce_problem,
 )
 
+__all__ = [
+    "SITE_COLUMNS",
+    "SitingResult",
+    "before_after",
+    "coverage_sets",
+    "describe_rule",
+    "existing_coverage",
+    "generate_candidates",
+    "read_candidates",
+    "site_study",
+]
+
 SITE_COLUMNS = [
     "rank",
     "candidate_id",
@@ -256,16 +268,7 @@ def site_study(loaded: LoadedStudy, settings: Siting | None = None) -> SitingRes
     sites = _sites_frame(cands, csc, weight, order, inc, before, total, result.crs)
     if s.model == "test" and len(order) <= 30:
         notes += _best_k(sites, red, s)
-    cum = float(inc.sum()) if len(inc) else 0.0
-    figures = {
-        "residents_counted": total,
-        "covered_before": before,
-        "share_before": before / total if total > 0 else float("nan"),
-        "unreachable_by_any_candidate": red.unreachable_weight,
-        "new_covered": cum,
-        "covered_after": before + cum,
-        "share_after": (before + cum) / total if total > 0 else float("nan"),
-    }
+    figures = _figures(total, before, float(inc.sum()) if len(inc) else 0.0, red)
     if "highest feasible" in solution.message or not solution.optimal:
         notes.append(solution.message)
     if red.unreachable_weight > 0:
@@ -289,6 +292,20 @@ def site_study(loaded: LoadedStudy, settings: Siting | None = None) -> SitingRes
         before_after=before_after(result, loaded.what_if(add=extra)),
         notes=notes,
     )
+
+
+def _figures(total: float, before: float, new: float, red: Any) -> dict[str, float]:
+    """Residents counted, covered before and after, and out of every candidate's reach."""
+    share = (lambda x: x / total) if total > 0 else (lambda x: float("nan"))
+    return {
+        "residents_counted": total,
+        "covered_before": before,
+        "share_before": share(before),
+        "unreachable_by_any_candidate": red.unreachable_weight,
+        "new_covered": new,
+        "covered_after": before + new,
+        "share_after": share(before + new),
+    }
 
 
 def _candidates(

@@ -8,6 +8,13 @@ from __future__ import annotations
 
 from typing import Literal
 
+__all__ = [
+    "MODES",
+    "ONEWAY_TIE_M",
+    "TOLERANCE",
+    "Mode",
+]
+
 #: A travel mode on a street network.
 Mode = Literal["walk", "cycle"]
 
