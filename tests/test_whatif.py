@@ -177,3 +177,80 @@ def test_nearest_what_if_removes_and_adds():
     # a new group is appended
     out, _ = nearest_what_if(rg, base, group, np.ones(2, bool), new, np.array([1]), 2, 1000.0)
     np.testing.assert_allclose(out.cost[:, 1], [100, 50, 100])
+
+
+def test_a_facility_added_where_one_stands_shares_nothing_and_changes_nothing(demo_loaded):
+    fac = demo_loaded.layers.facilities
+    twin = fac[fac["category"] == "health"].iloc[[3]].assign(facility_id="twin")
+    what_if = demo_loaded.what_if(add=twin)
+    full = _full_run(demo_loaded, pd.concat([fac, twin], ignore_index=True))
+    _assert_same(full, what_if, demo_loaded)
+    # the first of two facilities at one place serves; the twin serves no one
+    assert what_if.facilities["served_population_walk"].iloc[-1] == 0
+    pd.testing.assert_frame_equal(
+        what_if.indicators, demo_loaded.result.indicators, check_exact=False, rtol=1e-9
+    )
+
+
+def test_which_of_two_facilities_at_one_place_serves_does_not_depend_on_row_order(demo_loaded):
+    fac = demo_loaded.layers.facilities
+    twin = fac[fac["category"] == "health"].iloc[[3]].assign(facility_id="twin")
+    a = _full_run(demo_loaded, pd.concat([fac, twin], ignore_index=True))
+    b = _full_run(demo_loaded, pd.concat([twin, fac], ignore_index=True))
+    served = [
+        r.facilities.set_index("facility_id")["served_population_walk"].sort_index() for r in (a, b)
+    ]
+    first = fac[fac["category"] == "health"]["facility_id"].iloc[3]
+    assert served[0][first] > 0 and served[0]["twin"] == 0  # the original row comes first
+    assert served[1]["twin"] > 0 and served[1][first] == 0  # now the twin does
+    assert served[0].sum() == pytest.approx(served[1].sum())
+
+
+def test_an_exact_what_if_gives_every_time_of_a_full_run(demo_loaded):
+    add = _added(demo_loaded, "health")
+    what_if = demo_loaded.what_if(add=add, exact=True)
+    full = _full_run(
+        demo_loaded, pd.concat([demo_loaded.layers.facilities, add], ignore_index=True)
+    )
+    for mode in ("walk", "cycle"):
+        np.testing.assert_allclose(what_if.reach[mode].minutes, full.reach[mode].minutes, rtol=1e-9)
+    np.testing.assert_allclose(what_if.costs.walk_m, full.costs.walk_m, rtol=1e-9)
+    assert not any("upper bounds" in n for n in what_if.notes)
+    assert any("upper bounds" in n for n in demo_loaded.what_if(add=add).notes)
+
+
+def test_held_costs_cannot_be_written_through_a_result(demo_loaded):
+    with pytest.raises(ValueError, match="read-only"):
+        demo_loaded.result.costs.walk_m[0, 0] = 0.0
+    with pytest.raises(ValueError, match="read-only"):
+        demo_loaded.result.reach["walk"].node_cost[0, 0] = 0.0
+
+
+def test_added_facilities_are_checked_like_the_layer_and_can_move(demo_loaded):
+    from coverage.errors import CoordinateError, EmptyLayerError
+
+    far = _added(demo_loaded, "health").to_crs("EPSG:4326")
+    far["geometry"] = [shapely.Point(116.4, 39.9)]  # Beijing
+    with pytest.raises(CoordinateError, match="added facilities layer: no feature lies within"):
+        demo_loaded.what_if(add=far)
+    every = demo_loaded.layers.facilities["facility_id"].tolist()
+    with pytest.raises(EmptyLayerError, match="removes every facility and adds none"):
+        demo_loaded.what_if(remove=every)
+    # a facility moved: removed and added back under its own id elsewhere
+    moved = _added(demo_loaded, "health").assign(facility_id=every[0])
+    out = demo_loaded.what_if(add=moved, remove=[every[0]])
+    assert out.facilities["facility_id"].tolist().count(every[0]) == 1
+
+
+def test_the_service_area_of_an_added_facility_covers_its_own_street():
+    from coverage.service_areas import facility_pieces
+
+    net = make_network([(0, 0), (1000, 0)], [(0, 1)])
+    snaps = snap_points(net, np.array([[500.0, 10.0]]), 50.0)
+    pieces = facility_pieces(Segments.of(net), snaps, snaps.access_m, 210.0)
+    # 210 m budget less the 10 m leg: 200 m each way along the two-way street
+    lengths = sorted(np.hypot(*(p[1] - p[0])) for p in pieces)
+    np.testing.assert_allclose(lengths, [200.0, 200.0])
+    one_way = make_network([(0, 0), (1000, 0)], [(0, 1)], one_way=[0])
+    pieces = facility_pieces(Segments.of(one_way), snaps, snaps.access_m, 210.0)
+    assert len(pieces) == 1 and pieces[0][0][0] == pytest.approx(300.0)  # upstream only

@@ -215,6 +215,12 @@ def parse_entry(ident: str, entry: dict[str, Any], where: str) -> Indicator:
         assert threshold is not None
         if not threshold > 0:
             raise StudyFileError(f"{here}: the threshold must be positive, got {threshold!r}")
+        origins = _choice(here, "origins", entry.get("origins", "residents"), ORIGINS)
+        if origins == "workplaces" and minutes is not None:
+            raise StudyFileError(
+                f"{here}: indicators over workplaces are measured in metres (walking along the "
+                "network, or straight): give metres instead of minutes"
+            )
         return AccessIndicator(
             ident,
             mode,
@@ -222,7 +228,7 @@ def parse_entry(ident: str, entry: dict[str, Any], where: str) -> Indicator:
             "min" if minutes is not None else "m",
             _categories(here, entry.get("categories"), required=True),
             scope,
-            _choice(here, "origins", entry.get("origins", "residents"), ORIGINS),
+            origins,
             **text,
         )
     measure = _choice(here, "measure", entry.get("measure"), MEASURES)

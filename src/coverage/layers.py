@@ -177,6 +177,8 @@ def layers_from_frames(
             check_frame(workplaces, "workplaces", frame.format("workplaces"))
         )
         notes += n
+        workplaces, n = convert_datum(workplaces, datum.workplaces, "workplaces", "workplace_id")
+        notes += n
     return _assemble(
         study, communities, facilities, population, workplaces, networks, notes, progress
     )

@@ -29,7 +29,7 @@ from coverage.capacity import two_step_fca, weighted_mean_by_group
 from coverage.catalogue import AccessIndicator, Indicator, RuleIndicator, study_catalogue
 from coverage.categories import CATEGORIES
 from coverage.config import Study
-from coverage.errors import InputLayerError, StudyFileError
+from coverage.errors import EmptyLayerError, InputLayerError, StudyFileError
 from coverage.indicators import (
     Costs,
     IndicatorSpec,
@@ -43,7 +43,7 @@ from coverage.indicators import (
     shortfalls,
     targeted_shortfall_areas,
 )
-from coverage.inputs import check_facilities, check_frame
+from coverage.inputs import check_facilities, check_frame, check_near_communities, convert_datum
 from coverage.layers import Layers, Progress, load_layers, quiet
 from coverage.network import StreetNetwork
 from coverage.reach import (
@@ -55,13 +55,14 @@ from coverage.reach import (
     Snaps,
     build_reach_graph,
     costs_within,
+    first_at_same_place,
     nearest,
     nearest_what_if,
     new_node_costs,
     stranded_points,
 )
 from coverage.rules import RuleCheck, check_rules, evaluate_rules, facility_community, rule_details
-from coverage.service_areas import reachable_pieces, service_area_polygon
+from coverage.service_areas import facility_pieces, reachable_pieces, service_area_polygon
 from coverage.targets import Target, load_presets
 from coverage.terms import MODES, TOLERANCE, Mode
 
@@ -191,10 +192,28 @@ class StudyResult:
         buffer_m = self.study.network.service_area_buffer_m
         for mode in MODES:
             r = self.reach[mode]
+            cats = self.facilities["category"].to_numpy()
+            legs = r.facility_snaps.access_m / (r.speed_kmh / 3.6)
             for g, cat in enumerate(self.costs.groups):
                 if not np.isfinite(r.node_cost[g]).any():
                     continue
-                pieces = reachable_pieces(r.reach_graph, r.node_cost[g], r.threshold_min * 60.0)
+                budget = r.threshold_min * 60.0
+                own = cats == cat
+                pieces = np.concatenate(
+                    [
+                        reachable_pieces(r.reach_graph, r.node_cost[g], budget),
+                        facility_pieces(
+                            r.reach_graph.segments,
+                            Snaps(
+                                r.facility_snaps.segment[own],
+                                r.facility_snaps.fraction[own],
+                                r.facility_snaps.access_m[own],
+                            ),
+                            legs[own],
+                            budget,
+                        ),
+                    ]
+                )
                 geom = service_area_polygon(pieces, buffer_m)
                 if not geom.is_empty:
                     rows.append(
@@ -440,7 +459,10 @@ class LoadedStudy:
     # ---------------------------------------------------------------- what-ifs
 
     def what_if(
-        self, add: gpd.GeoDataFrame | None = None, remove: Sequence[str] = ()
+        self,
+        add: gpd.GeoDataFrame | None = None,
+        remove: Sequence[str] = (),
+        exact: bool = False,
     ) -> StudyResult:
         """The study's result with facilities added and removed.
 
@@ -448,39 +470,60 @@ class LoadedStudy:
         ----------
         add
             New facilities: points (or polygons, at their representative
-            point) with new ``facility_id`` values and a ``category``,
-            optionally ``name``, ``floor_area_m2``, ``capacity``; any CRS.
+            point) with a ``facility_id`` and a ``category``, optionally
+            ``name``, ``floor_area_m2``, ``capacity``; any CRS (lon/lat as the
+            study's ``[datum] facilities`` says). An id being removed may be
+            added back (a facility moved).
         remove
             ``facility_id`` values of the study's facilities to take away.
+        exact
+            Search from the added facilities without bound, so that every
+            travel time is a full run's too (slower on a large study).
 
         Returns
         -------
         StudyResult
             Equal, row for row, to a full run with the facilities so changed
-            (facilities in the order kept, then added). Travel times beyond
-            the largest threshold in use may be larger than a full run's (an
-            added facility is searched only that far); every figure compared
-            with a threshold is exact.
+            (facilities in the order kept, then added). Without ``exact``, an
+            added facility is searched only up to the largest threshold in use
+            (:meth:`search_bound`): times beyond it keep the earlier, longer
+            value, and a note says so; every figure compared with a threshold
+            is exact.
 
         Raises
         ------
         StudyFileError
             An id to remove that is not a facility of the study, or an added
-            id that already is.
+            id that already is one.
+        InputLayerError
+            Added facilities that break the facilities layer's rules, lie far
+            from every community, or nothing left.
         """
         clock = time.perf_counter()
-        facilities, keep, added = self._changed_facilities(add, remove)
-        reach = self._reach_changed(facilities, keep, added)
-        notes = [*self.notes]
+        facilities, keep, added, notes = self._changed_facilities(add, remove)
+        reach = self._reach_changed(facilities, keep, added, exact)
+        notes = [*self.notes, *notes]
         if len(added) or not keep.all():
             notes.append(f"what-if: {len(added)} facilities added, {int((~keep).sum())} removed")
+        if len(added) and not exact:
+            notes.append(self._bound_note())
         result = self._result(facilities, reach, notes)
         result.timings_s["what-if"] = round(time.perf_counter() - clock, 3)
         return result
 
+    def _bound_note(self) -> str:
+        walk, cycle = (self.search_bound(m, "min") / 60.0 for m in ("walk", "cycle"))
+        metres = self.search_bound("walk", "m")
+        return (
+            f"what-if: travel times beyond {walk:g} min walking, {cycle:g} min cycling and "
+            f"{metres:g} m along the walk network (the largest thresholds in use) were not "
+            "searched from the added facilities: such times are upper bounds; every figure "
+            "compared with a threshold is exact (what_if(exact=True) for exact times)"
+        )
+
     def _changed_facilities(
         self, add: gpd.GeoDataFrame | None, remove: Sequence[str]
-    ) -> tuple[gpd.GeoDataFrame, np.ndarray, gpd.GeoDataFrame]:
+    ) -> tuple[gpd.GeoDataFrame, np.ndarray, gpd.GeoDataFrame, list[str]]:
         base = self.layers.facilities
         ids = base["facility_id"].to_numpy(dtype=object)
         gone = {str(r) for r in remove}
@@ -490,18 +533,35 @@ class LoadedStudy:
                 f"what-if: facility_id {unknown[0]!r} to remove is not a facility of the study"
             )
         keep = ~np.isin(ids, list(gone))
-        added = base.iloc[:0]
+        added, notes = base.iloc[:0], list[str]()
         if add is not None and len(add):
-            added, _ = check_facilities(check_frame(add, "facilities", "the facilities to add"))
-            added = added.to_crs(self.layers.crs)
-            clash = set(added["facility_id"]) & set(ids)
-            if clash:
-                raise StudyFileError(
-                    f"what-if: added facility_id {sorted(clash)[0]!r} is already a facility of "
-                    "the study; give new ids"
-                )
+            added, notes = self._check_added(add, set(ids[keep]))
+        if not keep.any() and not len(added):
+            raise EmptyLayerError(
+                "facilities",
+                "the what-if removes every facility and adds none",
+                "keep or add at least one facility",
+            )
         frame = pd.concat([base[keep], added], ignore_index=True)
-        return gpd.GeoDataFrame(frame, geometry="geometry", crs=self.layers.crs), keep, added
+        frame = gpd.GeoDataFrame(frame, geometry="geometry", crs=self.layers.crs)
+        return frame, keep, added, notes
+
+    def _check_added(
+        self, add: gpd.GeoDataFrame, kept_ids: set[str]
+    ) -> tuple[gpd.GeoDataFrame, list[str]]:
+        """Added facilities checked as the facilities layer is, in the study CRS."""
+        frame = check_frame(add, "facilities", "the facilities to add")
+        added, notes = check_facilities(frame)
+        added, n = convert_datum(added, self.study.datum.facilities, "facilities", "facility_id")
+        notes += n
+        clash = set(added["facility_id"]) & kept_ids
+        if clash:
+            raise StudyFileError(
+                f"what-if: added facility_id {sorted(clash)[0]!r} is already a facility of "
+                "the study; give new ids"
+            )
+        notes += check_near_communities(self.layers.communities, added, "added facilities")
+        return added.to_crs(self.layers.crs), notes
 
     def costs_to_points(
         self, xy: np.ndarray, mode: str, limit: float, metres: bool = False
@@ -587,10 +647,18 @@ class LoadedStudy:
             wp_m = nearest(rg, fgroup, n)
         straight = _straight(self._demand_xy, fac_xy, fgroup, n)
         capacity = self._capacity(facilities, groups, fgroup, np.ones(len(facilities), bool), {})
+        held = [walk_m, *(m.nearest for m in modes.values()), *([wp_m] if wp_m else [])]
+        for near in held:  # results hand these out: what-ifs read them, no one may write
+            for array in (near.cost, near.facility, near.node_cost):
+                array.flags.writeable = False
         return _Reach(groups, fgroup, modes, walk_m, straight, wp_m, capacity)
 
     def _reach_changed(
-        self, facilities: gpd.GeoDataFrame, keep: np.ndarray, added: gpd.GeoDataFrame
+        self,
+        facilities: gpd.GeoDataFrame,
+        keep: np.ndarray,
+        added: gpd.GeoDataFrame,
+        exact: bool = False,
     ) -> _Reach:
         """The reach with facilities kept and added: held graphs, bounded passes from the new."""
         base = self._base
@@ -615,7 +683,7 @@ class LoadedStudy:
                 joined,
                 new_group,
                 len(ext),
-                self.search_bound(mode, "min"),
+                np.inf if exact else self.search_bound(mode, "min"),
             )
             within = _dense_within(self._graphs[mode], nodes, b.threshold_min * 60.0)
             old = base.modes[mode]
@@ -627,11 +695,14 @@ class LoadedStudy:
             )
         assert new_walk is not None
         fw = Joined.at_speed(new_walk.snaps)
-        walk_m = self._metres_what_if("metres", base.walk_m, keep, fw, new_group, ext, order)
+        limit_m = np.inf if exact else self.search_bound("walk", "m")
+        walk_m = self._metres_what_if(
+            "metres", base.walk_m, keep, fw, new_group, ext, order, limit_m
+        )
         wp_m = None
         if base.workplace_walk_m is not None:
             wp_m = self._metres_what_if(
-                "workplaces", base.workplace_walk_m, keep, fw, new_group, ext, order
+                "workplaces", base.workplace_walk_m, keep, fw, new_group, ext, order, limit_m
             )
         fgroup = _group_of(facilities, groups)
         straight = _straight(self._demand_xy, _xy(facilities), fgroup, len(groups))
@@ -649,6 +720,7 @@ class LoadedStudy:
         new_group: np.ndarray,
         ext: tuple[str, ...],
         order: list[int],
+        limit_m: float,
     ) -> Nearest:
         """Walking metres to the nearest facility of each group after the change."""
         near, _ = nearest_what_if(
@@ -659,7 +731,7 @@ class LoadedStudy:
             new,
             new_group,
             len(ext),
-            self.search_bound("walk", "m"),
+            limit_m,
         )
         return Nearest(near.cost[:, order], near.facility[:, order], near.node_cost[order])
 
@@ -836,13 +908,14 @@ class LoadedStudy:
         minutes = r.nearest.cost / 60.0
         limit_s = b.threshold_min * 60.0
         nf = r.snaps.segment.size
+        # facilities at the same place tie for everyone: the first in the layer serves
+        first = first_at_same_place(reach.fgroup, r.snaps)
+        which = np.where(r.nearest.facility >= 0, first[np.maximum(r.nearest.facility, 0)], -1)
         served = np.zeros(nf)
         for g in range(len(reach.groups)):
             # compared in seconds, as in costs_within, so the two catchments agree
-            ok = (r.nearest.facility[:, g] >= 0) & (r.nearest.cost[:, g] <= limit_s + TOLERANCE)
-            served += np.bincount(
-                r.nearest.facility[ok, g], weights=self.population[ok], minlength=nf
-            )
+            ok = (which[:, g] >= 0) & (r.nearest.cost[:, g] <= limit_s + TOLERANCE)
+            served += np.bincount(which[ok, g], weights=self.population[ok], minlength=nf)
         return ModeReach(
             speed_kmh=b.speed_kmh,
             highway_kmh=b.highway_kmh,
@@ -852,7 +925,7 @@ class LoadedStudy:
             demand_stranded=b.demand_stranded,
             facility_stranded=r.stranded,
             minutes=minutes,
-            nearest_facility=r.nearest.facility,
+            nearest_facility=which,
             threshold_min=b.threshold_min,
             facility_served_population=served,
             facility_within_population=r.within_population,

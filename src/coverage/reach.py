@@ -52,6 +52,7 @@ __all__ = [
     "costs_to_new",
     "costs_within",
     "facility_entries",
+    "first_at_same_place",
     "nearest",
     "nearest_costs",
     "nearest_what_if",
@@ -989,6 +990,34 @@ def _demand_within(
     r_all, c_all, v_all = cheapest_parallel(r_all, c_all, v_all)
     # csr_matrix keeps explicit zeros (a demand point at the facility)
     return csr_matrix((v_all, (r_all, c_all)), shape=(n_rows, nd))
+
+
+def first_at_same_place(group: IntArray, snaps: Snaps) -> IntArray:
+    """For each facility, the first facility (in order) of its group at the same place.
+
+    Facilities at the same point (same snap, same straight leg) tie exactly
+    for everyone; the first of them in the layer is the one that serves
+    (METHOD.md, "Travel time"), so results do not depend on row order or on
+    which pass found them.
+
+    Examples
+    --------
+    >>> s = Snaps(np.array([3, 3, 3, 4]), np.array([0.5, 0.5, 0.5, 0.5]), np.array([2.0, 2.0, 9.0, 2.0]))
+    >>> first_at_same_place(np.array([0, 0, 0, 0]), s)
+    array([0, 0, 2, 3])
+    """
+    cols = (np.asarray(group), snaps.segment, snaps.fraction, snaps.access_m)
+    order = np.lexsort(cols[::-1])  # stable: equal places keep their order
+    same = np.ones(order.size, dtype=bool)
+    for col in cols:
+        c = np.asarray(col)[order]
+        same[1:] &= c[1:] == c[:-1]
+    same[:1] = False
+    run = np.cumsum(~same) - 1
+    first = order[np.flatnonzero(~same)]
+    out = np.empty(order.size, dtype=np.int64)
+    out[order] = first[run]
+    return out
 
 
 def new_node_costs(rg: ReachGraph, facilities: Joined, limit: float) -> FloatArray:

@@ -14,9 +14,10 @@ import numpy as np
 import numpy.typing as npt
 import shapely
 
-from coverage.reach import ReachGraph
+from coverage.reach import ReachGraph, Segments, Snaps
 
 __all__ = [
+    "facility_pieces",
     "reachable_pieces",
     "service_area_polygon",
 ]
@@ -115,3 +116,35 @@ def service_area_polygon(pieces: FloatArray, buffer_m: float, cell_m: float | No
     ]
     area = shapely.MultiPolygon(polys) if len(polys) > 1 else polys[0]
     return shapely.make_valid(shapely.simplify(area, cell / 2))
+
+
+def facility_pieces(
+    segments: Segments, snaps: Snaps, leg_cost: FloatArray, budget: float
+) -> FloatArray:
+    """The stretch of each facility's own street from which it is reached within ``budget``.
+
+    :func:`reachable_pieces` draws from node costs; a facility that is not a
+    node of the graph (one added in a what-if) also reaches the street it
+    stands on, up to the budget left after its egress leg, in the directions
+    the street allows.
+
+    Returns
+    -------
+    ndarray
+        ``(n_pieces, 2, 2)`` start and end coordinates, like :func:`reachable_pieces`.
+    """
+    on = np.flatnonzero(snaps.segment >= 0)
+    s, x = snaps.segment[on], snaps.fraction[on]
+    left = budget - np.asarray(leg_cost, dtype=float)[on]
+    cost = segments.cost[s]
+    reach = np.divide(left, cost, out=np.zeros(on.size), where=cost > 0)
+    ok = left >= 0
+    a, b = segments.node_xy[segments.u[s]], segments.node_xy[segments.v[s]]
+    at = a + (b - a) * x[:, None]
+    pieces = []
+    for allowed, end in ((segments.forward[s], x - reach), (segments.backward[s], x + reach)):
+        sel = ok & allowed
+        t = np.clip(end[sel], 0.0, 1.0)[:, None]
+        start = a[sel] + (b[sel] - a[sel]) * t
+        pieces.append(np.stack([start, at[sel]], axis=1))
+    return np.concatenate(pieces) if pieces else np.zeros((0, 2, 2))
