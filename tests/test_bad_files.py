@@ -76,5 +76,5 @@ def test_bad_file_stops_the_run_with_a_clear_message(case, tmp_path, capsys):
 
 
 def test_the_tiny_good_study_runs(tmp_path, capsys):
-    assert main(["run", str(BAD / "tiny" / "study.toml"), "--out", str(tmp_path), "--quiet"]) == 0
+    assert main(["run", str(BAD / "tiny" / "study.toml"), "--out", str(tmp_path)]) == 0
     assert "residents: input 2,000, used 2,000" in capsys.readouterr().out

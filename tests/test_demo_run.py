@@ -1,6 +1,8 @@
 """The whole run on the shipped Porto Alegre demo, through the command line."""
 
+import contextlib
 import json
+import time
 
 import geopandas as gpd
 import numpy as np
@@ -70,8 +72,10 @@ def test_indicator_table_follows_method(run_dir):
     assert list(a2["scope"]) == ["rural"] and a2.iloc[0]["target"] == 0.8
     a3 = agg[agg["indicator"].str.startswith("A3")]
     assert set(a3["indicator"]) == {"A3_complex_radius_straight", "A3_complex_radius_network"}
-    assert (a3["value"] == 0).all()
-    assert a3["note"].str.contains("no community_complex facilities were given").all()
+    # the demo has no community complexes and does not say it surveyed them: no data, not 0 %
+    assert (a3["status"] == "no data").all() and a3["value"].isna().all()
+    assert a3["note"].str.contains("no data: no community_complex facilities were given").all()
+    assert a3["note"].str.contains("surveyed_categories").all()
 
 
 def test_coverage_rises_with_time(run_dir):
@@ -176,7 +180,9 @@ def test_preset_override_and_headline(tmp_path, capsys):
     assert main(["run", "--out", str(tmp_path), "--preset", "suining-2022", "--quiet"]) == 0
     printed = capsys.readouterr().out
     assert "A1_service_circle" in printed and "60 %" in printed
-    assert "residents: input 812,935, used 812,935" in printed
+    # --quiet: the headline only, in at most about 15 lines, no settings, account or notes
+    assert len(printed.splitlines()) <= 16 and "residents: input" not in printed
+    assert "note:" not in printed
     ind = pd.read_csv(tmp_path / "indicators.csv")
     a1 = ind[(ind["indicator"] == "A1_service_circle") & (ind["scope"] == "urban")].iloc[0]
     assert a1["target"] == 0.6 and a1["status"] == "met"
@@ -246,11 +252,14 @@ def test_service_areas_are_written_for_display(run_dir):
     assert "service area:" in html
 
 
-def test_every_preset_target_appears_with_value_and_status(run_dir):
-    """The demo evaluates every shipped preset: each target row is in indicators.csv."""
+def test_every_preset_target_appears_with_value_and_status(demo_loaded):
+    """Measured against every shipped preset (``--preset all``), each target row is there."""
+    from coverage.config import Targets
+    from coverage.pipeline import LoadedStudy
     from coverage.targets import load_presets, shipped_presets
 
-    ind = pd.read_csv(run_dir / "indicators.csv", keep_default_na=False, na_values=[""])
+    every = demo_loaded.study.with_overrides(targets=Targets(preset=tuple(shipped_presets())))
+    ind = LoadedStudy(every, demo_loaded.layers).result.indicators
     for name in shipped_presets():
         for t in load_presets([name]):
             rows = ind[
@@ -265,3 +274,51 @@ def test_every_preset_target_appears_with_value_and_status(run_dir):
             assert row["wording_zh"] == t.wording_zh and row["target_year"] == t.year
             if row["status"] in ("met", "short"):
                 assert 0 <= row["value"] <= 1
+
+
+def test_surveyed_categories_make_a_zero_real(demo_loaded):
+    """Declared surveyed ("we looked; there are none"), an absent category scores 0 % short."""
+    from coverage.config import Inputs
+    from coverage.pipeline import LoadedStudy
+
+    study = demo_loaded.study
+    inputs = Inputs(
+        **{**{f: getattr(study.inputs, f) for f in ("communities", "facilities")}},
+        population=study.inputs.population,
+        network=study.inputs.network,
+        surveyed_categories=("community_complex",),
+    )
+    result = LoadedStudy(study.with_overrides(inputs=inputs), demo_loaded.layers).result
+    ind = result.indicators
+    a3 = ind[(ind["indicator"] == "A3_complex_radius_straight") & (ind["scope"] == "all")]
+    assert (a3["status"] != "no data").all() and (a3["value"] == 0).all()
+    assert "surveyed: the study area has none" in a3["note"].iloc[0]
+    # without the declaration the same rows read no data, with no value
+    base = demo_loaded.result.indicators
+    same = base.loc[a3.index]
+    assert (same["status"] == "no data").all() and same["value"].isna().all()
+    per_community = result.communities["A3_complex_radius_straight_1500m"]
+    assert (per_community.dropna() == 0).all()
+    assert demo_loaded.result.communities["A3_complex_radius_straight_1500m"].isna().all()
+
+
+def test_command_line_values_are_checked_before_any_work(tmp_path, capsys):
+    a_file = tmp_path / "taken"
+    a_file.write_text("x")
+    cases = [
+        (["run", "--out", str(a_file)], "--out", "is a file, not a folder"),
+        (["run", "--out", str(a_file / "sub")], "--out", "so the folder cannot be made"),
+        (["site", "--p", "0", "--out", str(tmp_path / "o")], "argument --p", "must be 1 or more"),
+        (["site", "--candidates", str(tmp_path / "no.gpkg")], "argument --candidates", "not found"),
+        (["site", "--target-share", "1.5"], "argument --target-share", "share in (0, 1]"),
+        (["run", "--ouput", str(tmp_path)], "--ouput", "did you mean --out?"),
+    ]
+    for argv, flag, problem in cases:
+        start = time.perf_counter()
+        with contextlib.suppress(SystemExit):
+            assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert flag in err and problem in err, err
+        assert len(err.strip().splitlines()) == 1, err  # one line, no usage dump
+        assert time.perf_counter() - start < 1.0  # refused before reading anything
+    assert not (tmp_path / "o").exists()

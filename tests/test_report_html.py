@@ -302,13 +302,29 @@ def test_unknown_language_is_refused(demo):
 def test_xlsx_holds_the_tables_and_settings(demo):
     folder, _ = demo[1]["en"]
     book = pd.read_excel(folder / "indicators.xlsx", sheet_name=None)
-    assert list(book) == ["indicators", "communities", "shortfalls", "settings"]
-    for sheet, csv in (
-        ("indicators", "indicators.csv"),
-        ("communities", "communities.csv"),
-        ("shortfalls", "shortfalls.csv"),
-    ):
+    assert list(book) == [
+        "headline",
+        "indicators",
+        "community_indicators",
+        "communities",
+        "shortfalls",
+        "settings",
+    ]
+    ind = pd.read_csv(folder / "indicators.csv")
+    aggregate = ind["scope"].isin(["all", "urban", "rural"])
+    parts = pd.concat([book["indicators"], book["community_indicators"]], ignore_index=True)
+    pd.testing.assert_frame_equal(
+        parts, pd.concat([ind[aggregate], ind[~aggregate]], ignore_index=True), check_dtype=False
+    )
+    for sheet, csv in (("communities", "communities.csv"), ("shortfalls", "shortfalls.csv")):
         pd.testing.assert_frame_equal(book[sheet], pd.read_csv(folder / csv), check_dtype=False)
+    head = book["headline"]
+    assert set(head["status"]) <= {"met", "short"} and "A1_service_circle" in set(head["indicator"])
+    # shares are kept as shares and shown as percentages; CSVs open in Excel on Chinese Windows
+    ws = openpyxl.load_workbook(folder / "indicators.xlsx")["headline"]
+    value_col = [c.value for c in ws[1]].index("value") + 1
+    assert ws.cell(row=2, column=value_col).number_format == "0.0%"
+    assert (folder / "indicators.csv").read_bytes()[:3] == b"\xef\xbb\xbf"
     settings = dict(zip(book["settings"]["key"], book["settings"]["value"], strict=True))
     run = json.loads((folder / "run.json").read_text())
     assert settings["inputs.network.sha256"] == run["inputs"]["network"]["sha256"]

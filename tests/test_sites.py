@@ -37,7 +37,8 @@ def test_maximal_covering_adds_up_and_matches_the_rerun(demo):
     # the rerun with the two sites added as complexes gives the same A3 figure
     ba = out.before_after
     a3 = ba[(ba["indicator"] == "A3_complex_radius_straight") & (ba["scope"] == "all")].iloc[0]
-    assert a3["value_before"] == 0
+    # before: the demo has no complexes (no data); after: the proposed ones are the data
+    assert a3["status_before"] == "no data" and np.isnan(a3["value_before"])
     assert a3["value_after"] == pytest.approx(out.figures["share_after"], abs=1e-9)
     assert out.sizes["candidates_kept"] <= out.sizes["candidates"]
 
@@ -133,3 +134,28 @@ def test_p_median_lowers_total_travel_time(demo):
     assert sol.extra["total"] < sol.extra["total_before"]
     assert sol.covered == pytest.approx(sol.extra["total_before"] - sol.extra["total"])
     assert any("p-median" in n for n in out.notes)
+
+
+def test_sites_say_where_they_are_and_keep_the_candidates_own_attributes(demo, tmp_path):
+    study, loaded = demo
+    comm = loaded.result.communities.sort_values("population", ascending=False).head(2)
+    plots = gpd.GeoDataFrame(
+        {
+            "candidate_id": ["east", "west"],
+            "name": ["东区地块", "西区地块"],
+            "area_m2": [1200, 900],
+        },
+        geometry=comm.geometry.representative_point().values,
+        crs=loaded.result.crs,
+    ).to_crs("EPSG:4326")
+    path = tmp_path / "plots.gpkg"
+    plots.to_file(path)
+    out = site_study(loaded, with_siting(study, model="test", candidates=str(path)).siting)
+    sites = out.sites.set_index("candidate_id")
+    assert set(sites["name"]) == {"东区地块", "西区地块"} and set(sites["area_m2"]) == {1200, 900}
+    assert set(sites["community_id"]) == set(comm["community_id"])
+    back = plots.set_index("candidate_id").geometry
+    np.testing.assert_allclose(sites.loc[back.index, "lon"], back.x, atol=1e-6)
+    np.testing.assert_allclose(sites.loc[back.index, "lat"], back.y, atol=1e-6)
+    xy = plots.to_crs(loaded.result.crs).set_index("candidate_id").geometry
+    np.testing.assert_allclose(sites.loc[xy.index, "x_m"], xy.x, atol=0.01)

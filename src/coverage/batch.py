@@ -109,7 +109,9 @@ def _sha256(path: Path, memo: dict[Path, str]) -> str:
 
 def _study_files(study: Study) -> dict[str, Path]:
     """Every file a study's results depend on: inputs, preset CSVs, the catalogue."""
-    files = {k: Path(v) for k, v in dataclasses.asdict(study.inputs).items() if v is not None}
+    files = {
+        k: Path(v) for k, v in dataclasses.asdict(study.inputs).items() if isinstance(v, str | Path)
+    }
     base = study.source.parent if study.source is not None else Path.cwd()
     for name in study.targets.preset:
         path = Path(name) if Path(name).is_absolute() else base / name
@@ -380,6 +382,7 @@ def _own_inputs_study(
         population=paths["population"] if "population" in columns else base.inputs.population,
         network=paths["network"] if paths["network"] is not None else base.inputs.network,
         workplaces=paths["workplaces"],
+        surveyed_categories=base.inputs.surveyed_categories,
     )
     return base.with_overrides(inputs=inputs)
 
@@ -433,6 +436,7 @@ def clip_inputs(task: AreaTask, folder: Path) -> Study:
         population=paths["population"],
         network=paths["network"],
         workplaces=paths["workplaces"],
+        surveyed_categories=study.inputs.surveyed_categories,
     )
     # the communities file is already WGS84-based (converted on the driver)
     datum = dataclasses.replace(study.datum, communities="wgs84")
@@ -710,7 +714,7 @@ def gather(
     }
     table = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame({"area": []})
     table = table[["area", *[c for c in table.columns if c != "area"]]]
-    table.to_csv(paths["indicators"], index=False, lineterminator="\n", encoding="utf-8")
+    table.to_csv(paths["indicators"], index=False, lineterminator="\n", encoding="utf-8-sig")
     paths["areas_gpkg"].unlink(missing_ok=True)
     if comms:
         merged = pd.concat(comms, ignore_index=True)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import difflib
+import os
 import sys
 import time
 from dataclasses import replace
@@ -11,6 +13,60 @@ from typing import Any
 
 from coverage import __version__
 from coverage.errors import CoverageError
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, got {value}")
+    return value
+
+
+def _positive(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
+    return value
+
+
+def _share(text: str) -> float:
+    value = float(text)
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"must be a share in (0, 1], e.g. 0.9, got {text}")
+    return value
+
+
+def _existing_file(text: str) -> str:
+    if not Path(text).is_file():
+        raise argparse.ArgumentTypeError(f"file not found: {Path(text).resolve()}")
+    return text
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with the closest valid flag suggested for a mistyped one."""
+
+    def parse_args(self, args: Any = None, namespace: Any = None) -> argparse.Namespace:  # type: ignore[override]
+        parsed, extras = self.parse_known_args(args, namespace)
+        if extras:
+            flags = [o for a in self._all_actions() for o in a.option_strings]
+            words = []
+            for extra in extras:
+                close = difflib.get_close_matches(extra.split("=")[0], flags, n=1)
+                words.append(extra + (f" (did you mean {close[0]}?)" if close else ""))
+            self.error("unrecognized arguments: " + ", ".join(words))
+        return parsed
+
+    def error(self, message: str) -> Any:
+        """One line naming the flag, and where to read the usage (argparse's exit code 2)."""
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+    def _all_actions(self) -> list[argparse.Action]:
+        actions = list(self._actions)
+        for action in self._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for sub in action.choices.values():
+                    actions += sub._actions
+        return actions
 
 
 def _common(cmd: argparse.ArgumentParser) -> None:
@@ -43,7 +99,7 @@ def _common(cmd: argparse.ArgumentParser) -> None:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="service-coverage",
         description="Coverage of community services against plan targets.",
     )
@@ -70,15 +126,17 @@ def _parser() -> argparse.ArgumentParser:
         help="siting model (overrides)",
     )
     site.add_argument("--mode", choices=("walk", "cycle", "straight"), help="coverage rule mode")
-    site.add_argument("--minutes", type=float, help="coverage rule: travel time")
-    site.add_argument("--metres", type=float, help="coverage rule: distance")
-    site.add_argument("--p", type=int, help="number of new sites for mclp")
-    site.add_argument("--target-share", type=float, help="share of residents for set_cover")
-    site.add_argument("--candidates", help="candidate sites file (points or polygons)")
+    site.add_argument("--minutes", type=_positive, help="coverage rule: travel time")
+    site.add_argument("--metres", type=_positive, help="coverage rule: distance")
+    site.add_argument("--p", type=_positive_int, help="number of new sites for mclp")
+    site.add_argument("--target-share", type=_share, help="share of residents for set_cover")
+    site.add_argument(
+        "--candidates", type=_existing_file, help="candidate sites file (points or polygons)"
+    )
     site.add_argument("--category", help="facility category to site")
-    site.add_argument("--spacing", type=float, help="spacing of generated candidates, metres")
+    site.add_argument("--spacing", type=_positive, help="spacing of generated candidates, metres")
     site.add_argument("--solver", choices=("milp", "greedy"), help="solver for mclp")
-    site.add_argument("--time-limit", type=float, help="MILP time limit, seconds")
+    site.add_argument("--time-limit", type=_positive, help="MILP time limit, seconds")
     batch = sub.add_parser(
         "batch",
         help="run many study areas (counties, townships) on Dask",
@@ -191,29 +249,16 @@ def main(argv: list[str] | None = None) -> int:
         except CoverageError as exc:
             print(f"service-coverage: error: {exc}", file=sys.stderr)
             return 2
+    problem = _output_problem(args.out)
+    if problem:
+        print(f"service-coverage: error: --out {args.out}: {problem}", file=sys.stderr)
+        return 2
     siting = None
     try:
-        from coverage.config import Targets, demo_study, load_study
         from coverage.pipeline import LoadedStudy
         from coverage.report import headline, write_outputs
 
-        study = load_study(args.study) if args.study else demo_study()
-        if args.preset:
-            from coverage.targets import shipped_presets
-
-            names = [n for p in args.preset for n in (shipped_presets() if p == "all" else [p])]
-            study = study.with_overrides(targets=Targets(preset=tuple(dict.fromkeys(names))))
-        if args.offline or args.basemap:
-            changes: dict[str, Any] = {}
-            if args.offline:
-                changes["offline"] = True
-            if args.basemap:
-                changes["basemap"] = args.basemap
-            elif args.offline and study.map.basemap == "osm":
-                changes["basemap"] = ""  # --offline replaces the study's OSM basemap by none
-            study = study.with_overrides(map=replace(study.map, **changes))
-        if args.command == "site":
-            study = study.with_overrides(siting=replace(study.siting, **_siting_overrides(args)))
+        study = _study(args)
         loaded = LoadedStudy.load(study, progress=progress)
         result = loaded.result
         if args.command == "site":
@@ -230,13 +275,55 @@ def main(argv: list[str] | None = None) -> int:
     except CoverageError as exc:
         print(f"service-coverage: error: {exc}", file=sys.stderr)
         return 2
-    print(headline(result))
+    print(headline(result, brief=args.quiet))
     if siting is not None:
         print(_siting_summary(siting))
+    if args.quiet:
+        print(f"outputs in {args.out}")
+        return 0
     print(f"\noutputs in {args.out}: " + ", ".join(p.name for p in paths.values()))
     _print_map(paths["map"], paths["run"], study.map)
     print(f"finished in {time.perf_counter() - start:.1f} s")
     return 0
+
+
+def _study(args: argparse.Namespace) -> Any:
+    """The study file (or the demo) with the command line's overrides."""
+    from coverage.config import Targets, demo_study, load_study
+
+    study = load_study(args.study) if args.study else demo_study()
+    if args.preset:
+        from coverage.targets import shipped_presets
+
+        names = [n for p in args.preset for n in (shipped_presets() if p == "all" else [p])]
+        study = study.with_overrides(targets=Targets(preset=tuple(dict.fromkeys(names))))
+    if args.offline or args.basemap:
+        changes: dict[str, Any] = {}
+        if args.offline:
+            changes["offline"] = True
+        if args.basemap:
+            changes["basemap"] = args.basemap
+        elif args.offline and study.map.basemap == "osm":
+            changes["basemap"] = ""  # --offline replaces the study's OSM basemap by none
+        study = study.with_overrides(map=replace(study.map, **changes))
+    if args.command == "site":
+        study = study.with_overrides(siting=replace(study.siting, **_siting_overrides(args)))
+    return study
+
+
+def _output_problem(out: Path) -> str:
+    """Why ``--out`` cannot take the outputs (checked before any computing), or ``""``."""
+    if out.exists() and not out.is_dir():
+        return "is a file, not a folder: give a folder for the outputs"
+    # nothing is written before the run succeeds: find the folder it would be made in
+    there = out.resolve()
+    while not there.exists():
+        there = there.parent
+    if not there.is_dir():
+        return f"{there} is a file, so the folder cannot be made: give another folder"
+    if not os.access(there, os.W_OK | os.X_OK):
+        return f"{there} is not writable: give a folder you can write to"
+    return ""
 
 
 def _print_map(path: Path, run_json: Path, settings: Any) -> None:

@@ -78,13 +78,20 @@ from coverage.terms import ONEWAY_TIE_M
 
 @dataclass(frozen=True)
 class Inputs:
-    """Paths of the four input layers (absolute after loading)."""
+    """Paths of the input layers (absolute after loading), and the categories surveyed.
+
+    ``surveyed_categories``: facility categories the study has looked for and
+    found none of. An indicator needing a category absent from the facilities
+    layer reads ``no data`` (METHOD.md, "Statuses") unless the category is
+    listed here: then its 0 % is real and may be ``short``.
+    """
 
     communities: Path
     facilities: Path
     population: Path | None = None
     network: Path | None = None
     workplaces: Path | None = None
+    surveyed_categories: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -401,6 +408,12 @@ def _validate(study: Study) -> None:  # noqa: C901
                 f"{where}: datum.{key} must be one of {', '.join(DATUMS)}, got {value!r}"
                 f"{_suggest(value, DATUMS)}"
             )
+    for cat in study.inputs.surveyed_categories:
+        if cat not in CATEGORIES:
+            raise StudyFileError(
+                f"{where}: inputs.surveyed_categories names unknown category {cat!r}"
+                f"{_suggest(cat, CATEGORIES)}. Valid categories: {', '.join(CATEGORIES)}"
+            )
     ind = study.indicators
     for key, cats in (
         ("indicators.service_circle", ind.service_circle),
@@ -619,6 +632,8 @@ def study_from_dict(data: dict[str, Any], base_dir: Path, source: Path | None = 
                         f'{required} = "path/to/{required}.geojson"'
                     )
             for key, rel in list(values.items()):
+                if key == "surveyed_categories":
+                    continue
                 path = (base_dir / rel).resolve()
                 if not path.exists():
                     raise StudyFileError(

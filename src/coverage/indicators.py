@@ -37,6 +37,7 @@ __all__ = [
     "indicator_frame",
     "indicator_rows",
     "judge",
+    "missing_data",
     "rounded_indicators",
     "shortfall_areas",
     "shortfalls",
@@ -99,6 +100,9 @@ class IndicatorSpec:
         Text carried to every row (e.g. "no community_complex facilities were given").
     name
         Column name in per-community tables; default: made from the id and threshold.
+    missing
+        Categories of the set with no data (absent from the facilities layer
+        and not declared surveyed): the indicator reads ``no data``.
     """
 
     indicator: str
@@ -110,6 +114,7 @@ class IndicatorSpec:
     scope: str = "all"
     note: str = ""
     name: str = ""
+    missing: tuple[str, ...] = ()
 
     @property
     def covered(self) -> npt.NDArray[np.bool_]:
@@ -194,6 +199,7 @@ def indicator_rows(
     targets: list[Target],
     empty: npt.ArrayLike = "no residents",
     population: tuple[FloatArray, FloatArray] | None = None,
+    no_data: bool = False,
 ) -> dict[str, np.ndarray]:
     """Rows of ``indicators.csv`` (:data:`INDICATOR_COLUMNS`) for one indicator: the only place rows are made.
 
@@ -202,8 +208,10 @@ def indicator_rows(
     gives the value and status (:func:`judge`); ``population`` (covered, total
     residents per scope) is written instead when the row counts something else
     (communities, for rules). ``fully`` and ``counted`` fill
-    ``communities_fully_covered`` / ``communities_with_residents``. Columns
-    are returned as arrays; :func:`indicator_frame` makes the table.
+    ``communities_fully_covered`` / ``communities_with_residents``. With
+    ``no_data`` an input the figure needs is missing: every row reads ``no
+    data`` with no value (METHOD.md, "Statuses"). Columns are returned as
+    arrays; :func:`indicator_frame` makes the table.
     """
     per_kind = {k: targets_for(targets, indicator, k) for k in set(scopes.kinds)}
     chosen = [per_kind[k] for k in scopes.kinds]
@@ -218,6 +226,10 @@ def indicator_rows(
     cov, tot = np.asarray(covered, float)[rep], np.asarray(total, float)[rep]
     value, status, gap = judge(cov, tot, target, each(empty))
     pop_cov, pop_tot = population if population is not None else (covered, total)
+    if no_data:
+        value, gap = np.full(rep.size, np.nan), np.full(rep.size, np.nan)
+        status = np.full(rep.size, "no data", dtype=object)
+        pop_cov = np.full(len(scopes.names), np.nan)
     m = rep.size
 
     def text(values: list[str]) -> np.ndarray:
@@ -366,6 +378,7 @@ def evaluate(
                 counted=sc.sums(tot_c > 0).astype(np.int64),
                 note=spec.note,
                 targets=targets,
+                no_data=bool(spec.missing),
             )
         )
     return indicator_frame(frames)
@@ -591,18 +604,46 @@ class Costs:
         return out
 
 
-def absent_note(cats: tuple[str, ...], present: set[str]) -> str:
-    """The note of an indicator whose categories have no facility.
+def absent_note(cats: tuple[str, ...], present: set[str], surveyed: tuple[str, ...] = ()) -> str:
+    """The note of an indicator some of whose categories have no facility.
 
+    Examples
+    --------
     >>> absent_note(("health", "post"), {"health"})
-    'no post facilities were given'
+    'no data: no post facilities were given (give them in the facilities layer, or list the category in [inputs] surveyed_categories if the study area has none)'
+    >>> absent_note(("health", "post"), {"health"}, surveyed=("post",))
+    'no post facilities (surveyed: the study area has none)'
     """
     absent = [c for c in cats if c not in present]
-    return f"no {', '.join(absent)} facilities were given" if absent else ""
+    if not absent:
+        return ""
+    unknown = [c for c in absent if c not in surveyed]
+    if unknown:
+        return (
+            f"no data: no {', '.join(unknown)} facilities were given (give them in the "
+            "facilities layer, or list the category in [inputs] surveyed_categories if the "
+            "study area has none)"
+        )
+    return f"no {', '.join(absent)} facilities (surveyed: the study area has none)"
+
+
+def missing_data(
+    cats: tuple[str, ...], present: set[str], surveyed: tuple[str, ...]
+) -> tuple[str, ...]:
+    """Categories of a set with no data: absent from the facilities and not surveyed.
+
+    >>> missing_data(("health", "post"), {"health"}, ())
+    ('post',)
+    """
+    return tuple(c for c in cats if c not in present and c not in surveyed)
 
 
 def core_specs(
-    settings: IndicatorSettings, categories: tuple[str, ...], costs: Costs, present: set[str]
+    settings: IndicatorSettings,
+    categories: tuple[str, ...],
+    costs: Costs,
+    present: set[str],
+    surveyed: tuple[str, ...] = (),
 ) -> list[IndicatorSpec]:
     """The core indicators of METHOD.md: category coverage by tier and by bicycle, A1, A2, A3."""
     ind = settings
@@ -641,11 +682,22 @@ def core_specs(
             ("A3_complex_radius_network", "walk"),
         )
     ]
-    return [replace(s, note=absent_note(s.categories, present)) for s in specs]
+    return [
+        replace(
+            s,
+            note=absent_note(s.categories, present, surveyed),
+            missing=missing_data(s.categories, present, surveyed),
+        )
+        for s in specs
+    ]
 
 
 def catalogue_specs(
-    entries: list[AccessIndicator], costs: Costs, present: set[str], note: str = ""
+    entries: list[AccessIndicator],
+    costs: Costs,
+    present: set[str],
+    note: str = "",
+    surveyed: tuple[str, ...] = (),
 ) -> list[IndicatorSpec]:
     """Specs of catalogue access indicators over the origins ``costs`` is for.
 
@@ -653,7 +705,7 @@ def catalogue_specs(
     """
     out = []
     for e in entries:
-        text = "; ".join(t for t in (absent_note(e.categories, present), note) if t)
+        text = "; ".join(t for t in (absent_note(e.categories, present, surveyed), note) if t)
         out.append(
             IndicatorSpec(
                 e.id,
@@ -665,6 +717,7 @@ def catalogue_specs(
                 scope=e.scope,
                 note=text,
                 name=e.id,
+                missing=missing_data(e.categories, present, surveyed),
             )
         )
     return out
@@ -698,6 +751,8 @@ def community_figures(
         share = np.divide(cov, total, out=np.full(nc, np.nan), where=total > 0)
         if spec.scope != "all":
             share[kinds != spec.scope] = np.nan
+        if spec.missing:
+            share[:] = np.nan
         cols[spec.column] = np.round(share, 6)
     for name, values in (counts or {}).items():
         cols[name] = np.round(values, 3)
@@ -735,7 +790,7 @@ def targeted_shortfall_areas(
     done: dict[bytes, gpd.GeoDataFrame] = {}
     for spec in specs:
         scopes = {t.scope for t in targets if t.indicator == spec.indicator}
-        if not scopes:
+        if not scopes or spec.missing:
             continue
         counted = np.ones(len(pop), dtype=bool) if "all" in scopes else np.isin(kinds, list(scopes))
         if spec.scope != "all":

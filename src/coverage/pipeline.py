@@ -846,9 +846,10 @@ class LoadedStudy:
             for e in self.catalogue.values()
             if isinstance(e, AccessIndicator) and e.origins == "residents"
         ]
+        surveyed = self.study.inputs.surveyed_categories
         return [
-            *core_specs(self.study.indicators, categories, costs, present),
-            *catalogue_specs(entries, costs, present),
+            *core_specs(self.study.indicators, categories, costs, present, surveyed),
+            *catalogue_specs(entries, costs, present, surveyed=surveyed),
         ]
 
     def _table(
@@ -864,7 +865,9 @@ class LoadedStudy:
         pop, cindex = self.population, self.community_index
         residents = np.bincount(cindex, weights=pop, minlength=len(ids)).astype(float)
         rules = [r for r in self.catalogue.values() if isinstance(r, RuleIndicator)]
-        checks = check_rules(rules, comm, facilities, residents)
+        checks = check_rules(
+            rules, comm, facilities, residents, self.study.inputs.surveyed_categories
+        )
         tables = [
             evaluate(specs, pop, cindex, ids, kinds, self.targets),
             evaluate_rules(checks, ids, np.asarray(kinds), residents, self.targets),

@@ -82,8 +82,13 @@ def _write_text(path: Path, text: str) -> None:
     path.write_text(text, encoding="utf-8")
 
 
+#: CSV encoding: UTF-8 with a byte-order mark, so that Excel on Chinese Windows
+#: reads the Chinese text (without it, Excel takes GBK and shows mojibake).
+CSV_ENCODING = "utf-8-sig"
+
+
 def _csv(frame: pd.DataFrame, path: Path) -> None:
-    frame.to_csv(path, index=False, lineterminator="\n", encoding="utf-8")
+    frame.to_csv(path, index=False, lineterminator="\n", encoding=CSV_ENCODING)
 
 
 #: The time GeoPackages record as their layers' last change (``gpkg_contents``),
@@ -188,7 +193,32 @@ def _width(value: object) -> int:
     return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
 
 
-def write_xlsx(sheets: dict[str, pd.DataFrame], path: Path) -> None:
+def _headline_sheet(aggregate: pd.DataFrame) -> pd.DataFrame:
+    """The rows a bureau quotes: indicators with a target and data, for the area and its parts."""
+    rows = aggregate[aggregate["status"].isin(["met", "short"])]
+    cols = [
+        "indicator",
+        "scope",
+        "preset",
+        "mode",
+        "minutes_or_metres",
+        "categories",
+        "target",
+        "value",
+        "status",
+        "gap",
+        "covered_population",
+        "total_population",
+        "wording_zh",
+        "wording_en",
+        "source",
+    ]
+    return rows[cols].reset_index(drop=True)
+
+
+def write_xlsx(
+    sheets: dict[str, pd.DataFrame], path: Path, percent: set[str] | None = None
+) -> None:
     """Write tables as sheets of one workbook: header row frozen, columns sized to fit.
 
     Text is always stored as text: a value such as ``=HYPERLINK(...)`` in a
@@ -200,6 +230,8 @@ def write_xlsx(sheets: dict[str, pd.DataFrame], path: Path) -> None:
         Sheet name -> table, in order.
     path
         The ``.xlsx`` file to write.
+    percent
+        Columns holding shares (0–1), shown as percentages (the cells keep the share).
     """
     options = {"strings_to_formulas": False, "strings_to_urls": False, "strings_to_numbers": False}
     with pd.ExcelWriter(path, engine="xlsxwriter", engine_kwargs={"options": options}) as writer:
@@ -207,11 +239,13 @@ def write_xlsx(sheets: dict[str, pd.DataFrame], path: Path) -> None:
             frame.to_excel(writer, sheet_name=name, index=False)
             ws = writer.sheets[name]
             ws.freeze_panes(1, 0)
+            share_format = writer.book.add_format({"num_format": "0.0%"})
             sample = frame.head(200)
             for k, column in enumerate(frame.columns):
                 values = [column, *sample[column].tolist()]
                 width = max((_width(v) for v in values), default=8)
-                ws.set_column(k, k, min(max(width + 2, 8), 60))
+                fmt = share_format if column in (percent or set()) else None
+                ws.set_column(k, k, min(max(width + 2, 8), 60), fmt)
 
 
 def write_outputs(
@@ -312,13 +346,21 @@ def _write_all(
     run["outputs"] = {k: v.name for k, v in paths.items()}
     if siting is not None:
         run["siting"] = siting_record(siting)
+    table = indicators_table(result)
+    aggregate = table["scope"].isin(["all", "urban", "rural"])
     sheets = {
-        "indicators": indicators_table(result),
+        "headline": _headline_sheet(table[aggregate]),
+        "indicators": table[aggregate],
+        "community_indicators": table[~aggregate],
         "communities": pd.DataFrame(comm.drop(columns="geometry")),
         "shortfalls": short,
-        "settings": settings_table(run),
     }
-    write_xlsx(sheets, paths["xlsx"])
+    if siting is not None:
+        sheets["sites"] = pd.DataFrame(siting.sites.drop(columns="geometry"))
+    sheets["settings"] = settings_table(run)
+    shares = {"value", "target", "gap", "value_before", "value_after", "share_after"}
+    shares |= {spec.column for spec in result.specs}
+    write_xlsx(sheets, paths["xlsx"], percent=shares)
     _write_text(paths["report"], report_html(result, run, lang, siting))
     return run
 
@@ -366,7 +408,7 @@ def run_record(result: StudyResult, elapsed_s: float | None = None) -> dict[str,
     settings = dataclasses.asdict(study)
     inputs = {}
     for key, path in dataclasses.asdict(study.inputs).items():
-        if path is not None:
+        if isinstance(path, str | Path):
             p = Path(path)
             inputs[key] = {"path": str(p), "sha256": sha256(p), "bytes": p.stat().st_size}
     versions = {"service-coverage": __version__, "python": platform.python_version()}
@@ -391,8 +433,26 @@ def run_record(result: StudyResult, elapsed_s: float | None = None) -> dict[str,
     }
 
 
-def headline(result: StudyResult) -> str:
-    """The console table: headline indicators against targets, and the population account."""
+def _no_data_lines(agg: pd.DataFrame) -> list[str]:
+    """One line naming the targeted indicators that have no data, and what to supply."""
+    missing = agg[(agg["status"] == "no data") & agg["target"].notna()]
+    if missing.empty:
+        return []
+    ids = sorted(set(missing["indicator"]))
+    shown = ", ".join(ids[:8]) + (f" and {len(ids) - 8} more" if len(ids) > 8 else "")
+    return [
+        "",
+        f"no data for {len(ids)} targeted indicators ({shown}): their facilities or inputs "
+        "were not given; each row of indicators.csv says what to supply",
+    ]
+
+
+def headline(result: StudyResult, brief: bool = False) -> str:
+    """The console table: headline indicators against targets, and the population account.
+
+    ``brief`` (``--quiet``): the study's name, the table and the communities below
+    target only, without the settings, the population account, the legend and the notes.
+    """
     study = result.study
     acc = result.accounting
     ind = indicators_table(result)
@@ -401,7 +461,6 @@ def headline(result: StudyResult) -> str:
     units |= {e.id: e.unit for e in result.catalogue.values() if isinstance(e, AccessIndicator)}
     keep = agg[
         (agg["status"].isin(["met", "short"]))
-        | (agg["status"].isin(["no data", "not applicable"]) & agg["target"].notna())
         | ((agg["indicator"] == "A1_service_circle") & (agg["scope"] == "all"))
         | (
             (agg["indicator"] == "category_coverage")
@@ -410,8 +469,7 @@ def headline(result: StudyResult) -> str:
             & (agg["minutes_or_metres"] == study.indicators.circle_min)
         )
     ]
-    lines = [
-        f"{study.name}",
+    settings = [
         f"targets: {study.targets.describe()}; speeds: {study.speeds.describe()}; "
         f"snapping limit: walk {study.snapping.walk_limit_m:g} m, "
         f"cycle {study.snapping.cycle_limit_m:g} m; one-way tie "
@@ -422,6 +480,10 @@ def headline(result: StudyResult) -> str:
         f"of whom stranded beside a street cut off from the network "
         f"{acc['stranded_population_walk']:,.0f} / {acc['stranded_population_cycle']:,.0f}",
         "",
+    ]
+    lines = [
+        f"{study.name}",
+        *([] if brief else settings),
         f"{'indicator':<28} {'scope':<6} {'mode':<8} {'T':>7} {'categories':<24} "
         f"{'target':>7} {'value':>7} {'status':<10} {'gap pp':>7} {'communities':>11}  preset",
     ]
@@ -442,18 +504,24 @@ def headline(result: StudyResult) -> str:
             f"{r['categories'][:24]:<24} {target:>7} {value:>7} {r['status']:<10} {gap:>7} {comms:>11}"
             f"  {r['preset']}"
         )
-        if r["note"] and r["indicator"] not in noted:
+        if r["note"] and r["indicator"] not in noted and not brief:
             noted.add(r["indicator"])
             lines.append(f"{'':<30}note: {r['note']}")
     short = result.shortfalls.groupby("indicator")["community_id"].nunique()
+    below = (
+        "communities below target: "
+        + (", ".join(f"{k} {v}" for k, v in short.items()) or "none")
+        + f" (of {len(result.communities)}; see shortfalls.csv)"
+    )
+    if brief:
+        return "\n".join([*lines, below])
+    lines += _no_data_lines(agg)
     lines += [
         "",
         "value: population-weighted share (rules: share of the communities they apply to); "
         "communities: fully covered / with residents (rules: complying / applicable); "
         "gap pp: target − value in percentage points",
-        "communities below target: "
-        + (", ".join(f"{k} {v}" for k, v in short.items()) or "none")
-        + f" (of {len(result.communities)}; see shortfalls.csv)",
+        below,
     ]
     lines += [f"note: {n}" for n in result.notes]
     return "\n".join(lines)

@@ -424,7 +424,8 @@ def _target(value: object, lang: str) -> str:
     return f"{v}%" if lang == "zh" else f"{v} %"
 
 
-_NO_FACILITIES = re.compile(r"^no (.+) facilities were given$")
+_NO_FACILITIES = re.compile(r"^(?:no data: )?no (.+) facilities were given(?: \(.*\))?$")
+_SURVEYED = re.compile(r"^no (.+) facilities \(surveyed: the study area has none\)$")
 
 
 def _note(note: str, lang: str) -> str:
@@ -434,9 +435,16 @@ def _note(note: str, lang: str) -> str:
     parts = []
     for part in note.split("; "):
         match = _NO_FACILITIES.match(part)
+        surveyed = _SURVEYED.match(part)
         if match:
             cats = [c.strip() for c in match.group(1).split(",")]
-            part = f"未提供{_categories(cats, lang)}设施"
+            part = (
+                f"无数据：未提供{_categories(cats, lang)}设施（请在设施图层中提供；如研究区确无此类"
+                "设施，请在 [inputs] surveyed_categories 中列出）"
+            )
+        elif surveyed:
+            cats = [c.strip() for c in surveyed.group(1).split(",")]
+            part = f"经调查，研究区无{_categories(cats, lang)}设施"
         parts.append(part)
     return "；".join(parts)
 
@@ -1214,7 +1222,9 @@ def _sites(siting: Any, lang: str) -> str:
     heads = [(h, i > 1) for i, h in enumerate(_t(lang, "sites_cols").split("|"))]
     rows = [
         "<tr>"
-        f"<td>{int(r['rank'])}</td><td>{_esc(r['candidate_id'])}</td>"
+        f"<td>{int(r['rank'])}</td><td>{_esc(r['candidate_id'])}"
+        f'<br><span class="small">{_esc(r.get("community_id", ""))} · '
+        f"{r.get('lat', float('nan')):.5f}, {r.get('lon', float('nan')):.5f}</span></td>"
         f'<td class="num">{r["gain_alone"]:,.0f}</td>'
         f'<td class="num">{r["incremental_gain"]:,.0f}</td>'
         f'<td class="num">{_share(r["share_after"], lang)}</td>'

@@ -103,6 +103,7 @@ def check_rule(  # noqa: C901
     facility_community_pos: np.ndarray,
     floor_area_m2: FloatArray | None,
     capacity: FloatArray | None,
+    surveyed: tuple[str, ...] = (),
 ) -> RuleCheck:
     """Check one rule for every community.
 
@@ -118,6 +119,10 @@ def check_rule(  # noqa: C901
         Each facility's category and the position of its community (-1: none).
     floor_area_m2, capacity
         Per facility, or ``None`` when the layer has no such column.
+    surveyed
+        Categories the study declares surveyed (none exist). A rule on
+        facilities of a category absent from the layer and not surveyed
+        cannot be checked: every community reads ``no data``.
 
     Returns
     -------
@@ -136,8 +141,15 @@ def check_rule(  # noqa: C901
         if unknown_when:
             notes.append(f"{unknown_when} communities lack {rule.when} and were not checked")
     absent = [c for c in rule.categories if c not in set(facility_category)]
-    if absent:
-        notes.append(f"no {', '.join(absent)} facilities were given")
+    no_data = [c for c in absent if c not in surveyed]
+    if no_data:
+        notes.append(
+            f"no data: no {', '.join(no_data)} facilities were given (give them in the "
+            "facilities layer, or list the category in [inputs] surveyed_categories if the "
+            "study area has none)"
+        )
+    elif absent:
+        notes.append(f"no {', '.join(absent)} facilities (surveyed: the study area has none)")
     inside = facility_community_pos >= 0
     in_cats = np.isin(facility_category, list(rule.categories)) & inside
 
@@ -211,8 +223,14 @@ def check_rule(  # noqa: C901
             detail[j] = (
                 f"{rule.measure} {measure[j]:.4g}{unit} (needs {_bounds_text(rule.min, rule.max)})"
             )
+    if no_data and rule.measure not in ("households", "residents"):
+        # facilities of the absent categories can only add to a sum: a community already at
+        # the minimum with the others complies; any other is unknown
+        sums = not rule.each and rule.max is None
+        known = known & complies_raw if sums else np.zeros(nc, dtype=bool)
+        detail = [d if k else "" for d, k in zip(detail, known, strict=True)]
     unknown = int((applies & ~known).sum())
-    if unknown and not any("column" in n for n in notes):
+    if unknown and not no_data and not any("column" in n for n in notes):
         why = "households" if "households" in rule.measure else "residents"
         notes.append(f"{unknown} applicable communities lack {why} and are left out")
     return RuleCheck(
@@ -254,6 +272,7 @@ def check_rules(
     communities: gpd.GeoDataFrame,
     facilities: gpd.GeoDataFrame,
     residents: FloatArray,
+    surveyed: tuple[str, ...] = (),
 ) -> list[RuleCheck]:
     """Check every rule for every community (the GeoDataFrame shell of :func:`check_rule`)."""
     kinds, types, households = community_inputs(communities)
@@ -261,7 +280,10 @@ def check_rules(
     cats = facilities["category"].to_numpy(dtype=object)
     area = _optional(facilities, "floor_area_m2")
     cap = _optional(facilities, "capacity")
-    return [check_rule(r, kinds, types, households, residents, cats, pos, area, cap) for r in rules]
+    return [
+        check_rule(r, kinds, types, households, residents, cats, pos, area, cap, surveyed)
+        for r in rules
+    ]
 
 
 def evaluate_rules(

@@ -25,6 +25,7 @@ from coverage.config import Siting
 from coverage.errors import StudyFileError
 from coverage.inputs import check_geometry, check_near_communities, convert_datum, read_layer
 from coverage.pipeline import LoadedStudy, StudyResult
+from coverage.rules import facility_community
 from coverage.siting import (
     Solution,
     build_order,
@@ -47,6 +48,9 @@ __all__ = [
     "read_candidates",
     "site_study",
 ]
+
+#: Where a site is, in the study CRS (metres) and in WGS84 degrees, and its community.
+PLACE_COLUMNS = ["community_id", "x_m", "y_m", "lon", "lat"]
 
 SITE_COLUMNS = [
     "rank",
@@ -100,6 +104,22 @@ class SitingResult:
     notes: list[str] = field(default_factory=list)
 
 
+#: Column names of ours that a candidate layer's own attributes must not take.
+RESERVED = {
+    "candidate_id",
+    "source",
+    "snap_distance_m",
+    "rank",
+    "gain_alone",
+    "incremental_gain",
+    "cumulative_new",
+    "covered_after",
+    "share_after",
+    "best_k_new",
+    *PLACE_COLUMNS,
+}
+
+
 def describe_rule(s: Siting) -> str:
     """The coverage rule in words, e.g. ``within 1500 m in a straight line``."""
     if s.mode == "straight":
@@ -129,8 +149,11 @@ def read_candidates(path: Path, crs: str, datum: str = "wgs84") -> gpd.GeoDataFr
         )
     geom = gdf.geometry.to_crs(crs)
     pts = np.where(geom.geom_type == "Point", geom.values, geom.representative_point().values)
+    # the user's own attributes (e.g. a plot's name) travel with the candidate
+    own = gdf.drop(columns=[gdf.geometry.name, "_row", id_col])
+    own = own.rename(columns={c: f"{c}_given" for c in own.columns if c in RESERVED})
     return gpd.GeoDataFrame(
-        {"candidate_id": ids.to_numpy(), "source": "user"},
+        {"candidate_id": ids.to_numpy(), "source": "user", **{c: own[c].to_numpy() for c in own}},
         geometry=gpd.GeoSeries(pts, crs=crs).values,
         crs=crs,
     )
@@ -266,6 +289,7 @@ def site_study(loaded: LoadedStudy, settings: Siting | None = None) -> SitingRes
         chosen = red.candidates[solution.chosen] if s.model != "test" else np.arange(len(cands))
     order, inc = build_order(csc, weight, chosen)
     sites = _sites_frame(cands, csc, weight, order, inc, before, total, result.crs)
+    sites = _with_places(sites, cands.iloc[order], result.communities)
     if s.model == "test" and len(order) <= 30:
         notes += _best_k(sites, red, s)
     figures = _figures(total, before, float(inc.sum()) if len(inc) else 0.0, red)
@@ -362,6 +386,24 @@ def _sites_frame(
         geometry=cands.geometry.values[order],
         crs=crs,
     )
+
+
+def _with_places(
+    sites: gpd.GeoDataFrame, chosen: gpd.GeoDataFrame, communities: gpd.GeoDataFrame
+) -> gpd.GeoDataFrame:
+    """The sites with where they are (:data:`PLACE_COLUMNS`) and the candidates' own attributes."""
+    out = sites.copy()
+    pos = facility_community(out, communities)
+    ids = communities["community_id"].to_numpy(dtype=object)
+    out["community_id"] = np.where(pos >= 0, ids[np.maximum(pos, 0)], "")
+    out["x_m"] = np.round(out.geometry.x.to_numpy(), 2)
+    out["y_m"] = np.round(out.geometry.y.to_numpy(), 2)
+    ll = out.geometry.to_crs("EPSG:4326")
+    out["lon"], out["lat"] = np.round(ll.x.to_numpy(), 7), np.round(ll.y.to_numpy(), 7)
+    own = [c for c in chosen.columns if c not in RESERVED and c != chosen.geometry.name]
+    for col in own:
+        out[col] = chosen[col].to_numpy()
+    return out
 
 
 def _best_k(sites: gpd.GeoDataFrame, red: Any, s: Siting) -> list[str]:
