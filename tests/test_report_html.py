@@ -102,10 +102,15 @@ def test_headline_figures_equal_indicators_csv(demo, lang, scope, share, status)
     assert row[8] == f"{a1['total_population'] - a1['covered_population']:,.0f}"
     assert row[9] == f"{a1['communities_fully_covered']}/{a1['communities_with_residents']}"
     assert row[10] == "2025"
-    assert "遂宁" in row[11]
-    # every aggregate row with a target is in the table, and the whole-area A1 for reference
-    targeted = ind[ind["scope"].isin(["all", "urban", "rural"]) & ind["target"].notna()]
-    assert len(rows) == len(tables(page(demo, lang), "headline")) + len(targeted) + 1
+    assert "遂宁" in row[1]  # the plan's source under its wording
+    # every aggregate row with a target and data is in the table, and the whole-area A1 for
+    # reference; targets without data get one line each in their own table
+    agg = ind[ind["scope"].isin(["all", "urban", "rural"]) & ind["target"].notna()]
+    with_data = agg[~agg["status"].isin(["no data", "not applicable"])]
+    assert len(rows) == len(tables(page(demo, lang), "headline")) + len(with_data) + 1
+    missing = [r for t in tables(page(demo, lang), "nodata") for r in t][1:]
+    no_data = agg[agg["status"] == "no data"]
+    assert len(missing) == no_data["indicator"].nunique() > 0
 
 
 def test_both_languages_carry_their_labels(demo):
@@ -136,7 +141,7 @@ def test_both_languages_carry_their_labels(demo):
         "步行",
         "骑行",
         "15分钟",
-        "1500米",
+        "步行15分钟",
         "未提供社区综合体设施",
         "步行 4 公里/小时",
         "目标方案：suining-2025",
@@ -383,3 +388,23 @@ def test_chart_names_are_cut_by_display_width():
     assert report_html_mod._shorten("POA-01", 36) == "POA-01"
     assert report_html_mod._shorten("河" * 18, 36) == "河" * 18
     assert report_html_mod._shorten("河" * 19, 36) == "河" * 17 + "…"
+
+
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="Debian chromium is not installed")
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_the_demo_report_prints_to_at_most_ten_a4_pages(demo, lang, tmp_path):
+    """Printed by Chromium (its own print path, the report's @page A4 stylesheet)."""
+    import re
+
+    folder, _ = demo[1][lang]
+    pdf = tmp_path / "report.pdf"
+    _chromium(
+        [f"--print-to-pdf={pdf}", "--no-pdf-header-footer", (folder / "report.html").as_uri()],
+        tmp_path,
+    )
+    data = pdf.read_bytes()
+    pages = len(re.findall(rb"/Type\s*/Page[^s]", data))
+    assert 1 <= pages <= 10, pages
+    # A4 portrait: 595 x 842 points
+    box = re.search(rb"/MediaBox\s*\[\s*0\s+0\s+([\d.]+)\s+([\d.]+)\s*\]", data)
+    assert box and abs(float(box[1]) - 595) < 2 and abs(float(box[2]) - 842) < 2

@@ -42,7 +42,7 @@ def test_required_set_needs_each_category():
     )
     chk = check(rule)
     assert chk.complies.tolist() == [True, False, False]
-    assert chk.detail[1] == "lacks kindergarten (0 of >= 1)"
+    assert chk.detail[1] == "lacks kindergarten (0 of ≥ 1)"
     assert chk.detail[0] == ""
 
 
@@ -62,7 +62,7 @@ def test_floor_area_counts_missing_areas_as_zero_and_says_so():
     chk = check(rule)
     np.testing.assert_allclose(chk.measure, [250.0, 1200.0, 160.0])
     assert chk.complies.tolist() == [False, True, False]
-    assert chk.detail[0] == "floor_area_m2 250 m² (needs >= 300)"
+    assert chk.detail[0] == "floor_area_m2 250 m² (needs ≥ 300)"
     assert chk.note == ""
     rule_k = RuleIndicator("C2k", "floor_area_m2", ("kindergarten",), min=1)
     assert "1 counted facilities lack floor_area_m2" in check(rule_k).note
@@ -116,7 +116,7 @@ def test_rule_rows_are_shares_of_communities():
     assert agg.loc["p25", "communities_with_residents"] == 3
     one = table[(table["scope"] == "community:U1") & (table["preset"] == "p25")].iloc[0]
     assert one["value"] == 0 and one["status"] == "short"
-    assert one["note"] == "floor_area_m2 250 m² (needs >= 300)"
+    assert one["note"] == "floor_area_m2 250 m² (needs ≥ 300)"
     rural = table[(table["scope"] == "rural") & (table["preset"] == "p22")].iloc[0]
     assert rural["value"] == 0 and rural["status"] == "short"
     assert set(table["mode"]) == {"rule"}

@@ -472,7 +472,7 @@ def shortfalls(
             )
             worst.append(f"{cat}: {worst_v}")
             if lacking > 0:
-                missing.append(f"{cat} ({lacking:.0f} residents beyond {spec.threshold:g} {unit})")
+                missing.append(f"{cat} ({lacking:,.0f} residents beyond {spec.threshold:g} {unit})")
         rows.append(
             {
                 "community_id": cid,

@@ -1088,7 +1088,8 @@ def place_demand(study: Study, layers: Layers) -> tuple[demand_mod.Demand, list[
     empty = sorted(set(comm["community_id"]) - set(dem.points["community_id"]))
     if empty:
         notes.append(
-            f"{len(empty)} communities receive no residents from the population layer "
+            f"{len(empty)} {'community receives' if len(empty) == 1 else 'communities receive'} "
+            "no residents from the population layer "
             f"(e.g. {empty[0]}): check that the layer covers them"
         )
     return dem, notes

@@ -101,6 +101,10 @@ TEXT: dict[str, dict[str, str]] = {
         "source": "source",
         "note": "note",
         "no_headline": "No indicator of this run has a target.",
+        "no_data_heading": "Targets without data",
+        "no_data_lead": "These targets cannot be measured from the inputs given; supply what each row names (or declare the categories surveyed) to measure them.",
+        "no_data_cols": "indicator|scopes|target|what to supply",
+        "not_applicable_line": "Targets that apply to no community of this study: {names}.",
         "charts": "Charts",
         "chart_communities": "Coverage by community: {label}",
         "chart_communities_caption": "Population-weighted share of each community's residents covered by {label} ({cats} within {t} of walking). Communities without residents are omitted.",
@@ -219,6 +223,10 @@ TEXT: dict[str, dict[str, str]] = {
         "source": "依据",
         "note": "说明",
         "no_headline": "本次运行没有设定目标的指标。",
+        "no_data_heading": "缺少数据的目标",
+        "no_data_lead": "以下目标无法由现有输入数据测算；请补充各行所列数据（或声明相应设施类别已调查确认为无），方可测算。",
+        "no_data_cols": "指标|范围|目标|需补充的数据",
+        "not_applicable_line": "不适用于本研究任何社区的目标：{names}。",
         "charts": "图表",
         "chart_communities": "各社区覆盖率：{label}",
         "chart_communities_caption": "各社区按人口加权的{label}（步行{t}内可达{cats}）。无居民的社区未列出。",
@@ -380,11 +388,25 @@ figure h3 {{ margin-bottom: 2px; }}
 .chart svg text {{ font-family: {FONT_STACK} !important; }}
 ul.notes li {{ margin-bottom: 4px; }}
 footer {{ margin-top: 40px; border-top: 1px solid var(--line); padding-top: 8px; }}
+thead {{ display: table-header-group; }}
+table.headline td:nth-child(1) {{ width: 20%; }}
+table.headline td:nth-child(2) {{ width: 32%; }}
+@page {{ size: A4; margin: 14mm 12mm 16mm; }}
 @media print {{
-  body {{ padding: 0; max-width: none; }}
+  body {{ padding: 0; max-width: none; font-size: 9.5pt; line-height: 1.35; }}
+  h1 {{ font-size: 16pt; }}
+  h2 {{ font-size: 13pt; margin: 14pt 0 4pt; }}
+  h3 {{ font-size: 11pt; margin: 8pt 0 3pt; }}
+  table {{ font-size: 8pt; margin: 3pt 0 6pt; }}
+  th, td {{ padding: 1.5pt 4pt; }}
+  .cats, .note, .id, p.meta, p.lead, figcaption, .small {{ font-size: 7.5pt; }}
+  code, .hash {{ font-size: 7pt; word-break: break-all; }}
   nav {{ display: none; }}
   tr, figure {{ break-inside: avoid; }}
   h2, h3 {{ break-after: avoid; }}
+  figure {{ margin: 8pt 0 10pt; }}
+  .chart svg {{ max-height: 120mm; width: auto; max-width: 100%; }}
+  section.appendix {{ break-before: page; }}
 }}
 """
 
@@ -616,14 +638,13 @@ def _headline(result: StudyResult, table: pd.DataFrame, lang: str) -> str:
         (_t(lang, "uncovered"), True),
         (_t(lang, "communities"), True),
         (_t(lang, "target_year"), True),
-        (_t(lang, "source"), False),
     ]
     headers = [(_esc(h), n) for h, n in headers]
     parts = [
         f'<section id="headline"><h2>{_esc(_t(lang, "headline"))}</h2>'
         f'<p class="lead">{_esc(_t(lang, "headline_lead"))}</p>'
     ]
-    groups = headline_rows(table)
+    groups = headline_rows(table[~table["status"].isin(["no data", "not applicable"])])
     if not any(name is not None for name, _ in groups):
         parts.append(f"<p>{_esc(_t(lang, 'no_headline'))}</p>")
     for name, rows in groups:
@@ -659,7 +680,8 @@ def _headline(result: StudyResult, table: pd.DataFrame, lang: str) -> str:
             body.append(
                 "<tr>"
                 f"<td>{name_cell}</td>"
-                f"<td>{'' if _missing(wording) else _esc(wording)}</td>"
+                f"<td>{'' if _missing(wording) else _esc(wording)}"
+                f"{'' if _missing(r.get('source')) else _src(r.get('source'))}</td>"
                 f"<td>{_esc(_SCOPES[lang].get(str(r['scope']), r['scope']))}</td>"
                 f'<td class="nw">{_mode_threshold(r, units, lang)}</td>'
                 f'<td class="num">{_target(r["target"], lang)}</td>'
@@ -669,12 +691,61 @@ def _headline(result: StudyResult, table: pd.DataFrame, lang: str) -> str:
                 f'<td class="num">{_count(uncovered, lang)}</td>'
                 f'<td class="num">{comms}</td>'
                 f'<td class="num">{"" if _missing(year) else int(year)}</td>'
-                f"<td>{'' if _missing(r.get('source')) else _esc(r.get('source'))}</td>"
                 "</tr>"
             )
         parts.append(_table(headers, body, "headline"))
+    parts.append(_without_data(result, table, lang))
+    parts.append(_not_applicable(result, table, lang))
     parts.append("</section>")
     return "".join(parts)
+
+
+def _not_applicable(result: StudyResult, table: pd.DataFrame, lang: str) -> str:
+    """The targeted rules that apply to no community of the study, in one line."""
+    agg = table[table["scope"].isin(["all", "urban", "rural"])]
+    rows = agg[(agg["status"] == "not applicable") & agg["target"].notna()]
+    if rows.empty:
+        return ""
+    names = [
+        f"{indicator_label(str(i), lang, result.catalogue)} ({i})"
+        for i in dict.fromkeys(rows["indicator"])
+    ]
+    sep = "；" if lang == "zh" else "; "
+    return f'<p class="small">{_esc(_t(lang, "not_applicable_line", names=sep.join(names)))}</p>'
+
+
+def _src(source: object) -> str:
+    return f'<span class="cats">{_esc(source)}</span>'
+
+
+def _without_data(result: StudyResult, table: pd.DataFrame, lang: str) -> str:
+    """The targeted indicators without data, one line each: what to supply to measure them."""
+    agg = table[table["scope"].isin(["all", "urban", "rural"])]
+    rows = agg[(agg["status"] == "no data") & agg["target"].notna()]
+    if rows.empty:
+        return ""
+    body = []
+    for ident, group in rows.groupby("indicator", sort=False):
+        scopes = "、" if lang == "zh" else ", "
+        scope_text = scopes.join(
+            dict.fromkeys(_SCOPES[lang].get(str(s), str(s)) for s in group["scope"])
+        )
+        targets = " / ".join(dict.fromkeys(_target(t, lang) for t in group["target"]))
+        note = next((str(n) for n in group["note"] if not _missing(n) and str(n)), "")
+        body.append(
+            "<tr>"
+            f"<td>{_esc(indicator_label(str(ident), lang, result.catalogue))}"
+            f'<span class="id">{_esc(ident)}</span></td>'
+            f"<td>{_esc(scope_text)}</td>"
+            f'<td class="num">{targets}</td>'
+            f'<td class="small">{_esc(_note(note, lang))}</td>'
+            "</tr>"
+        )
+    heads = [(_esc(h), i == 2) for i, h in enumerate(_t(lang, "no_data_cols").split("|"))]
+    return (
+        f"<h3>{_esc(_t(lang, 'no_data_heading'))}</h3>"
+        f'<p class="lead">{_esc(_t(lang, "no_data_lead"))}</p>' + _table(heads, body, "nodata")
+    )
 
 
 def _shortfalls(result: StudyResult, lang: str) -> str:

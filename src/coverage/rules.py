@@ -89,8 +89,21 @@ def _within(value: FloatArray, lo: float | None, hi: float | None) -> BoolArray:
 
 def _bounds_text(lo: float | None, hi: float | None) -> str:
     if lo is not None and hi is not None:
-        return f"{lo:g}–{hi:g}"
-    return f">= {lo:g}" if lo is not None else f"<= {hi:g}"
+        return f"{number(lo)}–{number(hi)}"
+    return f"≥ {number(lo)}" if lo is not None else f"≤ {number(hi)}"
+
+
+def number(value: float | None) -> str:
+    """A figure for people to read: thousands separated, never in e-notation.
+
+    >>> number(21840.4), number(0.25), number(3.0), number(1234567)
+    ('21,840', '0.25', '3', '1,234,567')
+    """
+    if value is None or not np.isfinite(value):
+        return str(value)
+    if abs(value) >= 1000:
+        return f"{value:,.0f}"
+    return f"{value:.3g}" if abs(value) >= 1 else f"{value:.2g}"
 
 
 def check_rule(  # noqa: C901
@@ -221,7 +234,7 @@ def check_rule(  # noqa: C901
         }.get(rule.measure, "")
         for j in np.flatnonzero(known & ~complies_raw):
             detail[j] = (
-                f"{rule.measure} {measure[j]:.4g}{unit} (needs {_bounds_text(rule.min, rule.max)})"
+                f"{rule.measure} {number(measure[j])}{unit} (needs {_bounds_text(rule.min, rule.max)})"
             )
     if no_data and rule.measure not in ("households", "residents"):
         # facilities of the absent categories can only add to a sum: a community already at
@@ -310,7 +323,11 @@ def evaluate_rules(
         # a community's own row says what it has; aggregates carry the rule's note
         own = [
             chk.detail[j]
-            or (f"{rule.measure} {chk.measure[j]:.4g}" if np.isfinite(chk.measure[j]) else chk.note)
+            or (
+                f"{rule.measure} {number(chk.measure[j])}"
+                if np.isfinite(chk.measure[j])
+                else chk.note
+            )
             for j in sc.communities
         ]
         applies = sc.sums(chk.applies) > 0
