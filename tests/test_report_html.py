@@ -408,3 +408,19 @@ def test_the_demo_report_prints_to_at_most_ten_a4_pages(demo, lang, tmp_path):
     # A4 portrait: 595 x 842 points
     box = re.search(rb"/MediaBox\s*\[\s*0\s+0\s+([\d.]+)\s+([\d.]+)\s*\]", data)
     assert box and abs(float(box[1]) - 595) < 2 and abs(float(box[2]) - 842) < 2
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_the_report_opens_with_its_findings(demo, lang):
+    text = page(demo, lang)
+    assert text.index('id="findings"') < text.index('id="summary"') < text.index('id="headline"')
+    findings = text[text.index('id="findings"') : text.index('id="summary"')]
+    folder, _ = demo[1][lang]
+    ind = pd.read_csv(folder / "indicators.csv")
+    a1 = ind[(ind["indicator"] == "A1_service_circle") & (ind["scope"] == "urban")].iloc[0]
+    value = f"{100 * a1['value']:.1f}" + ("%" if lang == "zh" else " %")
+    assert value in findings
+    assert ("short by" in findings) if lang == "en" else ("个百分点" in findings)
+    worst = ("Furthest short of" if lang == "en" else "差距最大的社区") in findings
+    no_data = ("cannot be measured" if lang == "en" else "无法由现有输入数据测算") in findings
+    assert worst and no_data

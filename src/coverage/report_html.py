@@ -72,6 +72,13 @@ TEXT: dict[str, dict[str, str]] = {
         "elapsed": "{s:.1f} s",
         "contents": "Contents",
         "summary": "Residents: the population account",
+        "findings": "Findings",
+        "finding_met": "{label} ({scope}): {value}, target {target} ({preset}) — met.",
+        "finding_short": "{label} ({scope}): {value}, target {target} ({preset}) — short by {gap} percentage points; {uncovered} residents not covered.",
+        "finding_worst": "Furthest short of “{label}”: {names}.",
+        "finding_sites": "The {n} proposed sites would raise {label} ({scope}) from {before} to {after}.",
+        "finding_nodata": "{n} targets cannot be measured from the inputs given (see “Targets without data”).",
+        "finding_none": "No indicator of this run has a target with data.",
         "summary_lead": "Every resident of the population input is accounted for; off-network residents count as not covered.",
         "input_population": "residents in the population input",
         "used_population": "residents in communities (used)",
@@ -194,6 +201,13 @@ TEXT: dict[str, dict[str, str]] = {
         "elapsed": "{s:.1f} 秒",
         "contents": "目录",
         "summary": "人口核算",
+        "findings": "主要结论",
+        "finding_met": "{label}（{scope}）：{value}，目标 {target}（{preset}），已达标。",
+        "finding_short": "{label}（{scope}）：{value}，目标 {target}（{preset}），差 {gap} 个百分点，{uncovered} 名居民未覆盖。",
+        "finding_worst": "“{label}”差距最大的社区：{names}。",
+        "finding_sites": "拟建的 {n} 处设施可使{label}（{scope}）由 {before} 提高到 {after}。",
+        "finding_nodata": "有 {n} 项目标无法由现有输入数据测算（见“缺少数据的目标”）。",
+        "finding_none": "本次运行没有可测算的目标指标。",
         "summary_lead": "人口数据中的每一位居民均已计入；未接入路网的居民按未覆盖计。",
         "input_population": "人口数据总人口",
         "used_population": "社区内人口（参与计算）",
@@ -537,6 +551,90 @@ def _table(headers: Sequence[tuple[str, bool]], rows: Sequence[str], cls: str = 
 
 
 # -- sections -----------------------------------------------------------------------------
+
+
+def _findings(result: StudyResult, lang: str, siting: Any = None) -> str:
+    """The first thing a reader sees: the plan's targets met or short, who is furthest short,
+    what proposed sites would change, and what cannot be measured."""
+    table = rounded_indicators(result.indicators)
+    agg = table[table["scope"].isin(["all", "urban", "rural"]) & table["target"].notna()]
+    judged = agg[agg["status"].isin(["met", "short"])]
+    items = [_finding(result, r, lang) for _, r in judged.iterrows()]
+    if not items:
+        items.append(_esc(_t(lang, "finding_none")))
+    worst = _furthest_short(result, judged, lang)
+    if worst:
+        items.append(worst)
+    if siting is not None:
+        items += _site_findings(result, siting, lang)
+    missing = agg[agg["status"] == "no data"]["indicator"].nunique()
+    if missing:
+        items.append(_esc(_t(lang, "finding_nodata", n=missing)))
+    lis = "".join(f"<li>{i}</li>" for i in items)
+    return f'<section id="findings" class="box"><h2>{_esc(_t(lang, "findings"))}</h2><ul>{lis}</ul></section>'
+
+
+def _finding(result: StudyResult, r: pd.Series, lang: str) -> str:
+    label = indicator_label(str(r["indicator"]), lang, result.catalogue)
+    scope = _SCOPES[lang].get(str(r["scope"]), str(r["scope"]))
+    common = {
+        "label": label,
+        "scope": scope,
+        "value": _share(r["value"], lang),
+        "target": _target(r["target"], lang),
+        "preset": r.get("preset", ""),
+    }
+    if r["status"] == "met":
+        return _esc(_t(lang, "finding_met", **common))
+    uncovered = float(r["total_population"]) - float(r["covered_population"])
+    gap = f"{100 * float(r['gap']):.1f}"
+    return (
+        '<span class="warn">'
+        + _esc(_t(lang, "finding_short", gap=gap, uncovered=_count(uncovered, lang), **common))
+        + "</span>"
+    )
+
+
+def _furthest_short(result: StudyResult, judged: pd.DataFrame, lang: str) -> str:
+    """The five communities furthest short of the first indicator that is short."""
+    short = judged[judged["status"] == "short"]
+    if short.empty or result.shortfalls.empty:
+        return ""
+    ident = str(short["indicator"].iloc[0])
+    rows = result.shortfalls[result.shortfalls["indicator"] == ident]
+    rows = rows.sort_values(["gap", "community_id"], ascending=[False, True]).drop_duplicates(
+        "community_id"
+    )
+    names = result.communities.set_index("community_id")["name"].astype(str)
+    shown = [
+        f"{names.get(c, c) or c} ({_share(v, lang)})"
+        for c, v in zip(rows["community_id"].head(5), rows["value"].head(5), strict=True)
+    ]
+    sep = "、" if lang == "zh" else ", "
+    label = indicator_label(ident, lang, result.catalogue)
+    return _esc(_t(lang, "finding_worst", label=label, names=sep.join(shown)))
+
+
+def _site_findings(result: StudyResult, siting: Any, lang: str) -> list[str]:
+    ba = siting.before_after
+    moved = ba[ba["target"].notna() & ba["value_after"].notna() & (ba["change_pp"].fillna(1) != 0)]
+    out = []
+    for _, r in moved.drop_duplicates(["indicator", "scope"]).head(3).iterrows():
+        before = _share(r["value_before"], lang) if not _missing(r["value_before"]) else "–"
+        out.append(
+            _esc(
+                _t(
+                    lang,
+                    "finding_sites",
+                    n=len(siting.sites),
+                    label=indicator_label(str(r["indicator"]), lang, result.catalogue),
+                    scope=_SCOPES[lang].get(str(r["scope"]), str(r["scope"])),
+                    before=before,
+                    after=_share(r["value_after"], lang),
+                )
+            )
+        )
+    return out
 
 
 def _summary(result: StudyResult, lang: str) -> str:
@@ -1378,6 +1476,7 @@ def report_html(
         crs=result.crs,
     )
     sections = [
+        ("findings", _t(lang, "findings")),
         ("summary", _t(lang, "summary")),
         ("headline", _t(lang, "headline")),
         ("charts", _t(lang, "charts")),
@@ -1397,6 +1496,7 @@ def report_html(
         [
             f'<header><h1>{_esc(title)}</h1><p class="meta">{_esc(meta)}</p>'
             f"<nav>{nav}</nav></header>",
+            _findings(result, lang, siting),
             _summary(result, lang),
             _headline(result, rounded_indicators(result.indicators), lang),
             f'<section id="charts"><h2>{_esc(_t(lang, "charts"))}</h2>{charts}</section>',
