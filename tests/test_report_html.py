@@ -157,7 +157,9 @@ def test_the_page_loads_nothing(demo):
         for tag in ("<script", "<link", "<img", "<iframe", "<object", "<embed", "@import"):
             assert tag not in lower, tag
         assert not re.search(r"\bsrc\s*=", lower)
-        assert all(h.startswith("#") for h in re.findall(r'href="([^"]*)"', text))
+        # in-page links, and the map's colour bar inlined as an image (nothing fetched)
+        refs = re.findall(r'href="([^"]*)"', text)
+        assert all(h.startswith(("#", "data:image/png;base64,")) for h in refs)
         assert set(re.findall(r"url\(([^)]*)\)", text)) <= {
             f"#{i}" for i in re.findall(r'id="([^"]+)"', text)
         }
@@ -167,7 +169,7 @@ def test_the_page_loads_nothing(demo):
 
 def test_charts_are_inline_svg_with_unique_ids(demo):
     text = page(demo, "zh")
-    assert text.count("<svg") == 3
+    assert text.count("<svg") == 4  # the map and three charts
     ids = re.findall(r'\bid="([^"]+)"', text)
     assert len(ids) == len(set(ids))
     for ref in re.findall(r'href="#([^"]+)"', text):
@@ -371,7 +373,8 @@ def test_report_renders_in_a_real_browser(demo, lang, tmp_path):
     url = (folder / "report.html").as_uri()
     dom = _chromium(["--dump-dom", url], tmp_path).stdout
     assert '<table class="headline">' in dom
-    assert dom.count("<svg") == 3 and 'id="chart-communities"' in dom
+    assert dom.count("<svg") == 4 and 'id="chart-communities"' in dom
+    assert 'id="map-communities"' in dom  # the static map: scale bar, north arrow, legend
     shot = tmp_path / "shot.png"
     _chromium([f"--screenshot={shot}", "--window-size=1280,3000", url], tmp_path)
     assert shot.stat().st_size > 20_000

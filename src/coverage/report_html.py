@@ -60,7 +60,7 @@ _MPL_CJK_FONTS = (
     "SimHei",
 )
 #: Rows of the shortfall list shown on the page (the CSV has them all).
-SHORTFALL_ROWS = 50
+SHORTFALL_ROWS = 40
 #: Communities drawn in the coverage-by-community chart (the lowest first).
 CHART_COMMUNITIES = 100
 
@@ -114,6 +114,12 @@ TEXT: dict[str, dict[str, str]] = {
         "not_applicable_line": "Targets that apply to no community of this study: {names}.",
         "charts": "Charts",
         "chart_communities": "Coverage by community: {label}",
+        "map_title": "Map: {label} by community",
+        "map_caption": "Communities coloured by the share of their residents covered; outlined in red: below a target; dots: facilities; hatched: the largest areas of uncovered residents. Scale bar and north arrow in the study's projection ({crs}). Data: {credits}.",
+        "map_legend_share": "share of residents covered",
+        "map_legend_short": "below target",
+        "map_north": "N",
+        "map_no_residents": "no residents",
         "chart_communities_caption": "Population-weighted share of each community's residents covered by {label} ({cats} within {t} of walking). Communities without residents are omitted.",
         "chart_communities_cut": " The {n} communities with the lowest coverage of {total} are drawn.",
         "chart_cumulative": "Cumulative share of residents by {mode} time, per category",
@@ -243,6 +249,12 @@ TEXT: dict[str, dict[str, str]] = {
         "not_applicable_line": "不适用于本研究任何社区的目标：{names}。",
         "charts": "图表",
         "chart_communities": "各社区覆盖率：{label}",
+        "map_title": "地图：各社区{label}",
+        "map_caption": "社区按居民覆盖比例着色；红色边框：未达标社区；圆点：设施；斜线：未覆盖居民最集中的区域。比例尺与指北针基于研究区投影（{crs}）。数据来源：{credits}。",
+        "map_legend_share": "居民覆盖比例",
+        "map_legend_short": "未达标",
+        "map_north": "北",
+        "map_no_residents": "无居民",
         "chart_communities_caption": "各社区按人口加权的{label}（步行{t}内可达{cats}）。无居民的社区未列出。",
         "chart_communities_cut": "仅绘制覆盖率最低的 {n} 个社区（共 {total} 个）。",
         "chart_cumulative": "按{mode}时间的居民累计比例（分设施类别）",
@@ -1297,6 +1309,91 @@ def _community_chart(result: StudyResult, lang: str) -> str:
     )
 
 
+#: Facility colours on the report's map, in the order categories are drawn.
+_MAP_COLOURS = ("#1f4e9c", "#7b3294", "#008837", "#e66101", "#5e3c99", "#4d4d4d")
+
+
+def _scale_length(width_m: float) -> float:
+    """A round scale-bar length of about a fifth of the map's width, metres.
+
+    >>> _scale_length(12_300), _scale_length(480)
+    (2000.0, 50.0)
+    """
+    target = width_m / 5
+    base = 10 ** np.floor(np.log10(target))
+    return float(max(m * base for m in (1, 2, 5) if m * base <= target))
+
+
+def _static_map(result: StudyResult, lang: str) -> str:
+    """A self-contained map for the printed report: coverage by community (A1), facilities,
+    communities below target and the largest shortfall areas, with scale bar, north arrow,
+    legend and data credits."""
+    from matplotlib.figure import Figure
+
+    comm = result.communities
+    col = next((c for c in comm.columns if str(c).startswith("A1_service_circle_")), None)
+    if col is None or comm.empty:
+        return ""
+    label = indicator_label("A1_service_circle", lang, result.catalogue)
+
+    def draw() -> Figure:
+        fig = Figure(figsize=(7.5, 6.0), layout="constrained")
+        ax = fig.add_subplot()
+        comm.plot(
+            ax=ax, column=col, cmap="RdYlGn", vmin=0, vmax=1, edgecolor="#ffffff", linewidth=0.4,
+            missing_kwds={"color": "#dddddd", "label": _t(lang, "map_no_residents")},
+            legend=True,
+            legend_kwds={"label": _t(lang, "map_legend_share"), "shrink": 0.6, "format": "{x:.0%}"},
+        )  # fmt: skip
+        short = comm[comm["shortfall"]]
+        if len(short):
+            short.boundary.plot(ax=ax, color="#c62828", linewidth=1.2, linestyle="--")
+        areas = result.shortfall_areas
+        top = areas[areas["rank"] <= 5] if len(areas) else areas
+        if len(top):
+            top.plot(ax=ax, facecolor="none", edgecolor="#5f6368", hatch="////", linewidth=0.3)
+        for k, cat in enumerate(
+            c for c in result.categories if c in set(result.facilities["category"])
+        ):
+            pts = result.facilities[result.facilities["category"] == cat]
+            pts.plot(ax=ax, markersize=4, color=_MAP_COLOURS[k % len(_MAP_COLOURS)],
+                     label=category_label(cat, lang))  # fmt: skip
+        _map_furniture(ax, comm.total_bounds, lang)
+        ax.set_axis_off()
+        ax.legend(loc="lower left", fontsize=7, frameon=True, markerscale=2)
+        return fig
+
+    svg = _draw("m1", draw)
+    credits = result.study.attribution or "OpenStreetMap contributors"
+    caption = _t(lang, "map_caption", crs=result.crs, credits=credits)
+    return (
+        f'<figure class="chart" id="map-communities">'
+        f"<h3>{_esc(_t(lang, 'map_title', label=label))}</h3>{svg}"
+        f"<figcaption>{_esc(caption)}</figcaption></figure>"
+    )
+
+
+def _map_furniture(ax: Any, bounds: np.ndarray, lang: str) -> None:
+    """Scale bar (lower right) and north arrow (upper right), in the map's metres."""
+    x0, y0, x1, y1 = (float(b) for b in bounds)
+    length = _scale_length(x1 - x0)
+    bx, by = x1 - length - 0.03 * (x1 - x0), y0 + 0.03 * (y1 - y0)
+    ax.plot([bx, bx + length], [by, by], color="#1d1d1f", linewidth=2.5, solid_capstyle="butt")
+    text = f"{length / 1000:g} km" if length >= 1000 else f"{length:g} m"
+    if lang == "zh":
+        text = f"{length / 1000:g} 公里" if length >= 1000 else f"{length:g} 米"
+    ax.text(bx + length / 2, by + 0.015 * (y1 - y0), text, ha="center", va="bottom", fontsize=8)
+    nx, ny = x1 - 0.04 * (x1 - x0), y1 - 0.12 * (y1 - y0)
+    ax.annotate(
+        _t(lang, "map_north"),
+        xy=(nx, y1 - 0.02 * (y1 - y0)),
+        xytext=(nx, ny),
+        ha="center",
+        fontsize=10,
+        arrowprops={"arrowstyle": "-|>", "color": "#1d1d1f", "linewidth": 1.5},
+    )
+
+
 def _cumulative_chart(result: StudyResult, mode: str, lang: str, prefix: str) -> str:
     from matplotlib.figure import Figure
     from matplotlib.ticker import PercentFormatter
@@ -1487,6 +1584,7 @@ def report_html(
     nav = "".join(f'<a href="#{key}">{_esc(text)}</a>' for key, text in sections)
     charts = "".join(
         [
+            _static_map(result, lang),
             _community_chart(result, lang),
             _cumulative_chart(result, "walk", lang, "c2"),
             _cumulative_chart(result, "cycle", lang, "c3"),
