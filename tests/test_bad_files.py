@@ -41,7 +41,10 @@ CASES = {
         "feature(s) B (LineString) have the wrong geometry",
     ),
     "duplicate_ids": ("communities layer", "community_id values are repeated: A"),
-    "unknown_category": ("facilities layer", "cs1 ('clinic'). Fix: use one of: community_service"),
+    "unknown_category": (
+        "facilities layer",
+        "cs1 ('clinic', did you mean 'health'?). Fix: use one of: community_service",
+    ),
     "population_negative": ("population layer", "'population' is negative for feature(s) p3"),
     "population_text": (
         "population layer",

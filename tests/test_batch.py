@@ -144,7 +144,7 @@ def test_a_failed_area_is_reported_and_the_others_kept_and_reruns_skip(tmp_path,
     printed = capsys.readouterr().out
     assert "1 run, 0 unchanged (skipped), 1 failed" in printed
     assert (
-        "area west failed: facilities layer: unknown category for feature(s) cs1 ('clinic')"
+        "area west failed: facilities layer: unknown category for feature(s) cs1 ('clinic', did you mean 'health'?)"
         in printed
     )
     record = json.loads((tmp_path / "out" / "batch.json").read_text(encoding="utf-8"))

@@ -169,7 +169,7 @@ def test_one_way_tie_setting(tmp_path):
         ('[siting]\nmodel = "test"\n', 'siting.model = "test" ranks your own sites'),
         (
             '[siting]\ncategory = "hospital"\n',
-            ": siting.category names unknown category 'hospital'",
+            ": siting.category names unknown category 'hospital' \\(did you mean 'health'\\?\\)",
         ),
     ],
 )

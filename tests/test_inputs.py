@@ -84,7 +84,8 @@ def test_missing_ids(tmp_path):
 def test_unknown_category_lists_the_valid_ones(tmp_path):
     f = write(tmp_path, "f.gpkg", {"facility_id": ["a"], "category": ["hospitalx"]}, [Point(0, 0)])
     with pytest.raises(
-        UnknownCategoryError, match="a \\('hospitalx'\\).*use one of: community_service, "
+        UnknownCategoryError,
+        match="a \\('hospitalx', did you mean 'health'\\?\\).*use one of: community_service, ",
     ):
         read_facilities(f)
 

@@ -427,3 +427,14 @@ def test_the_report_opens_with_its_findings(demo, lang):
     worst = ("Furthest short of" if lang == "en" else "差距最大的社区") in findings
     no_data = ("cannot be measured" if lang == "en" else "无法由现有输入数据测算") in findings
     assert worst and no_data
+
+
+def test_before_after_status_cells_are_not_nested(tmp_path):
+    """A site run's before/after table: one cell per column, statuses not wrapped twice."""
+    from coverage.cli import main
+
+    assert main(["site", "--p", "1", "--out", str(tmp_path), "--quiet", "--offline"]) == 0
+    text = (tmp_path / "report.html").read_text(encoding="utf-8")
+    assert "<td><td" not in text and "</td></td>" not in text
+    rows = [r for t in tables(text, "before_after") for r in t]
+    assert rows and len({len(r) for r in rows}) == 1  # every row as wide as the header

@@ -73,6 +73,88 @@ OSM_TAG_CATEGORIES: dict[tuple[str, str], str] = {
 }
 
 
+#: Words people use for a category (English, Chinese, OSM), for suggestions by meaning.
+SYNONYMS: dict[str, str] = {
+    "hospital": "health",
+    "clinic": "health",
+    "doctor": "health",
+    "medical": "health",
+    "卫生院": "health",
+    "卫生室": "health",
+    "卫生服务站": "health",
+    "卫生服务中心": "health",
+    "医院": "health",
+    "诊所": "health",
+    "school": "primary_school",
+    "primary": "primary_school",
+    "小学": "primary_school",
+    "middle": "middle_school",
+    "secondary": "middle_school",
+    "初中": "middle_school",
+    "中学": "middle_school",
+    "幼儿园": "kindergarten",
+    "preschool": "kindergarten",
+    "daycare": "nursery",
+    "childcare": "nursery",
+    "托育": "nursery",
+    "托儿所": "nursery",
+    "elderly": "elderly_care",
+    "nursing": "elderly_care",
+    "养老": "elderly_care",
+    "日间照料": "elderly_care",
+    "党群服务": "community_service",
+    "社区服务": "community_service",
+    "综合服务": "community_service",
+    "综合体": "community_complex",
+    "supermarket": "supermarket",
+    "超市": "supermarket",
+    "便利店": "convenience",
+    "shop": "convenience",
+    "菜市场": "market",
+    "农贸市场": "market",
+    "market": "market",
+    "文化": "culture",
+    "library": "culture",
+    "图书": "culture",
+    "gym": "sports",
+    "fitness": "sports",
+    "健身": "sports",
+    "体育": "sports",
+    "police": "police",
+    "警务": "police",
+    "派出所": "police",
+    "post": "post",
+    "邮政": "post",
+    "快递": "post",
+    "药店": "pharmacy",
+    "drugstore": "pharmacy",
+    "法律": "legal_aid",
+    "legal": "legal_aid",
+}
+
+
+def suggest_category(word: str) -> str:
+    """The category a word most likely means: by meaning first, then by spelling.
+
+    Examples
+    --------
+    >>> suggest_category("hospital"), suggest_category("村卫生室"), suggest_category("helth")
+    ('health', 'health', 'health')
+    >>> suggest_category("zoo")
+    ''
+    """
+    import difflib
+
+    text = word.strip().lower()
+    if text in CATEGORIES:
+        return text
+    for key, category in SYNONYMS.items():
+        if key in text:
+            return category
+    close = difflib.get_close_matches(text, list(CATEGORIES), n=1, cutoff=0.6)
+    return close[0] if close else ""
+
+
 def label(category: str, lang: str = "en") -> str:
     """Return the human label of a category.
 

@@ -71,7 +71,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from coverage.categories import CATEGORIES
+from coverage.categories import CATEGORIES, suggest_category
 from coverage.errors import StudyFileError
 from coverage.terms import ONEWAY_TIE_M
 
@@ -412,7 +412,7 @@ def _validate(study: Study) -> None:  # noqa: C901
         if cat not in CATEGORIES:
             raise StudyFileError(
                 f"{where}: inputs.surveyed_categories names unknown category {cat!r}"
-                f"{_suggest(cat, CATEGORIES)}. Valid categories: {', '.join(CATEGORIES)}"
+                f"{_category_hint(cat)}. Valid categories: {', '.join(CATEGORIES)}"
             )
     ind = study.indicators
     for key, cats in (
@@ -429,7 +429,7 @@ def _validate(study: Study) -> None:  # noqa: C901
             if cat not in CATEGORIES:
                 raise StudyFileError(
                     f"{where}: {key} names unknown category {cat!r}"
-                    f"{_suggest(cat, CATEGORIES)}. Valid categories: {', '.join(CATEGORIES)}"
+                    f"{_category_hint(cat)}. Valid categories: {', '.join(CATEGORIES)}"
                 )
 
 
@@ -489,6 +489,11 @@ def _validate_map(where: str, m: MapSettings) -> None:
             raise StudyFileError(
                 f"{where}: map.{key} must be a positive number, got {getattr(m, key)!r}"
             )
+
+
+def _category_hint(word: str) -> str:
+    best = suggest_category(word)
+    return f" (did you mean {best!r}?)" if best else ""
 
 
 def _suggest(word: str, valid: Any) -> str:

@@ -18,7 +18,7 @@ import prcoords
 import pyproj
 import shapely
 
-from coverage.categories import CATEGORIES
+from coverage.categories import CATEGORIES, suggest_category
 from coverage.errors import (
     CoordinateError,
     DuplicateIdError,
@@ -809,7 +809,10 @@ def check_facilities(gdf: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, list[str]
     unknown = ~cat.isin(list(CATEGORIES))
     if unknown.any():
         shown = ", ".join(
-            f"{i} ({c!r})" for i, c in zip(ids[unknown].head(5), cat[unknown].head(5), strict=True)
+            f"{i} ({c!r}"
+            + (f", did you mean {suggest_category(c)!r}?" if suggest_category(c) else "")
+            + ")"
+            for i, c in zip(ids[unknown].head(5), cat[unknown].head(5), strict=True)
         )
         raise UnknownCategoryError(
             layer,

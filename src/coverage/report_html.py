@@ -1509,8 +1509,8 @@ def _sites(siting: Any, lang: str) -> str:
         f'<td class="num">{_share(r["value_before"], lang)}</td>'
         f'<td class="num">{_share(r["value_after"], lang)}</td>'
         f'<td class="num">{r["change_pp"]:+.1f}</td>'
-        f"<td>{_status_cell(str(r['status_before']), lang)}</td>"
-        f"<td>{_status_cell(str(r['status_after']), lang)}</td>"
+        f"{_status_cell(str(r['status_before']), lang)}"
+        f"{_status_cell(str(r['status_after']), lang)}"
         "</tr>"
         for _, r in keep.iterrows()
     ]
@@ -1521,7 +1521,7 @@ def _sites(siting: Any, lang: str) -> str:
         + _table(heads, rows)
         + (f'<ul class="notes">{notes}</ul>' if notes else "")
         + f"<h3>{_esc(_t(lang, 'before_after'))}</h3>"
-        + _table(ba_heads, ba_rows)
+        + _table(ba_heads, ba_rows, "before_after")
         + "</section>"
     )
 
