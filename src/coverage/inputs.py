@@ -598,6 +598,7 @@ def check_near_communities(
     limit_m: float = FAR_FROM_COMMUNITIES_M,
     refuse_m: float = DO_NOT_MEET_M,
     note_far: bool = True,
+    union: shapely.Geometry | None = None,
 ) -> list[str]:
     """Check that a layer meets the communities.
 
@@ -616,6 +617,9 @@ def check_near_communities(
     note_far
         Whether to note the far features when some are near (not wanted for
         population, whose residents outside communities are accounted anyway).
+    union
+        The communities' union, prepared (:func:`shapely.prepare`), when the
+        caller checks many layers against the same communities.
 
     Returns
     -------
@@ -630,7 +634,7 @@ def check_near_communities(
         longitude and latitude would make them meet.
     """
     names = _feature_names(layer_gdf)
-    dist = _distance_to(communities, layer_gdf.geometry)
+    dist = _distance_to(communities, layer_gdf.geometry, union)
     far = dist > limit_m
     crs = pyproj.CRS.from_user_input(layer_gdf.crs)
     if (dist > refuse_m).all():
@@ -752,7 +756,9 @@ def _geodesic_km(communities: gpd.GeoDataFrame, geoms: gpd.GeoSeries, i: int) ->
     return float(metres) / 1000
 
 
-def _distance_to(communities: gpd.GeoDataFrame, geoms: gpd.GeoSeries) -> np.ndarray:
+def _distance_to(
+    communities: gpd.GeoDataFrame, geoms: gpd.GeoSeries, union: shapely.Geometry | None = None
+) -> np.ndarray:
     """Distance (m) from each geometry to the nearest community.
 
     Fast path: the centre of each geometry's bounds inside a community means
@@ -768,8 +774,9 @@ def _distance_to(communities: gpd.GeoDataFrame, geoms: gpd.GeoSeries) -> np.ndar
         return dist
     b = bounds[finite]
     points = shapely.points((b[:, 0] + b[:, 2]) / 2, (b[:, 1] + b[:, 3]) / 2)
-    union = shapely.union_all(communities.geometry.values)
-    shapely.prepare(union)
+    if union is None:
+        union = shapely.union_all(communities.geometry.values)
+        shapely.prepare(union)
     inside = shapely.intersects(union, points)
     dist[finite[inside]] = 0.0
     if (~inside).any():

@@ -21,6 +21,7 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
 from scipy.sparse import csr_matrix, vstack
 from scipy.spatial import cKDTree
 
@@ -432,6 +433,7 @@ class LoadedStudy:
             progress(f"{mode}: snapping, nearest facilities and catchments")
             self._modes[mode] = _mode_base(study, layers.networks[mode], self._demand_xy)
         self._graphs: dict[str, ReachGraph] = {}
+        self._union: Any = None  # the communities' union, prepared on the first what-if
         self._cap_within: dict[str, csr_matrix] = {}
         self._base = self._reach_all(layers.facilities)
         clock = self._stage("reach", clock)
@@ -560,7 +562,12 @@ class LoadedStudy:
                 f"what-if: added facility_id {sorted(clash)[0]!r} is already a facility of "
                 "the study; give new ids"
             )
-        notes += check_near_communities(self.layers.communities, added, "added facilities")
+        if self._union is None:
+            self._union = shapely.union_all(self.layers.communities.geometry.values)
+            shapely.prepare(self._union)
+        notes += check_near_communities(
+            self.layers.communities, added, "added facilities", union=self._union
+        )
         return added.to_crs(self.layers.crs), notes
 
     def costs_to_points(
