@@ -438,3 +438,14 @@ def test_before_after_status_cells_are_not_nested(tmp_path):
     assert "<td><td" not in text and "</td></td>" not in text
     rows = [r for t in tables(text, "before_after") for r in t]
     assert rows and len({len(r) for r in rows}) == 1  # every row as wide as the header
+
+
+def test_shortfall_reasons_are_chinese_in_the_chinese_report(demo):
+    """Reasons are carried as messages and rendered per language, not English text parsed back."""
+    rows = [r for t in tables(page(demo, "zh"), "shortfalls") for r in t][1:]
+    assert rows
+    for row in rows:
+        reasons, worst = row[-2], row[-1]
+        assert not re.search(r"[A-Za-z]{2,}", reasons + worst), row
+    english = [r for t in tables(page(demo, "en"), "shortfalls") for r in t][1:]
+    assert any("residents beyond" in r[-2] or "(needs" in r[-2] for r in english)

@@ -20,11 +20,13 @@ import pandas as pd
 import shapely
 
 from coverage.catalogue import AccessIndicator
+from coverage.messages import Message, render_all
 from coverage.targets import Target
 from coverage.terms import TOLERANCE
 
 __all__ = [
     "INDICATOR_COLUMNS",
+    "MESSAGE_COLUMNS",
     "Costs",
     "IndicatorSpec",
     "ScopeRows",
@@ -398,6 +400,31 @@ def indicator_frame(parts: list[dict[str, np.ndarray]]) -> pd.DataFrame:
     return frame
 
 
+#: Columns of :func:`shortfalls` holding :class:`~coverage.messages.Message` lists (for
+#: reports in any language); tables written to files carry their English renderings.
+MESSAGE_COLUMNS = ["reasons", "worst"]
+
+
+def _reasons(
+    spec: IndicatorSpec, population: FloatArray, costs: FloatArray
+) -> tuple[list[Message], list[Message]]:
+    """Per category of a spec, the residents beyond its threshold and the worst nearest cost."""
+    missing, worst = [], []
+    for k, cat in enumerate(spec.categories):
+        cost = costs[:, k]
+        lacking = float(population[cost > spec.threshold + TOLERANCE].sum())
+        finite = cost[np.isfinite(cost)]
+        if np.isinf(cost).any() or finite.size == 0:
+            worst.append(Message("unreachable", {"category": cat}))
+        else:
+            value = f"{finite.max():.1f}"
+            worst.append(Message("worst", {"category": cat, "value": value, "unit": spec.unit}))
+        if lacking > 0:
+            params = {"category": cat, "residents": lacking, "unit": spec.unit}
+            missing.append(Message("beyond", params | {"threshold": f"{spec.threshold:g}"}))
+    return missing, worst
+
+
 def rounded_indicators(table: pd.DataFrame) -> pd.DataFrame:
     """The indicator table as written: shares to 6 decimals, residents to 3 (a new frame)."""
     t = table.copy()
@@ -414,7 +441,7 @@ def shortfalls(
     population: FloatArray,
     community_index: npt.NDArray[np.int64],
     community_ids: list[str],
-    rule_details: dict[tuple[str, str], str] | None = None,
+    rule_details: dict[tuple[str, str], Message] | None = None,
 ) -> pd.DataFrame:
     """Communities below target, per indicator and preset, with what they lack.
 
@@ -440,6 +467,8 @@ def shortfalls(
         cid = str(r["scope"]).split(":", 1)[1]
         spec = by_key.get((r["indicator"], r["mode"], r["minutes_or_metres"], r["categories"]))
         if spec is None:
+            detail = (rule_details or {}).get((r["indicator"], cid))
+            reason = [detail] if detail is not None else []
             rows.append(
                 {
                     "community_id": cid,
@@ -452,27 +481,15 @@ def shortfalls(
                     "value": r["value"],
                     "gap": r["gap"],
                     "uncovered_population": r["total_population"],
-                    "missing_categories": (rule_details or {}).get((r["indicator"], cid), ""),
+                    "missing_categories": render_all(reason),
                     "worst_nearest": "",
+                    "reasons": reason,
+                    "worst": [],
                 }
             )
             continue
         inside = community_index == pos[cid]
-        missing, worst = [], []
-        unit = spec.unit
-        for k, cat in enumerate(spec.categories):
-            cost = spec.costs[inside, k]
-            beyond = cost > spec.threshold + TOLERANCE
-            lacking = float(population[inside][beyond].sum())
-            finite = cost[np.isfinite(cost)]
-            worst_v = (
-                "unreachable"
-                if np.isinf(cost).any() or finite.size == 0
-                else f"{finite.max():.1f} {unit}"
-            )
-            worst.append(f"{cat}: {worst_v}")
-            if lacking > 0:
-                missing.append(f"{cat} ({lacking:,.0f} residents beyond {spec.threshold:g} {unit})")
+        missing, worst = _reasons(spec, population[inside], spec.costs[inside])
         rows.append(
             {
                 "community_id": cid,
@@ -485,8 +502,10 @@ def shortfalls(
                 "value": r["value"],
                 "gap": r["gap"],
                 "uncovered_population": r["total_population"] - r["covered_population"],
-                "missing_categories": "; ".join(missing),
-                "worst_nearest": "; ".join(worst),
+                "missing_categories": render_all(missing),
+                "worst_nearest": render_all(worst),
+                "reasons": missing,
+                "worst": worst,
             }
         )
     out = pd.DataFrame(
@@ -504,6 +523,8 @@ def shortfalls(
             "uncovered_population",
             "missing_categories",
             "worst_nearest",
+            "reasons",
+            "worst",
         ],
     )
     return out.sort_values(

@@ -27,7 +27,7 @@ import pandas as pd
 
 from coverage import __version__
 from coverage.catalogue import AccessIndicator
-from coverage.indicators import rounded_indicators
+from coverage.indicators import MESSAGE_COLUMNS, rounded_indicators
 from coverage.maps import render_map
 from coverage.network import MODES
 from coverage.pipeline import StudyResult
@@ -320,7 +320,7 @@ def _write_all(
     _csv(indicators_table(result), paths["indicators"])
     comm = result.communities
     _csv(pd.DataFrame(comm.drop(columns="geometry")), paths["communities_csv"])
-    short = result.shortfalls.copy()
+    short = result.shortfalls.drop(columns=MESSAGE_COLUMNS)
     names = comm.set_index("community_id")["name"]
     short.insert(1, "name", short["community_id"].map(names))
     for col in ("target", "value", "gap"):

@@ -35,6 +35,7 @@ from coverage.categories import STATUS_LABELS as _STATUS
 from coverage.categories import label as category_label
 from coverage.indicators import rounded_indicators
 from coverage.maps import PALETTE
+from coverage.messages import render_all
 from coverage.terms import TOLERANCE
 
 if TYPE_CHECKING:
@@ -929,13 +930,21 @@ def _shortfalls(result: StudyResult, lang: str) -> str:
             f'<td class="num">{_share(r["value"], lang)}</td>',
             f'<td class="num">{_pp(r["gap"], lang)}</td>',
             f'<td class="num">{_count(r["uncovered_population"], lang)}</td>',
-            f"<td>{_esc(r.get('missing_categories', ''))}</td>",
-            f"<td>{_esc(r.get('worst_nearest', ''))}</td>",
+            f"<td>{_esc(_rendered(r, 'reasons', 'missing_categories', lang))}</td>",
+            f"<td>{_esc(_rendered(r, 'worst', 'worst_nearest', lang))}</td>",
         ]
         body.append(f"<tr>{''.join(cells)}</tr>")
     parts.append(_table([(_esc(h), n) for h, n in headers], body, "shortfalls"))
     parts.append("</section>")
     return "".join(parts)
+
+
+def _rendered(row: pd.Series, messages: str, text: str, lang: str) -> str:
+    """A shortfall's reasons in the report's language, from its messages (else its text)."""
+    value = row.get(messages)
+    if isinstance(value, list):
+        return render_all(value, lang)
+    return str(row.get(text, "") or "")
 
 
 def _speeds(study: Any, lang: str) -> str:

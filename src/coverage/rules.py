@@ -15,7 +15,7 @@ many there are.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import geopandas as gpd
 import numpy as np
@@ -24,6 +24,7 @@ import pandas as pd
 
 from coverage.catalogue import RuleIndicator
 from coverage.indicators import ScopeRows, indicator_frame, indicator_rows
+from coverage.messages import Message, render
 from coverage.targets import Target
 from coverage.terms import TOLERANCE
 
@@ -51,9 +52,12 @@ class RuleCheck:
     measure
         The measure (for ``each`` rules: the smallest over the categories).
     detail
-        Per community, what falls short (empty when it complies).
+        Per community, what falls short (empty when it complies), in English.
     note
         Data gaps, for every row of the rule.
+    messages
+        Per community, what falls short as a :class:`~coverage.messages.Message`
+        (``None`` when it complies), for reports in any language.
     """
 
     rule: RuleIndicator
@@ -63,6 +67,7 @@ class RuleCheck:
     measure: FloatArray
     detail: list[str]
     note: str
+    messages: list[Message | None] = field(default_factory=list)
 
 
 def facility_community(facilities: gpd.GeoDataFrame, communities: gpd.GeoDataFrame) -> np.ndarray:
@@ -171,7 +176,7 @@ def check_rule(  # noqa: C901
         return counted.astype(float)
 
     ones = np.ones(len(facility_category))
-    detail = [""] * nc
+    messages: list[Message | None] = [None] * nc
     if rule.measure == "facilities" and rule.each:
         counts = np.column_stack(
             [per_community(ones, in_cats & (facility_category == c)) for c in rule.categories]
@@ -181,10 +186,18 @@ def check_rule(  # noqa: C901
         complies_raw = ok_each.all(axis=1)
         for j in np.flatnonzero(~complies_raw):
             lacking = [c for k, c in enumerate(rule.categories) if not ok_each[j, k]]
-            detail[j] = "lacks " + ", ".join(
-                f"{c} ({int(counts[j, rule.categories.index(c)])} of {_bounds_text(rule.min, rule.max)})"
+            items = [
+                Message(
+                    "lacks_item",
+                    {
+                        "category": c,
+                        "count": int(counts[j, rule.categories.index(c)]),
+                        "bounds": _bounds_text(rule.min, rule.max),
+                    },
+                )
                 for c in lacking
-            )
+            ]
+            messages[j] = Message("lacks", {"items": items})
         known = np.ones(nc, dtype=bool)
     else:
         if rule.measure == "facilities":
@@ -228,20 +241,26 @@ def check_rule(  # noqa: C901
             measure, known = residents.astype(float), np.ones(nc, dtype=bool)
         complies_raw = known & _within(np.nan_to_num(measure, nan=-np.inf), rule.min, rule.max)
         unit = {
-            "floor_area_m2": " m²",
-            "floor_area_m2_per_100_households": " m² per 100 households",
-            "capacity_per_1000_residents": " places per 1 000 residents",
+            "floor_area_m2": "m²",
+            "floor_area_m2_per_100_households": "per100",
+            "capacity_per_1000_residents": "per1000",
         }.get(rule.measure, "")
         for j in np.flatnonzero(known & ~complies_raw):
-            detail[j] = (
-                f"{rule.measure} {number(measure[j])}{unit} (needs {_bounds_text(rule.min, rule.max)})"
+            messages[j] = Message(
+                "measure",
+                {
+                    "measure": rule.measure,
+                    "value": number(measure[j]),
+                    "unit": unit,
+                    "bounds": _bounds_text(rule.min, rule.max),
+                },
             )
     if no_data and rule.measure not in ("households", "residents"):
         # facilities of the absent categories can only add to a sum: a community already at
         # the minimum with the others complies; any other is unknown
         sums = not rule.each and rule.max is None
         known = known & complies_raw if sums else np.zeros(nc, dtype=bool)
-        detail = [d if k else "" for d, k in zip(detail, known, strict=True)]
+        messages = [m if k else None for m, k in zip(messages, known, strict=True)]
     unknown = int((applies & ~known).sum())
     if unknown and not no_data and not any("column" in n for n in notes):
         why = "households" if "households" in rule.measure else "residents"
@@ -252,8 +271,9 @@ def check_rule(  # noqa: C901
         known,
         applies & known & complies_raw,
         np.asarray(measure, dtype=float),
-        detail,
+        [render(m, "en") if m is not None else "" for m in messages],
         "; ".join(notes),
+        messages,
     )
 
 
@@ -354,11 +374,14 @@ def evaluate_rules(
     return indicator_frame(frames)
 
 
-def rule_details(checks: list[RuleCheck], community_ids: list[str]) -> dict[tuple[str, str], str]:
+def rule_details(
+    checks: list[RuleCheck], community_ids: list[str]
+) -> dict[tuple[str, str], Message]:
     """``(rule id, community id) -> what falls short``, for the shortfall list."""
-    return {
-        (chk.rule.id, cid): chk.detail[j]
-        for chk in checks
-        for j, cid in enumerate(community_ids)
-        if chk.detail[j]
-    }
+    out: dict[tuple[str, str], Message] = {}
+    for chk in checks:
+        for j, cid in enumerate(community_ids):
+            message = chk.messages[j] if j < len(chk.messages) else None
+            if message is not None:
+                out[(chk.rule.id, cid)] = message
+    return out
