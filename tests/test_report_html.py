@@ -449,3 +449,21 @@ def test_shortfall_reasons_are_chinese_in_the_chinese_report(demo):
         assert not re.search(r"[A-Za-z]{2,}", reasons + worst), row
     english = [r for t in tables(page(demo, "en"), "shortfalls") for r in t][1:]
     assert any("residents beyond" in r[-2] or "(needs" in r[-2] for r in english)
+
+
+def test_the_chinese_workbook_speaks_chinese(demo):
+    folder, _ = demo[1]["zh"]
+    book = pd.read_excel(folder / "indicators.xlsx", sheet_name=None)
+    assert list(book)[:5] == ["主要指标", "指标汇总", "各社区指标", "社区", "未达标社区"]
+    head = book["主要指标"]
+    assert {"指标", "范围", "目标", "现状值", "状态"} <= set(head.columns)
+    assert set(head["状态"]) <= {"达标", "未达标"} and set(head["范围"]) <= {
+        "全域",
+        "城市社区",
+        "乡村社区",
+    }
+    reasons = book["未达标社区"]["缺少的设施类别（超出阈值的居民）"].dropna().astype(str)
+    assert reasons.str.contains("名居民超出|要求").all()
+    ws = openpyxl.load_workbook(folder / "indicators.xlsx")["主要指标"]
+    col = [c.value for c in ws[1]].index("现状值") + 1
+    assert ws.cell(row=2, column=col).number_format == "0.0%"

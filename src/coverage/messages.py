@@ -102,3 +102,92 @@ def render_all(messages: list[Message], lang: str = "en") -> str:
     """Several messages joined as a list in ``lang``."""
     sep = "；" if lang == "zh" else "; "
     return sep.join(render(m, lang) for m in messages)
+
+
+#: Table column names per language (the workbook's headers); ids of indicators stay ids.
+COLUMN_LABELS: dict[str, dict[str, str]] = {
+    "zh": {
+        "indicator": "指标",
+        "scope": "范围",
+        "mode": "方式",
+        "minutes_or_metres": "阈值（分钟或米）",
+        "categories": "设施类别",
+        "target": "目标",
+        "value": "现状值",
+        "status": "状态",
+        "gap": "差距",
+        "covered_population": "覆盖人口",
+        "total_population": "总人口",
+        "communities_fully_covered": "全覆盖社区数",
+        "communities_with_residents": "有居民社区数",
+        "target_year": "目标年份",
+        "binding": "约束性",
+        "wording_zh": "规划表述",
+        "wording_en": "规划表述（英文）",
+        "source": "出处",
+        "note": "备注",
+        "preset": "目标方案",
+        "community_id": "社区编码",
+        "name": "名称",
+        "kind": "城乡属性",
+        "population": "常住人口",
+        "households": "户数",
+        "area_km2": "面积（平方公里）",
+        "density_per_km2": "人口密度（人/平方公里）",
+        "short_indicators": "未达标指标",
+        "shortfall": "未达标",
+        "off_network_population_walk": "未接入路网人口（步行）",
+        "off_network_population_cycle": "未接入路网人口（骑行）",
+        "uncovered_population": "未覆盖人口",
+        "missing_categories": "缺少的设施类别（超出阈值的居民）",
+        "worst_nearest": "到最近设施的最长用时",
+        "rank": "序号",
+        "candidate_id": "候选点编号",
+        "source_id": "来源",
+        "gain_alone": "单独新增覆盖人口",
+        "incremental_gain": "依次新增覆盖人口",
+        "cumulative_new": "累计新增覆盖人口",
+        "covered_after": "建成后覆盖人口",
+        "share_after": "建成后覆盖率",
+        "best_k_new": "任选k处最多新增覆盖人口",
+        "x_m": "x（米）",
+        "y_m": "y（米）",
+        "lon": "经度",
+        "lat": "纬度",
+        "key": "参数",
+    },
+}
+
+#: Workbook sheet names per language.
+SHEET_LABELS: dict[str, dict[str, str]] = {
+    "zh": {
+        "headline": "主要指标",
+        "indicators": "指标汇总",
+        "community_indicators": "各社区指标",
+        "communities": "社区",
+        "shortfalls": "未达标社区",
+        "sites": "选址",
+        "settings": "运行参数",
+    },
+}
+
+#: Cell values translated in the workbook per language: statuses, scopes and kinds.
+VALUE_LABELS: dict[str, dict[str, str]] = {
+    "zh": {
+        "met": "达标",
+        "short": "未达标",
+        "no target": "无目标",
+        "no data": "无数据",
+        "no residents": "无居民",
+        "not applicable": "不适用",
+        "all": "全域",
+        "urban": "城市社区",
+        "rural": "乡村社区",
+        "walk": "步行",
+        "cycle": "骑行",
+        "straight": "直线距离",
+        "rule": "规则",
+        "user": "用户提供",
+        "generated": "路网节点生成",
+    },
+}

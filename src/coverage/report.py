@@ -29,6 +29,7 @@ from coverage import __version__
 from coverage.catalogue import AccessIndicator
 from coverage.indicators import MESSAGE_COLUMNS, rounded_indicators
 from coverage.maps import render_map
+from coverage.messages import COLUMN_LABELS, SHEET_LABELS, VALUE_LABELS, render_all
 from coverage.network import MODES
 from coverage.pipeline import StudyResult
 from coverage.report_html import report_html
@@ -191,6 +192,25 @@ def _width(value: object) -> int:
     """Display width of a cell: CJK characters count double."""
     text = "" if value is None else str(value)
     return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def _in_chinese(
+    sheets: dict[str, pd.DataFrame], shares: set[str], shortfalls: pd.DataFrame
+) -> tuple[dict[str, pd.DataFrame], set[str]]:
+    """The workbook in Chinese: sheet names, headers, statuses, scopes and modes, and the
+    shortfall reasons rendered from their messages; ids, figures and user data as they are."""
+    columns, values = COLUMN_LABELS["zh"], VALUE_LABELS["zh"]
+    words = ("status", "scope", "kind", "mode", "status_before", "status_after")
+    out = {}
+    for name, frame in sheets.items():
+        frame = frame.copy()
+        for col in (c for c in words if c in frame.columns):
+            frame[col] = frame[col].map(lambda v: values.get(v, v) if isinstance(v, str) else v)
+        if name == "shortfalls":
+            frame["missing_categories"] = [render_all(m, "zh") for m in shortfalls["reasons"]]
+            frame["worst_nearest"] = [render_all(m, "zh") for m in shortfalls["worst"]]
+        out[SHEET_LABELS["zh"].get(name, name)] = frame.rename(columns=columns)
+    return out, shares | {columns[c] for c in shares if c in columns}
 
 
 def _headline_sheet(aggregate: pd.DataFrame) -> pd.DataFrame:
@@ -360,6 +380,8 @@ def _write_all(
     sheets["settings"] = settings_table(run)
     shares = {"value", "target", "gap", "value_before", "value_after", "share_after"}
     shares |= {spec.column for spec in result.specs}
+    if lang == "zh":
+        sheets, shares = _in_chinese(sheets, shares, result.shortfalls)
     write_xlsx(sheets, paths["xlsx"], percent=shares)
     _write_text(paths["report"], report_html(result, run, lang, siting))
     return run
