@@ -2,6 +2,7 @@
 
 import contextlib
 import json
+import re
 import time
 
 import geopandas as gpd
@@ -322,3 +323,18 @@ def test_command_line_values_are_checked_before_any_work(tmp_path, capsys):
         assert len(err.strip().splitlines()) == 1, err  # one line, no usage dump
         assert time.perf_counter() - start < 1.0  # refused before reading anything
     assert not (tmp_path / "o").exists()
+
+
+def test_the_chinese_console_headline(demo_result):
+    from coverage.report import headline
+
+    text = headline(demo_result, brief=True, lang="zh")
+    lines = text.splitlines()
+    assert lines[0] == demo_result.study.name and len(lines) <= 15
+    assert (
+        "城市社区“15分钟社区服务圈”覆盖率（城市社区）：79.6%，目标 100%（suining-2025），未达标"
+        in text
+    )
+    # beyond the study's own name, the preset ids and file names, no English words
+    rest = "\n".join(lines[1:]).replace("suining-2025", "").replace("shortfalls.csv", "")
+    assert not re.search(r"[A-Za-z]{2,}", rest), rest

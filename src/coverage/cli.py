@@ -13,6 +13,7 @@ from typing import Any
 
 from coverage import __version__
 from coverage.errors import CoverageError
+from coverage.messages import CLI_LABELS
 
 
 def _positive_int(text: str) -> int:
@@ -275,15 +276,21 @@ def main(argv: list[str] | None = None) -> int:
     except CoverageError as exc:
         print(f"service-coverage: error: {exc}", file=sys.stderr)
         return 2
-    print(headline(result, brief=args.quiet))
+    print(headline(result, brief=args.quiet, lang=args.lang))
     if siting is not None:
         print(_siting_summary(siting))
+    words = CLI_LABELS.get(args.lang, CLI_LABELS["en"])
     if args.quiet:
-        print(f"outputs in {args.out}")
+        print(words["outputs"].format(out=args.out))
         return 0
-    print(f"\noutputs in {args.out}: " + ", ".join(p.name for p in paths.values()))
+    print(
+        "\n"
+        + words["outputs"].format(out=args.out)
+        + ": "
+        + ", ".join(p.name for p in paths.values())
+    )
     _print_map(paths["map"], paths["run"], study.map)
-    print(f"finished in {time.perf_counter() - start:.1f} s")
+    print(words["finished"].format(s=time.perf_counter() - start))
     return 0
 
 

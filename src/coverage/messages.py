@@ -191,3 +191,10 @@ VALUE_LABELS: dict[str, dict[str, str]] = {
         "generated": "路网节点生成",
     },
 }
+
+
+#: The command line's own words per language.
+CLI_LABELS: dict[str, dict[str, str]] = {
+    "en": {"outputs": "outputs in {out}", "finished": "finished in {s:.1f} s"},
+    "zh": {"outputs": "输出目录：{out}", "finished": "用时 {s:.1f} 秒"},
+}

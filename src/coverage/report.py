@@ -455,6 +455,41 @@ def run_record(result: StudyResult, elapsed_s: float | None = None) -> dict[str,
     }
 
 
+def _headline_zh(result: StudyResult, brief: bool) -> str:
+    """The console headline in Chinese: the plan's targets with data, one line each."""
+    from coverage.catalogue import indicator_label
+    from coverage.categories import STATUS_LABELS
+
+    ind = indicators_table(result)
+    agg = ind[ind["scope"].isin(["all", "urban", "rural"]) & ind["target"].notna()]
+    scopes = VALUE_LABELS["zh"]
+    lines = [result.study.name]
+    for _, r in agg[agg["status"].isin(["met", "short"])].iterrows():
+        label = indicator_label(str(r["indicator"]), "zh", result.catalogue)
+        gap = f"，差 {100 * r['gap']:.1f} 个百分点" if r["status"] == "short" else ""
+        lines.append(
+            f"{label}（{scopes.get(r['scope'], r['scope'])}）：{100 * r['value']:.1f}%，"
+            f"目标 {100 * r['target']:g}%（{r['preset']}），{STATUS_LABELS['zh'][r['status']]}{gap}"
+        )
+    short = result.shortfalls.groupby("indicator")["community_id"].nunique()
+    listed = "；".join(
+        f"{indicator_label(str(k), 'zh', result.catalogue)} {v} 个" for k, v in short.items()
+    )
+    lines.append(
+        f"未达标社区：{listed or '无'}（共 {len(result.communities)} 个社区，见 shortfalls.csv）"
+    )
+    missing = agg[agg["status"] == "no data"]["indicator"].nunique()
+    if missing:
+        lines.append(f"另有 {missing} 项目标缺少数据，无法测算（见报告“缺少数据的目标”）")
+    if not brief:
+        acc = result.accounting
+        lines.append(
+            f"人口：输入 {acc['input_population']:,.0f}，参与计算 {acc['used_population']:,.0f}，"
+            f"未接入路网 {acc['off_network_population_walk']:,.0f}（步行）"
+        )
+    return "\n".join(lines)
+
+
 def _no_data_lines(agg: pd.DataFrame) -> list[str]:
     """One line naming the targeted indicators that have no data, and what to supply."""
     missing = agg[(agg["status"] == "no data") & agg["target"].notna()]
@@ -469,12 +504,15 @@ def _no_data_lines(agg: pd.DataFrame) -> list[str]:
     ]
 
 
-def headline(result: StudyResult, brief: bool = False) -> str:
+def headline(result: StudyResult, brief: bool = False, lang: str = "en") -> str:
     """The console table: headline indicators against targets, and the population account.
 
     ``brief`` (``--quiet``): the study's name, the table and the communities below
     target only, without the settings, the population account, the legend and the notes.
+    ``lang="zh"``: in Chinese, one line per targeted indicator (:func:`_headline_zh`).
     """
+    if lang == "zh":
+        return _headline_zh(result, brief)
     study = result.study
     acc = result.accounting
     ind = indicators_table(result)
