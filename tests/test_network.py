@@ -33,6 +33,7 @@ def sleeps(monkeypatch, tmp_path):
 
     monkeypatch.setenv("SERVICE_COVERAGE_CACHE", str(tmp_path / "default-cache"))
     monkeypatch.setattr(downloading, "_overpass_reachable", lambda url: True)
+    monkeypatch.setattr(downloading, "_no_network", lambda url: "")
     waits: list[float] = []
     monkeypatch.setattr(downloading, "_sleep", waits.append)
     return waits
@@ -423,6 +424,28 @@ def test_an_unreachable_server_is_not_waited_for(monkeypatch):
         _download()
     # OSMnx's 60 s pause before each request is off when the status page is unreachable
     assert [c["overpass_rate_limit"] for c in fake.calls] == [False] * 3
+
+
+def test_no_network_at_all_stops_at_once(monkeypatch, sleeps):
+    import time
+
+    import coverage._download as downloading
+
+    monkeypatch.setattr(downloading, "_no_network", lambda url: "cannot look up the server")
+    fake = _fake(monkeypatch, [ConnectionError("no route to host")] * 3)
+    start = time.perf_counter()
+    with pytest.raises(NetworkError, match="could not be reached"):
+        _download(attempts=3)
+    assert fake.calls == [] and sleeps == []  # no request, no wait
+    assert time.perf_counter() - start < 1.0
+
+
+def test_a_failed_lookup_is_no_network(monkeypatch):
+    monkeypatch.undo()  # the real lookup (this test downloads nothing)
+    from coverage._download import _no_network
+
+    assert "no network" in _no_network("https://no-such-host.invalid/api/")
+    assert _no_network("not a url") == ""
 
 
 def test_mixed_transient_failures_say_the_server_failed(monkeypatch):

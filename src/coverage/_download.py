@@ -353,6 +353,10 @@ def _attempt_downloads(
     import osmnx as ox
 
     failures: list[tuple[FailureKind, Exception]] = []
+    offline = _no_network(target.url)
+    if offline:  # no network at all: retrying cannot help, so stop at once
+        failures.append(("connection", ConnectionError(offline)))
+        return None, 1, failures
     for attempt in range(1, attempts + 1):
         if attempt > 1:
             _sleep(retry_delay_s * 2 ** (attempt - 2))
@@ -558,6 +562,25 @@ def _atomic_write(target: Path, write: Callable[[Path], object]) -> None:
         with contextlib.suppress(OSError):
             tmp.unlink()
         raise
+
+
+def _no_network(url: str) -> str:
+    """Why the machine has no network to reach ``url`` at all, or ``""`` when it may have.
+
+    The server's name is looked up once: a failed lookup (no DNS, no network)
+    will not pass by retrying. A name that resolves says nothing about the
+    server itself: the download then tries, and retries what may pass.
+    """
+    from urllib.parse import urlparse
+
+    host = urlparse(url).hostname
+    if not host:
+        return ""
+    try:
+        socket.getaddrinfo(host, None)
+    except (socket.gaierror, UnicodeError) as exc:
+        return f"cannot look up {host} ({exc}): this machine seems to have no network"
+    return ""
 
 
 def _overpass_reachable(url: str) -> bool:
