@@ -179,7 +179,8 @@ def test_offline_demo_map_renders_fully_with_the_network_off(
             "Array.from(document.querySelectorAll('path.leaflet-interactive')).map(p => p.getAttribute('fill'))"
         )
         options = view.page.locator("#sc-indicator option").all_inner_texts()
-        other = next(i for i, o in enumerate(options) if o.startswith("A1_") is False)
+        assert options[0].startswith("15-minute community service circle")  # A1, by its name
+        other = 1
         view.page.select_option("#sc-indicator", str(other))
         after = view.js(
             "Array.from(document.querySelectorAll('path.leaflet-interactive')).map(p => p.getAttribute('fill'))"

@@ -1,6 +1,7 @@
 """Siting on the demo study: proposals, fixed existing facilities, infeasible targets,
 candidate testing, determinism, and the outputs."""
 
+import re
 from dataclasses import replace
 
 import geopandas as gpd
@@ -116,13 +117,29 @@ def test_site_command_writes_sites_and_is_deterministic(tmp_path, capsys):
     layers = set(gpd.list_layers(tmp_path / "a" / "sites.gpkg")["name"])
     assert {"sites", "catchments", "candidates"} <= layers
     assert (tmp_path / "a" / "before_after.csv").exists()
-    assert "proposed site 1" in (tmp_path / "a" / "map.html").read_text(encoding="utf-8")
+    page = (tmp_path / "a" / "map.html").read_text(encoding="utf-8")
+    assert "proposed site 1" in page
+    # indicators are listed by name, not id; without complexes before (no data) the map opens on A1
+    first = re.search(r'option value=\\"0\\">([^<]*)<', page)
+    assert first and "15-minute community service circle" in first[1] and "A1_" not in first[1]
     assert 'id="sites"' in (tmp_path / "a" / "report.html").read_text(encoding="utf-8")
     args[2] = str(tmp_path / "b")
     assert main(args) == 0
     again = pd.read_csv(tmp_path / "b" / "sites.csv")
     assert again.equals(sites)
     assert np.all(again["rank"] == [1, 2])
+
+
+def test_the_map_opens_on_the_sited_indicator(demo, tmp_path):
+    from coverage.report import write_outputs
+
+    study, loaded = demo
+    siting = with_siting(study, category="health", mode="walk", minutes=15.0, p=1).siting
+    out = site_study(loaded, siting)
+    paths = write_outputs(loaded.result, tmp_path, siting=out)
+    page = paths["map"].read_text(encoding="utf-8")
+    first = re.search(r'option value=\\"0\\">([^<]*)<', page)
+    assert first and first[1].startswith("community health station") and "15 min" in first[1]
 
 
 def test_p_median_lowers_total_travel_time(demo):

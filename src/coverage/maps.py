@@ -37,6 +37,7 @@ from jinja2 import Template
 from rasterio.features import rasterize
 from rasterio.io import MemoryFile
 
+from coverage.catalogue import indicator_label
 from coverage.categories import MODE_LABELS, STATUS_LABELS, label
 from coverage.config import MapSettings
 from coverage.errors import CoverageError
@@ -442,10 +443,13 @@ class _Choice:
     column: str
     short: str
     caption: str
+    categories: tuple[str, ...] = ()
+    rule: tuple[str, float] = ("", 0.0)
 
 
-def _choices(result: StudyResult, lang: str) -> list[_Choice]:
-    """The access indicators with values, A1 first."""
+def _choices(result: StudyResult, lang: str, siting: Any = None) -> list[_Choice]:
+    """The access indicators with values, by their names: the sited category's first when
+    sites were proposed (the map opens on what the siting changes), else A1 first."""
     out: list[_Choice] = []
     comm = result.communities
     for spec in result.specs:
@@ -458,14 +462,32 @@ def _choices(result: StudyResult, lang: str) -> list[_Choice]:
         unit = _t(lang, "min") if spec.unit == "min" else _t(lang, "m")
         cats = " + ".join(label(c, lang) for c in spec.categories)
         name = (
-            spec.column
+            indicator_label(spec.indicator, lang, result.catalogue)
             if spec.indicator != "category_coverage"
             else f"{label(spec.categories[0], lang)}"
         )
         short = f"{name} ({_mode_word(spec.mode, lang)} {spec.threshold:g} {unit})"
         caption = _t(lang, "caption", label=f"{short}: {cats}")
-        out.append(_Choice(spec.indicator, spec.column, _esc(short), _esc(caption)))
-    out.sort(key=lambda c: (c.indicator != "A1_service_circle", c.indicator == "category_coverage"))
+        out.append(
+            _Choice(
+                spec.indicator,
+                spec.column,
+                _esc(short),
+                _esc(caption),
+                spec.categories,
+                (spec.mode, spec.threshold),
+            )
+        )
+    s = siting.settings if siting is not None else None
+    rule = (s.mode, s.minutes if s.minutes > 0 else s.metres) if s is not None else None
+    out.sort(
+        key=lambda c: (
+            not (s is not None and c.categories == (s.category,)),
+            c.rule != rule,
+            c.indicator != "A1_service_circle",
+            c.indicator == "category_coverage",
+        )
+    )
     return out
 
 
@@ -765,7 +787,7 @@ def build_map(
     calls: list[str] = []
 
     # communities
-    choices = _choices(result, lang)
+    choices = _choices(result, lang, siting)
     group = folium.FeatureGroup(name=_esc(_t(lang, "communities")), show=True).add_to(fmap)
     data = _js_json(_communities_payload(result, choices, lang, tol))
     sizes["communities"] = len(data.encode())
