@@ -23,6 +23,7 @@ import json
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -76,6 +77,22 @@ def fine_population(out: Path, cells: int) -> tuple[Path, float, int]:
     return path, pixel, int((grid > 0).sum())
 
 
+def raster_study(tmp: Path, cells: int) -> tuple[Any, float, int]:
+    """The demo study with its population on a fine GeoTIFF (:func:`fine_population`), written
+    into ``tmp``; returns the study, the pixel size and the populated pixels."""
+    raster, pixel, populated = fine_population(tmp, cells)
+    demo = demo_data_dir()
+    text = (demo / "demo.toml").read_text(encoding="utf-8")
+    text = text.replace(
+        'population = "population/poa_population.geojson"', f'population = "{raster}"'
+    )
+    for rel in ("boundaries/", "facilities/", "network/"):
+        text = text.replace(f'"{rel}', f'"{demo / rel}/')
+    path = tmp / "study.toml"
+    path.write_text(text, encoding="utf-8")
+    return load_study(path), pixel, populated
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--cells", type=float, default=1e5, help="demand cells wanted")
@@ -83,17 +100,7 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         tmp_path = Path(tmp)
-        raster, pixel, populated = fine_population(tmp_path, int(args.cells))
-        demo = demo_data_dir()
-        text = (demo / "demo.toml").read_text(encoding="utf-8")
-        text = text.replace(
-            'population = "population/poa_population.geojson"', f'population = "{raster}"'
-        )
-        for rel in ("boundaries/", "facilities/", "network/"):
-            text = text.replace(f'"{rel}', f'"{demo / rel}/')
-        study_path = tmp_path / "study.toml"
-        study_path.write_text(text, encoding="utf-8")
-        study = load_study(study_path)
+        study, pixel, populated = raster_study(tmp_path, int(args.cells))
         t = time.perf_counter()
         result = run_study(study)
         run_s = time.perf_counter() - t

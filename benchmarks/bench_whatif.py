@@ -43,9 +43,9 @@ import pandas as pd
 import shapely
 
 sys.path.insert(0, str(Path(__file__).parent))
-from bench_map import fine_population
+from bench_map import raster_study
 
-from coverage.config import demo_data_dir, demo_study, load_study
+from coverage.config import demo_study
 from coverage.layers import layers_from_frames
 from coverage.pipeline import LoadedStudy
 
@@ -59,20 +59,6 @@ def _median_s(fn: Any, repeat: int) -> tuple[float, Any]:
         out = fn()
         times.append(time.perf_counter() - t)
     return statistics.median(times), out
-
-
-def _raster_study(tmp: Path, cells: int) -> tuple[Any, int]:
-    raster, _, populated = fine_population(tmp, cells)
-    demo = demo_data_dir()
-    text = (demo / "demo.toml").read_text(encoding="utf-8")
-    text = text.replace(
-        'population = "population/poa_population.geojson"', f'population = "{raster}"'
-    )
-    for rel in ("boundaries/", "facilities/", "network/"):
-        text = text.replace(f'"{rel}', f'"{demo / rel}/')
-    path = tmp / "study.toml"
-    path.write_text(text, encoding="utf-8")
-    return load_study(path), populated
 
 
 def _aggregates(table: pd.DataFrame) -> pd.DataFrame:
@@ -175,7 +161,7 @@ def main() -> None:
     rows = [measure("demo", demo_study(), args.repeat)]
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
-        study, populated = _raster_study(tmp, int(args.cells))
+        study, _, populated = raster_study(tmp, int(args.cells))
         rows.append(measure(f"demo, raster of {populated:,} cells", study, args.repeat))
         site = site_timing(args.baseline, tmp)
     if args.json:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from coverage.categories import label
+from coverage.categories import MODE_LABELS, STATUS_LABELS, label
 
 __all__ = ["Message", "render", "render_all"]
 
@@ -171,25 +171,19 @@ SHEET_LABELS: dict[str, dict[str, str]] = {
     },
 }
 
-#: Cell values translated in the workbook per language: statuses, scopes and kinds.
+#: Scopes of indicator rows in words, per language (reports, workbook, console).
+SCOPE_LABELS: dict[str, dict[str, str]] = {
+    "en": {"all": "whole area", "urban": "urban", "rural": "rural"},
+    "zh": {"all": "全域", "urban": "城市社区", "rural": "乡村社区"},
+}
+
+#: Cell values translated in the workbook per language: statuses, scopes, modes and the
+#: source of a candidate site (the words shared with the map and report, in one place each).
 VALUE_LABELS: dict[str, dict[str, str]] = {
-    "zh": {
-        "met": "达标",
-        "short": "未达标",
-        "no target": "无目标",
-        "no data": "无数据",
-        "no residents": "无居民",
-        "not applicable": "不适用",
-        "all": "全域",
-        "urban": "城市社区",
-        "rural": "乡村社区",
-        "walk": "步行",
-        "cycle": "骑行",
-        "straight": "直线距离",
-        "rule": "规则",
-        "user": "用户提供",
-        "generated": "路网节点生成",
-    },
+    "zh": STATUS_LABELS["zh"]
+    | SCOPE_LABELS["zh"]
+    | MODE_LABELS["zh"]
+    | {"user": "用户提供", "generated": "路网节点生成"},
 }
 
 

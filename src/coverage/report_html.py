@@ -35,7 +35,7 @@ from coverage.categories import STATUS_LABELS as _STATUS
 from coverage.categories import label as category_label
 from coverage.indicators import rounded_indicators
 from coverage.maps import PALETTE
-from coverage.messages import render_all
+from coverage.messages import SCOPE_LABELS, render_all
 from coverage.terms import TOLERANCE
 
 if TYPE_CHECKING:
@@ -339,10 +339,7 @@ _MODE_NOUN = {
     "en": {"walk": "walking", "cycle": "cycling"},
     "zh": {"walk": "步行", "cycle": "骑行"},
 }
-_SCOPES = {
-    "en": {"all": "whole area", "urban": "urban", "rural": "rural"},
-    "zh": {"all": "全域", "urban": "城市社区", "rural": "乡村社区"},
-}
+_SCOPES = SCOPE_LABELS
 _KINDS = {
     "en": {"urban": "urban", "rural": "rural"},
     "zh": {"urban": "城市社区", "rural": "乡村社区"},
