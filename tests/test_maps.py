@@ -243,7 +243,7 @@ def test_datum_conversion_restores_wgs84(datum, forward, low, high):
     got = shapely.get_coordinates(out.geometry.values)
     err_m = np.abs(got - np.array(SUINING)) * np.array([96_000.0, 111_000.0])
     assert err_m.max() < 0.01  # under a centimetre
-    shift = float(re.search(r"median shift (\d+) m", notes[0]).group(1))
+    shift = float(re.search(r"median shift (\d+) m", str(notes[0])).group(1))
     assert low < shift < high  # hundreds of metres, as the README warns
     assert out.crs.to_epsg() == 4326 and list(out["facility_id"]) == ["a", "b", "c"]
 

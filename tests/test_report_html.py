@@ -191,7 +191,7 @@ def test_population_account_and_method_are_stated(demo):
     assert "walk 300 m, cycle 1000 m" in text
     assert "IPEA" in text and "OpenStreetMap contributors" in text
     for note in result.notes:
-        assert note in text
+        assert str(note) in text
 
 
 def test_shortfall_list_is_capped(demo):

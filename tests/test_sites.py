@@ -75,7 +75,7 @@ def test_unreachable_target_reports_the_best_feasible_share(demo):
     study, loaded = demo
     out = site_study(loaded, with_siting(study, model="set_cover", target_share=1.0).siting)
     assert out.figures["unreachable_by_any_candidate"] > 0
-    assert any("highest feasible" in n for n in out.notes)
+    assert any("highest feasible" in n for n in map(str, out.notes))
     reachable = out.figures["residents_counted"] - out.figures["unreachable_by_any_candidate"]
     assert out.figures["covered_after"] == pytest.approx(reachable)
 
@@ -150,7 +150,7 @@ def test_p_median_lowers_total_travel_time(demo):
     assert sol.optimal and len(out.sites) == 2
     assert sol.extra["total"] < sol.extra["total_before"]
     assert sol.covered == pytest.approx(sol.extra["total_before"] - sol.extra["total"])
-    assert any("p-median" in n for n in out.notes)
+    assert any("p-median" in n for n in map(str, out.notes))
 
 
 def test_sites_say_where_they_are_and_keep_the_candidates_own_attributes(demo, tmp_path):

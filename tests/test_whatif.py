@@ -106,7 +106,7 @@ def test_adding_and_removing_at_once_equals_a_full_run(demo_loaded):
     _assert_same(
         _full_run(demo_loaded, pd.concat([kept, add], ignore_index=True)), what_if, demo_loaded
     )
-    assert "what-if: 2 facilities added, 3 removed" in what_if.notes
+    assert "what-if: 2 facilities added, 3 removed" in map(str, what_if.notes)
 
 
 def test_a_what_if_leaves_the_loaded_study_as_it_was(demo_loaded):
@@ -215,8 +215,8 @@ def test_an_exact_what_if_gives_every_time_of_a_full_run(demo_loaded):
     for mode in ("walk", "cycle"):
         np.testing.assert_allclose(what_if.reach[mode].minutes, full.reach[mode].minutes, rtol=1e-9)
     np.testing.assert_allclose(what_if.costs.walk_m, full.costs.walk_m, rtol=1e-9)
-    assert not any("upper bounds" in n for n in what_if.notes)
-    assert any("upper bounds" in n for n in demo_loaded.what_if(add=add).notes)
+    assert not any("upper bounds" in n for n in map(str, what_if.notes))
+    assert any("upper bounds" in n for n in map(str, demo_loaded.what_if(add=add).notes))
 
 
 def test_held_costs_cannot_be_written_through_a_result(demo_loaded):

@@ -53,6 +53,7 @@ from coverage import __version__
 from coverage.config import Inputs, Study
 from coverage.errors import CoverageError, EmptyLayerError, InputLayerError
 from coverage.inputs import read_layer
+from coverage.messages import Message
 
 #: Columns of the areas layer that name an area's own input files.
 INPUT_COLUMNS = ("communities", "facilities", "population", "network", "workplaces")
@@ -180,7 +181,7 @@ def area_tasks(
     out_dir: Path,
     buffer_m: float | None = None,
     lang: str = "en",
-) -> tuple[list[AreaTask], list[str]]:
+) -> tuple[list[AreaTask], list[Message]]:
     """Read the areas layer and make one task per area.
 
     Parameters
@@ -306,7 +307,7 @@ def area_tasks(
 
 def _assign_communities(
     base: Study, areas: gpd.GeoDataFrame, ids: pd.Series
-) -> tuple[list[gpd.GeoDataFrame], list[str]]:
+) -> tuple[list[gpd.GeoDataFrame], list[Message]]:
     """Give each community of the base study to one area, on the whole layer at once.
 
     The communities are read and checked as a run would (ids, geometry,
@@ -338,16 +339,12 @@ def _assign_communities(
     cids = metric["community_id"].to_numpy()
     if (count == 0).any():
         lost = cids[count == 0]
-        notes.append(
-            f"{len(lost)} of {len(cids)} communities lie in no area (e.g. {', '.join(lost[:5])}): "
-            "they are in no area's figures; extend the areas to cover them"
-        )
+        params = {"count": len(lost), "total": len(cids), "example": ", ".join(lost[:5])}
+        notes.append(Message("in_no_area", params))
     if (count > 1).any():
         shared = cids[count > 1]
-        notes.append(
-            f"{len(shared)} communities lie in several areas (e.g. {', '.join(shared[:5])}): "
-            "each is counted in the first of them in the areas layer, once"
-        )
+        params = {"count": len(shared), "example": ", ".join(shared[:5])}
+        notes.append(Message("in_several_areas", params))
     members = [metric[first == i].reset_index(drop=True) for i in range(len(ids))]
     return members, notes
 
@@ -682,7 +679,7 @@ def gather(
     tasks: list[AreaTask],
     statuses: list[dict[str, Any]],
     out_dir: Path,
-    notes: list[str] | None = None,
+    notes: list[Message] | None = None,
 ) -> dict[str, Path]:
     """Gather the areas' outputs into one table, one GeoPackage and an index page.
 
@@ -736,7 +733,7 @@ def gather(
         "done": int((summary["status"] == "done").sum()),
         "skipped": int((summary["status"] == "skipped").sum()),
         "failed": int((summary["status"] == "failed").sum()),
-        "notes": notes or [],
+        "notes": [str(n) for n in notes or []],
         "version": __version__,
     }
     paths["batch"].write_text(

@@ -12,8 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from coverage import __version__
+from coverage.categories import label
 from coverage.errors import CoverageError
-from coverage.messages import CLI_LABELS
+from coverage.messages import CLI_LABELS, SCOPE_LABELS, Message, render, word
 
 
 def _positive_int(text: str) -> int:
@@ -196,7 +197,7 @@ def _batch(args: argparse.Namespace, progress: Any) -> int:
         raise StudyFileError("--buffer-m must be 0 or more")
     tasks, notes = area_tasks(args.areas, base, args.out, buffer_m=buffer_m, lang=args.lang)
     for note in notes:
-        print(f"note: {note}")
+        print(CLI_LABELS[args.lang]["note"].format(note=render(note, args.lang)))
     where = args.scheduler or "a local Dask cluster"
     progress(f"{len(tasks)} areas on {where}, reach {buffer_m:,.0f} m")
     statuses = run_batch(tasks, scheduler=args.scheduler, workers=args.workers, progress=progress)
@@ -240,9 +241,10 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     start = time.perf_counter()
 
-    def progress(message: str) -> None:
+    def progress(message: Message | str) -> None:
         if not args.quiet:
-            print(f"[{time.perf_counter() - start:6.1f} s] {message}", file=sys.stderr, flush=True)
+            when = CLI_LABELS[args.lang]["clock"].format(s=time.perf_counter() - start)
+            print(f"[{when}] {render(message, args.lang)}", file=sys.stderr, flush=True)
 
     if args.command == "batch":
         try:
@@ -265,11 +267,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "site":
             from coverage.sites import site_study
 
-            progress(
-                "siting: candidates, coverage sets, solving, and the what-if with the new sites"
-            )
+            progress(Message("progress_siting"))
             siting = site_study(loaded)
-        progress(f"writing outputs to {args.out}")
+        progress(Message("progress_write", {"out": str(args.out)}))
         paths = write_outputs(
             result, args.out, lang=args.lang, elapsed_s=time.perf_counter() - start, siting=siting
         )
@@ -278,7 +278,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     print(headline(result, brief=args.quiet, lang=args.lang))
     if siting is not None:
-        print(_siting_summary(siting))
+        print(_siting_summary(siting, args.lang))
     words = CLI_LABELS.get(args.lang, CLI_LABELS["en"])
     if args.quiet:
         print(words["outputs"].format(out=args.out))
@@ -289,7 +289,7 @@ def main(argv: list[str] | None = None) -> int:
         + ": "
         + ", ".join(p.name for p in paths.values())
     )
-    _print_map(paths["map"], paths["run"], study.map)
+    _print_map(paths["map"], paths["run"], study.map, args.lang)
     print(words["finished"].format(s=time.perf_counter() - start))
     return 0
 
@@ -333,36 +333,50 @@ def _output_problem(out: Path) -> str:
     return ""
 
 
-def _print_map(path: Path, run_json: Path, settings: Any) -> None:
+def _print_map(path: Path, run_json: Path, settings: Any, lang: str = "en") -> None:
     import json
 
-    size = path.stat().st_size
+    words = CLI_LABELS.get(lang, CLI_LABELS["en"])
     tiles = settings.tiles()
     where = (
-        "no basemap: opens with no network at all"
+        words["map_none"]
         if tiles == "none"
-        else ("OpenStreetMap basemap" if tiles == "osm" else f"basemap {tiles}")
+        else (words["map_osm"] if tiles == "osm" else words["map_tiles"].format(tiles=tiles))
     )
-    print(f"map: {path.name}, {size / 1e6:.1f} MB, self-contained ({where})")
+    size_mb = path.stat().st_size / 1e6
+    print(words["map"].format(name=path.name, mb=size_mb, where=where))
     for note in json.loads(run_json.read_text(encoding="utf-8"))["map"]["notes"]:
-        print(f"note: {note}")
+        print(words["note"].format(note=note))
 
 
-def _siting_summary(siting: Any) -> str:
-    sol = siting.solution
-    f = siting.figures
+def _siting_summary(siting: Any, lang: str = "en") -> str:
+    """The console lines of a siting run in ``lang``."""
+    from coverage.sites import rule_message
+
+    words = CLI_LABELS.get(lang, CLI_LABELS["en"])
+    sol, f, s, sizes = siting.solution, siting.figures, siting.settings, siting.sizes
     proof = (
-        "proven optimal"
-        if sol.optimal
-        else f"not proven optimal (bound {sol.bound:,.0f}, gap {sol.gap:.2%})"
+        words["proven"] if sol.optimal else words["unproven"].format(bound=sol.bound, gap=sol.gap)
     )
+    head = words["site_cols"].split("|")
     lines = [
         "",
-        f"siting ({siting.settings.model}, {siting.settings.category} {siting.rule}, "
-        f"{siting.settings.scope}): {sol.method}, {proof}, {sol.seconds:.2f} s; problem "
-        f"{siting.sizes['candidates']} candidates x {siting.sizes['demand_points']} demand points "
-        f"reduced to {siting.sizes['candidates_kept']} x {siting.sizes['demand_units']}",
-        f"{'rank':>4}  {'site':<24} {'alone':>10} {'added':>10} {'share after':>11}",
+        words["siting"].format(
+            model=word("model", s.model, lang),
+            category=label(s.category, lang) if lang == "zh" else s.category,
+            rule=render(rule_message(s), lang),
+            scope=SCOPE_LABELS[lang].get(s.scope, s.scope) if lang == "zh" else s.scope,
+            method=word("method", sol.method, lang),
+            proof=proof,
+            seconds=sol.seconds,
+            cand=sizes["candidates"],
+            points=sizes["demand_points"],
+            kept=sizes["candidates_kept"],
+            units=sizes["demand_units"],
+        ),
+        words["site_head"].format(
+            rank=head[0], site=head[1], alone=head[2], added=head[3], after=head[4]
+        ),
     ]
     for _, r in siting.sites.iterrows():
         lines.append(
@@ -370,11 +384,16 @@ def _siting_summary(siting: Any) -> str:
             f"{r['incremental_gain']:>10,.0f} {100 * r['share_after']:>10.1f} %"
         )
     lines.append(
-        f"covered before {f['covered_before']:,.0f} ({100 * f['share_before']:.1f} %), after "
-        f"{f['covered_after']:,.0f} ({100 * f['share_after']:.1f} %) of {f['residents_counted']:,.0f}; "
-        f"out of reach of every candidate: {f['unreachable_by_any_candidate']:,.0f}"
+        words["site_totals"].format(
+            before=f["covered_before"],
+            share_before=100 * f["share_before"],
+            after=f["covered_after"],
+            share_after=100 * f["share_after"],
+            total=f["residents_counted"],
+            unreachable=f["unreachable_by_any_candidate"],
+        )
     )
-    lines += [f"note: {n}" for n in siting.notes]
+    lines += [words["note"].format(note=render(n, lang)) for n in siting.notes]
     return "\n".join(lines)
 
 

@@ -20,7 +20,7 @@ import pandas as pd
 import shapely
 
 from coverage.catalogue import AccessIndicator
-from coverage.messages import Message, render_all
+from coverage.messages import NO_NOTE, Message, Note, render_all
 from coverage.targets import Target
 from coverage.terms import TOLERANCE
 
@@ -99,7 +99,7 @@ class IndicatorSpec:
         parts and each community); ``urban`` or ``rural``: only communities of
         that kind (A2 counts rural residents only).
     note
-        Text carried to every row (e.g. "no community_complex facilities were given").
+        Note carried to every row (the messages of absent categories, say).
     name
         Column name in per-community tables; default: made from the id and threshold.
     missing
@@ -114,7 +114,7 @@ class IndicatorSpec:
     categories: tuple[str, ...]
     costs: FloatArray
     scope: str = "all"
-    note: str = ""
+    note: Note = NO_NOTE
     name: str = ""
     missing: tuple[str, ...] = ()
 
@@ -625,27 +625,25 @@ class Costs:
         return out
 
 
-def absent_note(cats: tuple[str, ...], present: set[str], surveyed: tuple[str, ...] = ()) -> str:
-    """The note of an indicator some of whose categories have no facility.
+def absent_note(
+    cats: tuple[str, ...], present: set[str], surveyed: tuple[str, ...] = ()
+) -> list[Message]:
+    """The note of an indicator some of whose categories have no facility (none: ``[]``).
 
     Examples
     --------
-    >>> absent_note(("health", "post"), {"health"})
-    'no data: no post facilities were given (give them in the facilities layer, or list the category in [inputs] surveyed_categories if the study area has none)'
-    >>> absent_note(("health", "post"), {"health"}, surveyed=("post",))
-    'no post facilities (surveyed: the study area has none)'
+    >>> [str(m) for m in absent_note(("health", "post"), {"health"})]
+    ['no data: no post facilities were given (give them in the facilities layer, or list the category in [inputs] surveyed_categories if the study area has none)']
+    >>> [str(m) for m in absent_note(("health", "post"), {"health"}, surveyed=("post",))]
+    ['no post facilities (surveyed: the study area has none)']
     """
     absent = [c for c in cats if c not in present]
     if not absent:
-        return ""
+        return []
     unknown = [c for c in absent if c not in surveyed]
     if unknown:
-        return (
-            f"no data: no {', '.join(unknown)} facilities were given (give them in the "
-            "facilities layer, or list the category in [inputs] surveyed_categories if the "
-            "study area has none)"
-        )
-    return f"no {', '.join(absent)} facilities (surveyed: the study area has none)"
+        return [Message("absent", {"categories": unknown})]
+    return [Message("surveyed_none", {"categories": absent})]
 
 
 def missing_data(
@@ -706,7 +704,7 @@ def core_specs(
     return [
         replace(
             s,
-            note=absent_note(s.categories, present, surveyed),
+            note=Note.of(absent_note(s.categories, present, surveyed)),
             missing=missing_data(s.categories, present, surveyed),
         )
         for s in specs
@@ -717,7 +715,7 @@ def catalogue_specs(
     entries: list[AccessIndicator],
     costs: Costs,
     present: set[str],
-    note: str = "",
+    note: tuple[Message, ...] = (),
     surveyed: tuple[str, ...] = (),
 ) -> list[IndicatorSpec]:
     """Specs of catalogue access indicators over the origins ``costs`` is for.
@@ -726,7 +724,7 @@ def catalogue_specs(
     """
     out = []
     for e in entries:
-        text = "; ".join(t for t in (absent_note(e.categories, present, surveyed), note) if t)
+        text = Note.of([*absent_note(e.categories, present, surveyed), *note])
         out.append(
             IndicatorSpec(
                 e.id,

@@ -31,6 +31,7 @@ from coverage.errors import (
     UnknownCategoryError,
     ValueColumnError,
 )
+from coverage.messages import Message
 
 KINDS = ("urban", "rural")
 
@@ -330,12 +331,12 @@ def check_geometry(gdf: gpd.GeoDataFrame, layer: str, id_col: str, types: tuple[
         )
 
 
-def read_communities(path: Path) -> tuple[gpd.GeoDataFrame, list[str]]:
+def read_communities(path: Path) -> tuple[gpd.GeoDataFrame, list[Message]]:
     """Read the communities layer from a file and check it (:func:`check_communities`)."""
     return check_communities(read_layer(path, "communities"))
 
 
-def check_communities(gdf: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, list[str]]:
+def check_communities(gdf: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, list[Message]]:
     """Check a communities layer (read by :func:`check_frame`) and bring it to the contract.
 
     Returns
@@ -352,7 +353,7 @@ def check_communities(gdf: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, list[str
     out = gpd.GeoDataFrame({"community_id": ids}, geometry=gdf.geometry.values, crs=gdf.crs)
     check_geometry(out, layer, "community_id", ("Polygon", "MultiPolygon"))
     out["name"] = gdf["name"].fillna("").astype(str).to_numpy()
-    notes: list[str] = []
+    notes: list[Message] = []
     if "kind" in gdf.columns:
         kind = gdf["kind"].astype(str).str.strip().str.lower()
         bad = ~kind.isin(KINDS)
@@ -369,7 +370,7 @@ def check_communities(gdf: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, list[str
         out["kind"] = kind.to_numpy()
     else:
         out["kind"] = "urban"
-        notes.append("communities have no 'kind' column: all treated as urban")
+        notes.append(Message("no_kind"))
     for col in ("population", "households"):
         out[col] = (
             _numeric(gdf, layer, col, "community_id", required=False).to_numpy()
@@ -401,7 +402,7 @@ def _where_invalid(geoms: np.ndarray) -> list[str]:
     return out
 
 
-def _repair_invalid_boundaries(communities: gpd.GeoDataFrame) -> list[str]:
+def _repair_invalid_boundaries(communities: gpd.GeoDataFrame) -> list[Message]:
     """Repair invalid community boundaries in place, or refuse when the repair overlaps.
 
     A boundary that crosses itself (a bow tie) is repaired with ``make_valid``
@@ -435,11 +436,7 @@ def _repair_invalid_boundaries(communities: gpd.GeoDataFrame) -> list[str]:
     communities.loc[communities.index[invalid], communities.geometry.name] = fixed
     listed = "; ".join(f"{ids[i]} {w}" for i, w in zip(invalid[:5], where[:5], strict=True))
     more = f"; and {invalid.size - 5} more" if invalid.size > 5 else ""
-    return [
-        f"communities: {invalid.size} invalid boundaries were repaired with make_valid "
-        f"(coordinates in the layer's CRS): {listed}{more}; check that the repaired shapes "
-        "are what was meant"
-    ]
+    return [Message("boundaries_repaired", {"count": invalid.size, "listed": listed + more})]
 
 
 #: Largest scale error of the study CRS accepted at the study area (UTM zones stay
@@ -515,7 +512,7 @@ SLIVER_SHARE = 0.01
 NOISE_AREA_M2 = 0.01
 
 
-def resolve_overlaps(communities: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, list[str]]:
+def resolve_overlaps(communities: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, list[Message]]:
     """Make community polygons disjoint, or refuse when they truly overlap.
 
     A resident inside two communities would be counted twice. Overlaps up to
@@ -581,11 +578,15 @@ def resolve_overlaps(communities: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, l
         cut = shapely.difference(geoms[later], shapely.union_all(geoms[earlier]))
         out.iloc[later, out.columns.get_loc(out.geometry.name)] = _polygonal(cut)
     first = int(np.argmax(overlap_m2))
-    note = (
-        f"{len(left)} sliver overlap(s) between communities ({float(overlap_m2.sum()):,.0f} m² in "
-        f"all, each at most {SLIVER_SHARE:.0%} of the smaller community, the largest between "
-        f"{ids[left[first]]} and {ids[right[first]]}) were given to the community earlier in "
-        "the layer"
+    note = Message(
+        "slivers",
+        {
+            "count": len(left),
+            "area_m2": f"{float(overlap_m2.sum()):,.0f}",
+            "share": f"{SLIVER_SHARE:.0%}",
+            "first": ids[left[first]],
+            "second": ids[right[first]],
+        },
     )
     return out, [note]
 
@@ -599,7 +600,7 @@ def check_near_communities(
     refuse_m: float = DO_NOT_MEET_M,
     note_far: bool = True,
     union: shapely.Geometry | None = None,
-) -> list[str]:
+) -> list[Message]:
     """Check that a layer meets the communities.
 
     Parameters
@@ -665,9 +666,16 @@ def check_near_communities(
     if not far.any() or not note_far:
         return []
     return [
-        f"{layer}: {int(far.sum())} of {len(far)} features lie more than "
-        f"{limit_m / 1000:g} km from every community ({_listed(names, far)}); they reach no "
-        "resident of the study: check their coordinates if they should"
+        Message(
+            "far_features",
+            {
+                "layer": layer,
+                "count": int(far.sum()),
+                "total": len(far),
+                "km": f"{limit_m / 1000:g}",
+                "listed": _listed(names, far),
+            },
+        )
     ]
 
 
@@ -796,12 +804,12 @@ def _polygonal(geom: shapely.Geometry) -> shapely.Geometry:
     return shapely.union_all(polys)
 
 
-def read_facilities(path: Path) -> tuple[gpd.GeoDataFrame, list[str]]:
+def read_facilities(path: Path) -> tuple[gpd.GeoDataFrame, list[Message]]:
     """Read the facilities layer from a file and check it (:func:`check_facilities`)."""
     return check_facilities(read_layer(path, "facilities"))
 
 
-def check_facilities(gdf: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, list[str]]:
+def check_facilities(gdf: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, list[Message]]:
     """Check a facilities layer (read by :func:`check_frame`) and bring it to the contract.
 
     Polygons are replaced by their representative point. Returns columns
@@ -834,15 +842,15 @@ def check_facilities(gdf: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, list[str]
             if col in gdf.columns
             else np.nan
         )
-    notes: list[str] = []
+    notes: list[Message] = []
     poly = out.geometry.geom_type != "Point"
     if poly.any():
         out.loc[poly, "geometry"] = out.geometry[poly].representative_point()
-        notes.append(f"{int(poly.sum())} polygon facilities replaced by their representative point")
+        notes.append(Message("polygon_facilities", {"count": int(poly.sum())}))
     return out, notes
 
 
-def read_population(path: Path) -> tuple[gpd.GeoDataFrame, list[str]]:
+def read_population(path: Path) -> tuple[gpd.GeoDataFrame, list[Message]]:
     """Read a population layer: polygons or points with ``population``, or a raster.
 
     A GeoTIFF of residents per cell becomes one square polygon per cell with
@@ -853,7 +861,7 @@ def read_population(path: Path) -> tuple[gpd.GeoDataFrame, list[str]]:
     return check_population(read_layer(path, "population"))
 
 
-def check_population(gdf: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, list[str]]:
+def check_population(gdf: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, list[Message]]:
     """Check a vector population layer (polygons or points with ``population``).
 
     Returns columns ``source_id``, ``population``, geometry.
@@ -876,11 +884,11 @@ def check_population(gdf: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, list[str]
         out.loc[invalid, "geometry"] = out.geometry[invalid].apply(
             lambda g: _polygonal(shapely.make_valid(g))
         )
-        notes.append(f"{int(invalid.sum())} invalid population polygons repaired with make_valid")
+        notes.append(Message("population_repaired", {"count": int(invalid.sum())}))
     return out, notes
 
 
-def _population_from_raster(path: Path) -> tuple[gpd.GeoDataFrame, list[str]]:
+def _population_from_raster(path: Path) -> tuple[gpd.GeoDataFrame, list[Message]]:
     import rasterio
 
     layer = "population"
@@ -933,11 +941,7 @@ def _population_from_raster(path: Path) -> tuple[gpd.GeoDataFrame, list[str]]:
         crs=crs,
     )
     nodata = int(np.isnan(values).sum())
-    notes = (
-        [f"population raster: {nodata} of {values.size} cells are nodata (no residents there)"]
-        if nodata
-        else []
-    )
+    notes = [Message("raster_nodata", {"count": nodata, "total": values.size})] if nodata else []
     notes += _density_notes(values, transform, crs, path)
     # the extent, so that the run can tell communities the raster does not cover
     frame.attrs["raster_bounds"] = bounds
@@ -951,7 +955,7 @@ def _population_from_raster(path: Path) -> tuple[gpd.GeoDataFrame, list[str]]:
 PLAUSIBLE_DENSITY_PER_KM2 = 500_000.0
 
 
-def _density_notes(values: np.ndarray, transform: object, crs: object, path: Path) -> list[str]:
+def _density_notes(values: np.ndarray, transform: object, crs: object, path: Path) -> list[Message]:
     """Warn when cells hold implausibly many residents for their area.
 
     The usual cause is a raster of density (residents per km² or per hectare)
@@ -980,15 +984,23 @@ def _density_notes(values: np.ndarray, transform: object, crs: object, path: Pat
         return []
     r, c = np.unravel_index(int(np.argmax(density)), density.shape)
     return [
-        f"check the population raster: {int(high.sum())} cell(s) hold more than "
-        f"{PLAUSIBLE_DENSITY_PER_KM2:,.0f} residents per km² (the largest, row {r} column {c}, "
-        f"{values[r, c]:,.0f} residents in {cell_km2 * 1e6:,.0f} m², i.e. {density[r, c]:,.0f} "
-        f"per km²); if {path.name} gives a density rather than residents per cell, convert it "
-        "(residents = density × cell area). Shares are unaffected; resident counts are not"
+        Message(
+            "dense_raster",
+            {
+                "count": int(high.sum()),
+                "limit": f"{PLAUSIBLE_DENSITY_PER_KM2:,.0f}",
+                "row": int(r),
+                "col": int(c),
+                "residents": f"{values[r, c]:,.0f}",
+                "cell_m2": f"{cell_km2 * 1e6:,.0f}",
+                "density": f"{density[r, c]:,.0f}",
+                "file": path.name,
+            },
+        )
     ]
 
 
-def read_workplaces(path: Path) -> tuple[gpd.GeoDataFrame, list[str]]:
+def read_workplaces(path: Path) -> tuple[gpd.GeoDataFrame, list[Message]]:
     """Read a workplaces layer (industrial parks, office buildings) for A7.
 
     Points or polygons (polygons stand at their representative point), with an
@@ -998,7 +1010,7 @@ def read_workplaces(path: Path) -> tuple[gpd.GeoDataFrame, list[str]]:
     return check_workplaces(read_layer(path, "workplaces"))
 
 
-def check_workplaces(gdf: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, list[str]]:
+def check_workplaces(gdf: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, list[Message]]:
     """Check a workplaces layer (points or polygons, optional ``workers``)."""
     layer = "workplaces"
     gdf = gdf.reset_index(drop=True)
@@ -1010,7 +1022,7 @@ def check_workplaces(gdf: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, list[str]
         workers = _numeric(gdf, layer, "workers", id_col, required=True).to_numpy(dtype=float)
     else:
         workers = np.ones(len(gdf))
-        notes.append("workplaces carry no 'workers' column: each counts once")
+        notes.append(Message("no_workers"))
     geoms = gdf.geometry.values
     poly = gdf.geometry.geom_type != "Point"
     if poly.any():
@@ -1025,7 +1037,7 @@ def check_workplaces(gdf: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, list[str]
 
 def convert_datum(
     gdf: gpd.GeoDataFrame, datum: str, layer: str, id_col: str
-) -> tuple[gpd.GeoDataFrame, list[str]]:
+) -> tuple[gpd.GeoDataFrame, list[Message]]:
     """Convert a lon/lat layer from GCJ-02 or BD-09 to WGS84.
 
     Chinese map services (Gaode/Amap and Tencent: GCJ-02; Baidu: BD-09) shift
@@ -1100,8 +1112,8 @@ def convert_datum(
         before[:, 0], before[:, 1], after[:, 0], after[:, 1]
     )
     out = gpd.GeoDataFrame(ll.drop(columns=ll.geometry.name), geometry=geoms, crs="EPSG:4326")
-    note = (
-        f"{layer}: coordinates converted from {name} to WGS84 (median shift "
-        f"{float(np.median(shift)):.0f} m)"
+    note = Message(
+        "datum_shift",
+        {"layer": layer, "datum": name, "shift_m": f"{float(np.median(shift)):.0f}"},
     )
     return out, [note]

@@ -34,6 +34,7 @@ from coverage.inputs import (
     read_workplaces,
     resolve_overlaps,
 )
+from coverage.messages import Message
 from coverage.network import StreetNetwork, load_networks
 from coverage.terms import Mode
 
@@ -46,13 +47,13 @@ __all__ = [
     "raster_cover_notes",
 ]
 
-Progress = Callable[[str], None]
+Progress = Callable[[Message], None]
 
 #: Share of a community's area the population raster must cover not to be noted.
 RASTER_COVER_SHARE = 0.99
 
 
-def quiet(_: str) -> None:
+def quiet(_: Message) -> None:
     """A progress callback that says nothing."""
     return None
 
@@ -87,7 +88,7 @@ class Layers:
     workplaces: gpd.GeoDataFrame | None
     networks: dict[Mode, StreetNetwork]
     crs: str
-    notes: tuple[str, ...]
+    notes: tuple[Message, ...]
 
 
 def load_layers(study: Study, progress: Progress = quiet) -> Layers:
@@ -104,7 +105,7 @@ def load_layers(study: Study, progress: Progress = quiet) -> Layers:
     -------
     Layers
     """
-    progress("reading and validating the input layers")
+    progress(Message("progress_read"))
     inp, datum = study.inputs, study.datum
     communities, notes = read_communities(inp.communities)
     communities, n = convert_datum(communities, datum.communities, "communities", "community_id")
@@ -191,7 +192,7 @@ def _assemble(
     population: gpd.GeoDataFrame | None,
     workplaces: gpd.GeoDataFrame | None,
     networks: dict[Mode, StreetNetwork] | None,
-    notes: list[str],
+    notes: list[Message],
     progress: Progress,
 ) -> Layers:
     """The checks across layers, the study CRS, the networks, and everything projected."""
@@ -211,7 +212,7 @@ def _assemble(
         notes += check_near_communities(communities, workplaces, "workplaces")
         workplaces = workplaces.to_crs(crs)
     if networks is None:
-        progress("building the walk and cycle networks")
+        progress(Message("progress_networks"))
         networks = _networks(study, communities, crs)
     notes += _network_notes(study, communities, networks)
     return Layers(
@@ -240,22 +241,21 @@ def _networks(study: Study, communities: gpd.GeoDataFrame, crs: str) -> dict[Mod
 
 def _network_notes(
     study: Study, communities: gpd.GeoDataFrame, networks: dict[Mode, StreetNetwork]
-) -> list[str]:
+) -> list[Message]:
     """Refuse a network elsewhere; note speeds by highway value that apply to no street."""
-    notes = []
+    notes: list[Message] = []
     for mode, net in networks.items():
         nodes = gpd.GeoDataFrame(geometry=shapely.points(net.node_xy), crs=net.crs)
         check_near_communities(communities, nodes, f"network ({mode})", note_far=False)
         for highway in study.speeds.highway_kmh(mode):
             if not (net.seg_highway == highway).any():
-                notes.append(
-                    f"speeds: the {mode} speed for highway={highway} applies to no street of the "
-                    f"{mode} network"
-                )
+                notes.append(Message("speed_unused", {"mode": mode, "highway": highway}))
     return notes
 
 
-def raster_cover_notes(population: gpd.GeoDataFrame, communities: gpd.GeoDataFrame) -> list[str]:
+def raster_cover_notes(
+    population: gpd.GeoDataFrame, communities: gpd.GeoDataFrame
+) -> list[Message]:
     """Name the communities a population raster does not (fully) cover.
 
     Residents beyond the raster's extent are unknown, not absent: the figures
@@ -273,9 +273,10 @@ def raster_cover_notes(population: gpd.GeoDataFrame, communities: gpd.GeoDataFra
         return []
     ids = communities["community_id"].to_numpy()
     worst = np.flatnonzero(part)[np.argsort(share[part], kind="stable")][:5]
-    shown = ", ".join(f"{ids[i]} ({share[i]:.0%} inside)" for i in worst)
+    shown = [Message("share_inside", {"id": ids[i], "share": f"{share[i]:.0%}"}) for i in worst]
     return [
-        f"the population raster does not cover {int(part.sum())} of {len(communities)} "
-        f"communities in full ({shown}): their residents beyond its edge are unknown, so their "
-        "figures rest on the covered part only; give a raster that covers the study area"
+        Message(
+            "raster_cover",
+            {"count": int(part.sum()), "total": len(communities), "listed": shown},
+        )
     ]

@@ -46,6 +46,7 @@ from coverage.indicators import (
 )
 from coverage.inputs import check_facilities, check_frame, check_near_communities, convert_datum
 from coverage.layers import Layers, Progress, load_layers, quiet
+from coverage.messages import Message, Note
 from coverage.network import StreetNetwork
 from coverage.reach import (
     Joined,
@@ -155,7 +156,7 @@ class StudyResult:
     networks: dict[str, StreetNetwork]
     costs: Costs
     accounting: dict[str, Any]
-    notes: list[str] = field(default_factory=list)
+    notes: list[Message] = field(default_factory=list)
     timings_s: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -330,7 +331,7 @@ class _Reach:
     walk_m: Nearest
     straight_m: np.ndarray
     workplace_walk_m: Nearest | None
-    capacity: tuple[pd.DataFrame, np.ndarray, list[str]]
+    capacity: tuple[pd.DataFrame, np.ndarray, list[Message]]
 
 
 def _groups(facilities: gpd.GeoDataFrame, study: Study) -> tuple[tuple[str, ...], tuple[str, ...]]:
@@ -419,7 +420,7 @@ class LoadedStudy:
             study.targets.preset, study.source.parent if study.source else None
         )
         self.catalogue = study_catalogue(study)
-        progress("placing demand points")
+        progress(Message("progress_demand"))
         self.demand, notes = place_demand(study, layers)
         self.notes = [*layers.notes, *notes]
         pts = self.demand.points
@@ -430,14 +431,14 @@ class LoadedStudy:
         clock = self._stage("demand points", clock)
         self._modes = {}
         for mode in MODES:
-            progress(f"{mode}: snapping, nearest facilities and catchments")
+            progress(Message("progress_reach", {"mode": mode}))
             self._modes[mode] = _mode_base(study, layers.networks[mode], self._demand_xy)
         self._graphs: dict[str, ReachGraph] = {}
         self._union: Any = None  # the communities' union, prepared on the first what-if
         self._cap_within: dict[str, csr_matrix] = {}
         self._base = self._reach_all(layers.facilities)
         clock = self._stage("reach", clock)
-        progress("computing indicators against targets")
+        progress(Message("progress_indicators"))
         self.result = self._result(layers.facilities, self._base, self.notes)
         self._stage("indicators", clock)
 
@@ -506,26 +507,23 @@ class LoadedStudy:
         reach = self._reach_changed(facilities, keep, added, exact)
         notes = [*self.notes, *notes]
         if len(added) or not keep.all():
-            notes.append(f"what-if: {len(added)} facilities added, {int((~keep).sum())} removed")
+            notes.append(Message("whatif", {"added": len(added), "removed": int((~keep).sum())}))
         if len(added) and not exact:
             notes.append(self._bound_note())
         result = self._result(facilities, reach, notes)
         result.timings_s["what-if"] = round(time.perf_counter() - clock, 3)
         return result
 
-    def _bound_note(self) -> str:
+    def _bound_note(self) -> Message:
         walk, cycle = (self.search_bound(m, "min") / 60.0 for m in ("walk", "cycle"))
         metres = self.search_bound("walk", "m")
-        return (
-            f"what-if: travel times beyond {walk:g} min walking, {cycle:g} min cycling and "
-            f"{metres:g} m along the walk network (the largest thresholds in use) were not "
-            "searched from the added facilities: such times are upper bounds; every figure "
-            "compared with a threshold is exact (what_if(exact=True) for exact times)"
+        return Message(
+            "whatif_bound", {"walk": f"{walk:g}", "cycle": f"{cycle:g}", "metres": f"{metres:g}"}
         )
 
     def _changed_facilities(
         self, add: gpd.GeoDataFrame | None, remove: Sequence[str]
-    ) -> tuple[gpd.GeoDataFrame, np.ndarray, gpd.GeoDataFrame, list[str]]:
+    ) -> tuple[gpd.GeoDataFrame, np.ndarray, gpd.GeoDataFrame, list[Message]]:
         base = self.layers.facilities
         ids = base["facility_id"].to_numpy(dtype=object)
         gone = {str(r) for r in remove}
@@ -535,7 +533,7 @@ class LoadedStudy:
                 f"what-if: facility_id {unknown[0]!r} to remove is not a facility of the study"
             )
         keep = ~np.isin(ids, list(gone))
-        added, notes = base.iloc[:0], list[str]()
+        added, notes = base.iloc[:0], list[Message]()
         if add is not None and len(add):
             added, notes = self._check_added(add, set(ids[keep]))
         if not keep.any() and not len(added):
@@ -550,7 +548,7 @@ class LoadedStudy:
 
     def _check_added(
         self, add: gpd.GeoDataFrame, kept_ids: set[str]
-    ) -> tuple[gpd.GeoDataFrame, list[str]]:
+    ) -> tuple[gpd.GeoDataFrame, list[Message]]:
         """Added facilities checked as the facilities layer is, in the study CRS."""
         frame = check_frame(add, "facilities", "the facilities to add")
         added, notes = check_facilities(frame)
@@ -749,7 +747,7 @@ class LoadedStudy:
         fgroup: np.ndarray,
         keep: np.ndarray,
         change: dict[str, Any],
-    ) -> tuple[pd.DataFrame, np.ndarray, list[str]]:
+    ) -> tuple[pd.DataFrame, np.ndarray, list[Message]]:
         """2SFCA access per demand point for the capacity categories that carry a capacity.
 
         Returns
@@ -762,7 +760,7 @@ class LoadedStudy:
         cap = self.study.capacity
         access = pd.DataFrame(index=pd.RangeIndex(len(self.population)))
         ratio = np.full(len(facilities), np.nan)
-        notes: list[str] = []
+        notes: list[Message] = []
         if "capacity" not in facilities.columns:
             return access, ratio, notes
         capacity = pd.to_numeric(facilities["capacity"], errors="coerce").to_numpy(dtype=float)
@@ -774,9 +772,7 @@ class LoadedStudy:
                 continue
             missing = int((~np.isfinite(capacity[members])).sum())
             if missing:
-                notes.append(
-                    f"2SFCA {cat}: {missing} facilities lack a capacity and count as 0 places"
-                )
+                notes.append(Message("capacity_missing", {"category": cat, "count": missing}))
             within = self._capacity_within(cat, keep, change)
             r, a = two_step_fca(within, capacity[members], self.population)
             ratio[members] = r * 1000.0
@@ -802,7 +798,9 @@ class LoadedStudy:
 
     # ---------------------------------------------------------------- figures
 
-    def _result(self, facilities: gpd.GeoDataFrame, reach: _Reach, notes: list[str]) -> StudyResult:
+    def _result(
+        self, facilities: gpd.GeoDataFrame, reach: _Reach, notes: list[Message]
+    ) -> StudyResult:
         """Every figure of one set of facilities, from its reach."""
         comm = self.layers.communities
         categories = _groups(facilities, self.study)[0]
@@ -906,9 +904,7 @@ class LoadedStudy:
         ids = [*comm["community_id"].tolist(), "(outside communities)"]
         kinds = [*comm["kind"].tolist(), "outside"]
         cindex = np.where(pos >= 0, pos, len(ids) - 1)
-        specs = catalogue_specs(
-            entries, costs, present, "counted over workplaces, weighted by workers"
-        )
+        specs = catalogue_specs(entries, costs, present, (Message("over_workplaces"),))
         weight = wp["workers"].to_numpy(dtype=float)
         table = evaluate(specs, weight, cindex, ids, kinds, self.targets)
         return table[table["scope"] != "community:(outside communities)"].reset_index(drop=True)
@@ -966,17 +962,13 @@ class LoadedStudy:
             out[f"stranded_facilities_{mode}"] = int(r.facility_stranded.sum())
         return out
 
-    def _off_network_notes(self, modes: dict[Mode, ModeReach]) -> list[str]:
-        notes = []
+    def _off_network_notes(self, modes: dict[Mode, ModeReach]) -> list[Message]:
+        notes: list[Message] = []
         pop = self.population
         for mode, r in modes.items():
             off = float(pop[~r.demand_snaps.on_network].sum()) / max(float(pop.sum()), 1e-12)
             if off > OFF_NETWORK_NOTE_SHARE:
-                notes.append(
-                    f"{off:.1%} of residents are farther than the {mode} snapping limit from "
-                    f"the {mode} network and count as not covered: check that the network covers "
-                    "every community"
-                )
+                notes.append(Message("off_network", {"share": f"{off:.1%}", "mode": mode}))
         return notes
 
 
@@ -1006,8 +998,7 @@ def _no_workplace_rows(entries: list[AccessIndicator], targets: list[Target]) ->
                 total=np.zeros(len(names)),
                 fully=0,
                 counted=0,
-                note="counted over industrial parks and office buildings: give "
-                "[inputs] workplaces (points or polygons, optional `workers` column)",
+                note=Note.of([Message("no_workplaces")]),
                 targets=targets,
                 empty="no data",
                 population=(nan, nan),
@@ -1059,7 +1050,7 @@ def _with_rules_and_capacity(
 # ------------------------------------------------------------------------- demand
 
 
-def place_demand(study: Study, layers: Layers) -> tuple[demand_mod.Demand, list[str]]:
+def place_demand(study: Study, layers: Layers) -> tuple[demand_mod.Demand, list[Message]]:
     """Demand points from the population layer (or the communities' own counts), with notes.
 
     Raises
@@ -1074,10 +1065,7 @@ def place_demand(study: Study, layers: Layers) -> tuple[demand_mod.Demand, list[
     else:
         walk = layers.networks["walk"]
         dem = demand_mod.demand_from_community_counts(comm, walk.node_xy[walk.node_main])
-        notes = [
-            "no population layer: each community's population was spread evenly over the "
-            "network nodes inside it (the weakest option)"
-        ]
+        notes = [Message("no_population_layer")]
     if dem.input_population > 0 and dem.used_population == 0:
         raise InputLayerError(
             "population",
@@ -1087,44 +1075,41 @@ def place_demand(study: Study, layers: Layers) -> tuple[demand_mod.Demand, list[
             "(open them together in a GIS)",
         )
     if dem.outside_population > 0.5:
+        share = dem.outside_population / dem.input_population
         notes.append(
-            f"{dem.outside_population:,.0f} residents of the population layer "
-            f"({dem.outside_population / dem.input_population:.1%}) lie outside every community "
-            "(in gaps between boundaries or beyond them): they are in no figure"
+            Message(
+                "outside_population",
+                {"residents": f"{dem.outside_population:,.0f}", "share": f"{share:.1%}"},
+            )
         )
     empty = sorted(set(comm["community_id"]) - set(dem.points["community_id"]))
     if empty:
-        notes.append(
-            f"{len(empty)} {'community receives' if len(empty) == 1 else 'communities receive'} "
-            "no residents from the population layer "
-            f"(e.g. {empty[0]}): check that the layer covers them"
-        )
+        code = "empty_community" if len(empty) == 1 else "empty_communities"
+        notes.append(Message(code, {"count": len(empty), "example": empty[0]}))
     return dem, notes
 
 
-def _declared_total_notes(dem: demand_mod.Demand, communities: gpd.GeoDataFrame) -> list[str]:
+def _declared_total_notes(dem: demand_mod.Demand, communities: gpd.GeoDataFrame) -> list[Message]:
     """Notes where the population layer disagrees with the communities' declared totals."""
     if not communities["population"].notna().any():
         return []
-    notes = []
+    notes: list[Message] = []
     derived = dem.points.groupby("community_id")["population"].sum()
     declared = communities.set_index("community_id")["population"]
     diff = (declared - derived.reindex(declared.index).fillna(0.0)).abs()
     off = diff[declared.notna() & (diff > 0.5)]
     if len(off):
-        notes.append(
-            f"{len(off)} communities declare a population that differs from the population "
-            f"layer by more than one resident (e.g. {off.index[0]}); the population layer is used"
-        )
+        notes.append(Message("declared_differs", {"count": len(off), "example": off.index[0]}))
     known = declared.dropna()
     layer_total = float(derived.reindex(known.index).fillna(0.0).sum())
     if known.sum() > 0:
         ratio = layer_total / float(known.sum())
         if not TOTALS_PLAUSIBLE[0] <= ratio <= TOTALS_PLAUSIBLE[1]:
-            notes.append(
-                f"check the population layer: it puts {layer_total:,.0f} residents in the "
-                f"{len(known)} communities that declare {float(known.sum()):,.0f} ({ratio:.2f} "
-                "times as many); a density read as residents per cell, or another unit, gives "
-                "such totals. Shares are unaffected; resident counts are not"
-            )
+            params = {
+                "layer_total": f"{layer_total:,.0f}",
+                "count": len(known),
+                "declared": f"{float(known.sum()):,.0f}",
+                "ratio": f"{ratio:.2f}",
+            }
+            notes.append(Message("declared_total", params))
     return notes

@@ -420,7 +420,7 @@ def siting_record(siting: Any) -> dict[str, Any]:
         "problem_sizes": siting.sizes,
         "figures": siting.figures,
         "sites": siting.sites["candidate_id"].tolist(),
-        "notes": siting.notes,
+        "notes": [str(n) for n in siting.notes],
     }
 
 
@@ -450,7 +450,7 @@ def run_record(result: StudyResult, elapsed_s: float | None = None) -> dict[str,
         "targets": [dataclasses.asdict(t) for t in result.targets],
         "population": result.accounting,
         "networks": {m: r.network for m, r in result.reach.items()},
-        "notes": result.notes,
+        "notes": [str(n) for n in result.notes],
         "versions": versions,
     }
 

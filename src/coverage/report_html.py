@@ -35,7 +35,8 @@ from coverage.categories import STATUS_LABELS as _STATUS
 from coverage.categories import label as category_label
 from coverage.indicators import rounded_indicators
 from coverage.maps import PALETTE
-from coverage.messages import SCOPE_LABELS, render_all
+from coverage.messages import SCOPE_LABELS, render, render_all, word
+from coverage.sites import rule_message
 from coverage.terms import TOLERANCE
 
 if TYPE_CHECKING:
@@ -120,6 +121,11 @@ TEXT: dict[str, dict[str, str]] = {
         "map_legend_share": "share of residents covered",
         "map_legend_short": "below target",
         "map_north": "N",
+        "sites_map_title": "Map: proposed {category} sites and the residents they newly cover",
+        "sites_map_caption": "Numbered in build order; shaded: the demand each site newly covers ({rule}); grey dots: existing {category} facilities. Scale bar and north arrow in the study's projection ({crs}). Data: {credits}.",
+        "sites_map_existing": "existing {category}",
+        "sites_map_site": "proposed site",
+        "sites_map_catchment": "newly covered",
         "map_no_residents": "no residents",
         "chart_communities_caption": "Population-weighted share of each community's residents covered by {label} ({cats} within {t} of walking). Communities without residents are omitted.",
         "chart_communities_cut": " The {n} communities with the lowest coverage of {total} are drawn.",
@@ -188,7 +194,7 @@ TEXT: dict[str, dict[str, str]] = {
         "layer": "layer",
         "file": "file",
         "sha256": "SHA-256",
-        "size": "size",
+        "size": "size (bytes)",
         "modified": "modified (UTC)",
         "versions": "Package versions",
         "timings": "Stage timings",
@@ -255,11 +261,16 @@ TEXT: dict[str, dict[str, str]] = {
         "map_legend_share": "居民覆盖比例",
         "map_legend_short": "未达标",
         "map_north": "北",
+        "sites_map_title": "地图：拟建{category}选址及其新增覆盖范围",
+        "sites_map_caption": "编号为建设顺序；阴影：各拟建点新增覆盖的居民所在范围（{rule}）；灰点：现有{category}。比例尺与指北针基于研究区投影（{crs}）。数据来源：{credits}。",
+        "sites_map_existing": "现有{category}",
+        "sites_map_site": "拟建点",
+        "sites_map_catchment": "新增覆盖范围",
         "map_no_residents": "无居民",
         "chart_communities_caption": "各社区按人口加权的{label}（步行{t}内可达{cats}）。无居民的社区未列出。",
         "chart_communities_cut": "仅绘制覆盖率最低的 {n} 个社区（共 {total} 个）。",
         "chart_cumulative": "按{mode}时间的居民累计比例（分设施类别）",
-        "chart_cumulative_caption": "{mode}至各类最近设施的时间不超过 x 分钟的居民比例（按人口加权，分母为全部居民）；未接入路网的居民不计入覆盖。虚线：{t}。",
+        "chart_cumulative_caption": "横轴为分钟数：{mode}至各类最近设施的时间不超过该分钟数的居民比例（按人口加权，分母为全部居民）；未接入路网的居民不计入覆盖。虚线：{t}。",
         "share_covered": "居民覆盖率",
         "share_residents": "居民比例",
         "minutes_axis": "{mode}时间（分钟）",
@@ -319,7 +330,7 @@ TEXT: dict[str, dict[str, str]] = {
         "layer": "图层",
         "file": "文件",
         "sha256": "SHA-256",
-        "size": "大小",
+        "size": "大小（字节）",
         "modified": "修改时间（UTC）",
         "versions": "软件包版本",
         "timings": "各阶段用时",
@@ -358,6 +369,8 @@ _STAGES = {
     "zh": {
         "read inputs": "读取输入",
         "build networks": "构建路网",
+        "read inputs and networks": "读取输入与路网",
+        "what-if": "情景测试",
         "demand points": "生成需求点",
         "reach": "可达时间计算",
         "indicators": "指标计算",
@@ -470,29 +483,14 @@ def _target(value: object, lang: str) -> str:
     return f"{v}%" if lang == "zh" else f"{v} %"
 
 
-_NO_FACILITIES = re.compile(r"^(?:no data: )?no (.+) facilities were given(?: \(.*\))?$")
-_SURVEYED = re.compile(r"^no (.+) facilities \(surveyed: the study area has none\)$")
+def _seconds(value: object, lang: str) -> str:
+    """A duration: ``1.25 s``, ``1.25 秒``."""
+    return f"{float(value):.2f} {'秒' if lang == 'zh' else 's'}"  # type: ignore[arg-type]
 
 
-def _note(note: str, lang: str) -> str:
-    """A row's note; in Chinese, the notes about absent categories are translated."""
-    if lang != "zh":
-        return note
-    parts = []
-    for part in note.split("; "):
-        match = _NO_FACILITIES.match(part)
-        surveyed = _SURVEYED.match(part)
-        if match:
-            cats = [c.strip() for c in match.group(1).split(",")]
-            part = (
-                f"无数据：未提供{_categories(cats, lang)}设施（请在设施图层中提供；如研究区确无此类"
-                "设施，请在 [inputs] surveyed_categories 中列出）"
-            )
-        elif surveyed:
-            cats = [c.strip() for c in surveyed.group(1).split(",")]
-            part = f"经调查，研究区无{_categories(cats, lang)}设施"
-        parts.append(part)
-    return "；".join(parts)
+def _note(note: object, lang: str) -> str:
+    """A row's note in ``lang`` (a :class:`~coverage.messages.Note` renders its messages)."""
+    return render(note, lang) if isinstance(note, str) else str(note)
 
 
 def _pp(value: object, lang: str) -> str:
@@ -771,7 +769,7 @@ def _headline(result: StudyResult, table: pd.DataFrame, lang: str) -> str:
             name_cell += f'<span class="id">{_esc(ident)}</span>'
             note = r.get("note", "")
             if not _missing(note) and str(note):
-                name_cell += f'<span class="note">{_esc(_note(str(note), lang))}</span>'
+                name_cell += f'<span class="note">{_esc(_note(note, lang))}</span>'
             wording = r.get(wording_col, "")
             covered, total = r["covered_population"], r["total_population"]
             uncovered = (
@@ -789,7 +787,7 @@ def _headline(result: StudyResult, table: pd.DataFrame, lang: str) -> str:
                 "<tr>"
                 f"<td>{name_cell}</td>"
                 f"<td>{'' if _missing(wording) else _esc(wording)}"
-                f"{'' if _missing(r.get('source')) else _src(r.get('source'))}</td>"
+                f"{_src(_source(r, result, lang))}</td>"
                 f"<td>{_esc(_SCOPES[lang].get(str(r['scope']), r['scope']))}</td>"
                 f'<td class="nw">{_mode_threshold(r, units, lang)}</td>'
                 f'<td class="num">{_target(r["target"], lang)}</td>'
@@ -823,7 +821,19 @@ def _not_applicable(result: StudyResult, table: pd.DataFrame, lang: str) -> str:
 
 
 def _src(source: object) -> str:
-    return f'<span class="cats">{_esc(source)}</span>'
+    return f'<span class="cats">{_esc(source)}</span>' if source else ""
+
+
+def _source(row: pd.Series, result: StudyResult, lang: str) -> str:
+    """A target row's citation in ``lang`` (the preset's ``source_zh`` in Chinese)."""
+    source = row.get("source")
+    if _missing(source) or not source:
+        return ""
+    if lang == "zh":
+        for t in result.targets:
+            if (t.indicator, t.preset, t.source) == (row["indicator"], row.get("preset"), source):
+                return t.source_zh or str(source)
+    return str(source)
 
 
 def _without_data(result: StudyResult, table: pd.DataFrame, lang: str) -> str:
@@ -839,7 +849,7 @@ def _without_data(result: StudyResult, table: pd.DataFrame, lang: str) -> str:
             dict.fromkeys(_SCOPES[lang].get(str(s), str(s)) for s in group["scope"])
         )
         targets = " / ".join(dict.fromkeys(_target(t, lang) for t in group["target"]))
-        note = next((str(n) for n in group["note"] if not _missing(n) and str(n)), "")
+        note = next((n for n in group["note"] if not _missing(n) and str(n)), "")
         body.append(
             "<tr>"
             f"<td>{_esc(indicator_label(str(ident), lang, result.catalogue))}"
@@ -1103,16 +1113,16 @@ def _method(result: StudyResult, run: dict[str, Any], lang: str) -> str:
     version_text = " · ".join(f"{_esc(k)} {_esc(v)}" for k, v in versions.items())
     timings = dict(run.get("stage_timings_s") or result.timings_s)
     timing_rows = [
-        f'<tr><td>{_esc(_STAGES.get(lang, {}).get(k, k))}</td><td class="num">{float(v):.2f} s</td></tr>'
+        f'<tr><td>{_esc(_STAGES.get(lang, {}).get(k, k))}</td><td class="num">{_seconds(v, lang)}</td></tr>'
         for k, v in timings.items()
     ]
     if run.get("elapsed_s") is not None:
         timing_rows.append(
-            f'<tr><th>{_esc(_t(lang, "total"))}</th><td class="num">{float(run["elapsed_s"]):.2f} s</td></tr>'
+            f'<tr><th>{_esc(_t(lang, "total"))}</th><td class="num">{_seconds(run["elapsed_s"], lang)}</td></tr>'
         )
-    notes = list(run.get("notes") or result.notes)
+    notes = list(result.notes)
     notes_html = (
-        '<ul class="notes">' + "".join(f"<li>{_esc(n)}</li>" for n in notes) + "</ul>"
+        '<ul class="notes">' + "".join(f"<li>{_esc(render(n, lang))}</li>" for n in notes) + "</ul>"
         if notes
         else f"<p>{_esc(_t(lang, 'no_notes'))}</p>"
     )
@@ -1127,7 +1137,7 @@ def _method(result: StudyResult, run: dict[str, Any], lang: str) -> str:
                 (_esc(_t(lang, "layer")), False),
                 (_esc(_t(lang, "file")), False),
                 (_esc(_t(lang, "sha256")), False),
-                (_esc(_t(lang, "size")) + " (bytes)", True),
+                (_esc(_t(lang, "size")), True),
                 (_esc(_t(lang, "modified")), True),
             ],
             files,
@@ -1379,6 +1389,56 @@ def _static_map(result: StudyResult, lang: str) -> str:
     )
 
 
+def _sites_map(result: StudyResult, siting: Any, lang: str) -> str:
+    """A static map of the proposed sites (numbered in build order) and what each newly
+    covers, over the communities and the existing facilities of the category."""
+    from matplotlib.figure import Figure
+
+    s = siting.settings
+    cat = _categories((s.category,), lang)
+    sites, catch = siting.sites, siting.catchments
+    catch = catch[~catch.geometry.is_empty] if len(catch) else catch
+    existing = result.facilities[result.facilities["category"] == s.category]
+    bounds = result.communities.total_bounds
+
+    def draw() -> Figure:
+        fig = Figure(figsize=(7.5, 6.0), layout="constrained")
+        ax = fig.add_subplot()
+        result.communities.plot(ax=ax, color="#f1f3f4", edgecolor="#9aa0a6", linewidth=0.4)
+        if len(existing):
+            existing.plot(ax=ax, markersize=5, color="#5f6368",
+                          label=_t(lang, "sites_map_existing", category=cat))  # fmt: skip
+        if len(catch):
+            catch.plot(ax=ax, color="#6a3d9a", alpha=0.3, edgecolor="#6a3d9a", linewidth=0.6)
+            ax.fill([], [], color="#6a3d9a", alpha=0.3, label=_t(lang, "sites_map_catchment"))
+        ax.scatter(sites.geometry.x, sites.geometry.y, s=170, color="#6a3d9a",
+                   edgecolor="#ffffff", linewidth=1.2, zorder=5,
+                   label=_t(lang, "sites_map_site"))  # fmt: skip
+        for x, y, rank in zip(sites.geometry.x, sites.geometry.y, sites["rank"], strict=True):
+            ax.text(x, y, str(int(rank)), color="#ffffff", fontsize=7, ha="center",
+                    va="center", zorder=6)  # fmt: skip
+        _map_furniture(ax, bounds, lang)
+        ax.set_axis_off()
+        ax.legend(loc="lower left", fontsize=7, frameon=True)
+        return fig
+
+    svg = _draw("m2", draw)
+    credits = result.study.attribution or "OpenStreetMap contributors"
+    caption = _t(
+        lang,
+        "sites_map_caption",
+        rule=render(rule_message(s), lang),
+        category=cat,
+        crs=result.crs,
+        credits=credits,
+    )
+    return (
+        f'<figure class="chart" id="map-sites">'
+        f"<h3>{_esc(_t(lang, 'sites_map_title', category=cat))}</h3>{svg}"
+        f"<figcaption>{_esc(caption)}</figcaption></figure>"
+    )
+
+
 def _map_furniture(ax: Any, bounds: np.ndarray, lang: str) -> None:
     """Scale bar (lower right) and north arrow (upper right), in the map's metres."""
     x0, y0, x1, y1 = (float(b) for b in bounds)
@@ -1456,7 +1516,7 @@ def _cumulative_chart(result: StudyResult, mode: str, lang: str, prefix: str) ->
 # -- the page -----------------------------------------------------------------------------
 
 
-def _sites(siting: Any, lang: str) -> str:
+def _sites(siting: Any, lang: str, result: StudyResult | None = None) -> str:
     """The siting section: rule, proof status, sites in build order, before/after."""
     s = siting.settings
     sol = siting.solution
@@ -1469,10 +1529,10 @@ def _sites(siting: Any, lang: str) -> str:
         lang,
         "sites_intro",
         category=_categories((s.category,), lang),
-        rule=siting.rule,
+        rule=render(rule_message(s), lang),
         scope=_SCOPES[lang].get(s.scope, s.scope),
-        model=s.model,
-        method=sol.method,
+        model=word("model", s.model, lang),
+        method=word("method", sol.method, lang),
         proof=proof,
         seconds=sol.seconds,
         cand=siting.sizes.get("candidates", 0),
@@ -1520,11 +1580,12 @@ def _sites(siting: Any, lang: str) -> str:
         "</tr>"
         for _, r in keep.iterrows()
     ]
-    notes = "".join(f"<li>{_esc(n)}</li>" for n in siting.notes)
+    notes = "".join(f"<li>{_esc(render(n, lang))}</li>" for n in siting.notes)
     return (
         f'<section id="sites"><h2>{_esc(_t(lang, "sites"))}</h2>'
         f"<p>{_esc(intro)}</p><p>{_esc(totals)}</p>"
         + _table(heads, rows)
+        + (_sites_map(result, siting, lang) if result is not None and len(siting.sites) else "")
         + (f'<ul class="notes">{notes}</ul>' if notes else "")
         + f"<h3>{_esc(_t(lang, 'before_after'))}</h3>"
         + _table(ba_heads, ba_rows, "before_after")
@@ -1605,7 +1666,7 @@ def report_html(
             _headline(result, rounded_indicators(result.indicators), lang),
             f'<section id="charts"><h2>{_esc(_t(lang, "charts"))}</h2>{charts}</section>',
             _shortfalls(result, lang),
-            _sites(siting, lang) if siting is not None else "",
+            _sites(siting, lang, result) if siting is not None else "",
             _method(result, run, lang),
             f'<footer class="small">{_esc(_t(lang, "footer", version=version))}</footer>',
         ]

@@ -24,7 +24,7 @@ import pandas as pd
 
 from coverage.catalogue import RuleIndicator
 from coverage.indicators import ScopeRows, indicator_frame, indicator_rows
-from coverage.messages import Message, render
+from coverage.messages import Message, Note, render
 from coverage.targets import Target
 from coverage.terms import TOLERANCE
 
@@ -66,7 +66,7 @@ class RuleCheck:
     complies: BoolArray
     measure: FloatArray
     detail: list[str]
-    note: str
+    note: Note
     messages: list[Message | None] = field(default_factory=list)
 
 
@@ -151,23 +151,19 @@ def check_rule(  # noqa: C901
     applies = np.ones(nc, dtype=bool) if rule.scope == "all" else kinds == rule.scope
     if rule.community_type is not None:
         applies &= types == rule.community_type
-    notes: list[str] = []
+    notes: list[Message] = []
     if rule.when is not None:
         cond = households if rule.when == "households" else residents
         unknown_when = int((applies & ~np.isfinite(cond)).sum())
         applies &= np.isfinite(cond) & _within(cond, rule.when_min, rule.when_max)
         if unknown_when:
-            notes.append(f"{unknown_when} communities lack {rule.when} and were not checked")
+            notes.append(Message("when_unknown", {"count": unknown_when, "measure": rule.when}))
     absent = [c for c in rule.categories if c not in set(facility_category)]
     no_data = [c for c in absent if c not in surveyed]
     if no_data:
-        notes.append(
-            f"no data: no {', '.join(no_data)} facilities were given (give them in the "
-            "facilities layer, or list the category in [inputs] surveyed_categories if the "
-            "study area has none)"
-        )
+        notes.append(Message("absent", {"categories": no_data}))
     elif absent:
-        notes.append(f"no {', '.join(absent)} facilities (surveyed: the study area has none)")
+        notes.append(Message("surveyed_none", {"categories": absent}))
     inside = facility_community_pos >= 0
     in_cats = np.isin(facility_category, list(rule.categories)) & inside
 
@@ -206,11 +202,13 @@ def check_rule(  # noqa: C901
         elif rule.measure in ("floor_area_m2", "floor_area_m2_per_100_households"):
             if floor_area_m2 is None:
                 measure, known = np.full(nc, np.nan), np.zeros(nc, dtype=bool)
-                notes.append("the facilities layer has no floor_area_m2 column")
+                notes.append(Message("no_column", {"column": "floor_area_m2"}))
             else:
                 missing = int((in_cats & ~np.isfinite(floor_area_m2)).sum())
                 if missing:
-                    notes.append(f"{missing} counted facilities lack floor_area_m2 (counted as 0)")
+                    notes.append(
+                        Message("column_missing", {"count": missing, "column": "floor_area_m2"})
+                    )
                 area = per_community(np.nan_to_num(floor_area_m2), in_cats)
                 if rule.measure == "floor_area_m2":
                     measure, known = area, np.ones(nc, dtype=bool)
@@ -225,11 +223,13 @@ def check_rule(  # noqa: C901
         elif rule.measure == "capacity_per_1000_residents":
             if capacity is None:
                 measure, known = np.full(nc, np.nan), np.zeros(nc, dtype=bool)
-                notes.append("the facilities layer has no capacity column")
+                notes.append(Message("no_column", {"column": "capacity"}))
             else:
                 missing = int((in_cats & ~np.isfinite(capacity)).sum())
                 if missing:
-                    notes.append(f"{missing} counted facilities lack capacity (counted as 0)")
+                    notes.append(
+                        Message("column_missing", {"count": missing, "column": "capacity"})
+                    )
                 places = per_community(np.nan_to_num(capacity), in_cats)
                 known = residents > 0
                 measure = np.divide(
@@ -262,9 +262,9 @@ def check_rule(  # noqa: C901
         known = known & complies_raw if sums else np.zeros(nc, dtype=bool)
         messages = [m if k else None for m, k in zip(messages, known, strict=True)]
     unknown = int((applies & ~known).sum())
-    if unknown and not no_data and not any("column" in n for n in notes):
+    if unknown and not no_data and not any(n.code == "no_column" for n in notes):
         why = "households" if "households" in rule.measure else "residents"
-        notes.append(f"{unknown} applicable communities lack {why} and are left out")
+        notes.append(Message("rule_unknown", {"count": unknown, "measure": why}))
     return RuleCheck(
         rule,
         applies,
@@ -272,7 +272,7 @@ def check_rule(  # noqa: C901
         applies & known & complies_raw,
         np.asarray(measure, dtype=float),
         [render(m, "en") if m is not None else "" for m in messages],
-        "; ".join(notes),
+        Note.of(notes),
         messages,
     )
 
@@ -341,15 +341,7 @@ def evaluate_rules(
         ok = sc.sums(chk.complies)
         n = sc.sums(counted)
         # a community's own row says what it has; aggregates carry the rule's note
-        own = [
-            chk.detail[j]
-            or (
-                f"{rule.measure} {number(chk.measure[j])}"
-                if np.isfinite(chk.measure[j])
-                else chk.note
-            )
-            for j in sc.communities
-        ]
+        own = [_own_note(chk, j) for j in sc.communities]
         applies = sc.sums(chk.applies) > 0
         frames.append(
             indicator_rows(
@@ -372,6 +364,17 @@ def evaluate_rules(
             )
         )
     return indicator_frame(frames)
+
+
+def _own_note(chk: RuleCheck, j: int) -> Note:
+    """A community's own row note: what falls short, else its measure, else the rule's note."""
+    message = chk.messages[j] if j < len(chk.messages) else None
+    if message is not None:
+        return Note.of([message])
+    if np.isfinite(chk.measure[j]):
+        value = {"measure": chk.rule.measure, "value": number(chk.measure[j])}
+        return Note.of([Message("measure_value", value)])
+    return chk.note
 
 
 def rule_details(

@@ -24,6 +24,7 @@ from scipy.spatial import cKDTree
 from coverage.config import Siting
 from coverage.errors import StudyFileError
 from coverage.inputs import check_geometry, check_near_communities, convert_datum, read_layer
+from coverage.messages import Message
 from coverage.pipeline import LoadedStudy, StudyResult
 from coverage.rules import facility_community
 from coverage.siting import (
@@ -46,6 +47,7 @@ __all__ = [
     "existing_coverage",
     "generate_candidates",
     "read_candidates",
+    "rule_message",
     "site_study",
 ]
 
@@ -101,7 +103,7 @@ class SitingResult:
     sizes: dict[str, int]
     figures: dict[str, float]
     before_after: pd.DataFrame
-    notes: list[str] = field(default_factory=list)
+    notes: list[Message] = field(default_factory=list)
 
 
 #: Column names of ours that a candidate layer's own attributes must not take.
@@ -120,13 +122,18 @@ RESERVED = {
 }
 
 
-def describe_rule(s: Siting) -> str:
-    """The coverage rule in words, e.g. ``within 1500 m in a straight line``."""
+def rule_message(s: Siting) -> Message:
+    """The coverage rule as a message, e.g. ``within 1500 m in a straight line``."""
     if s.mode == "straight":
-        return f"within {s.metres:g} m in a straight line"
+        return Message("rule_straight", {"metres": f"{s.metres:g}"})
     if s.minutes > 0:
-        return f"within {s.minutes:g} min by {s.mode}"
-    return f"within {s.metres:g} m along the walk network"
+        return Message("rule_minutes", {"minutes": f"{s.minutes:g}", "mode": s.mode})
+    return Message("rule_network", {"metres": f"{s.metres:g}"})
+
+
+def describe_rule(s: Siting) -> str:
+    """The coverage rule in English words, e.g. ``within 1500 m in a straight line``."""
+    return str(rule_message(s))
 
 
 def read_candidates(path: Path, crs: str, datum: str = "wgs84") -> gpd.GeoDataFrame:
@@ -256,7 +263,7 @@ def site_study(loaded: LoadedStudy, settings: Siting | None = None) -> SitingRes
     """
     s = settings or loaded.study.siting
     result = loaded.result
-    notes: list[str] = []
+    notes: list[Message] = []
     dem = result.demand.points
     pop = dem["population"].to_numpy(dtype=float)
     kinds = result.communities.set_index("community_id")["kind"]
@@ -271,7 +278,7 @@ def site_study(loaded: LoadedStudy, settings: Siting | None = None) -> SitingRes
     cands = cands.assign(snap_distance_m=np.round(snap_m, 3))
     off = int(np.isnan(snap_m).sum())
     if s.mode != "straight" and off:
-        notes.append(f"{off} candidates are beyond the snapping limit and can cover no one")
+        notes.append(Message("candidates_off", {"count": off}))
     total = float(pop[counted].sum())
     before = float(pop[counted & existing].sum())
     red = reduce_problem(cover, weight)
@@ -279,11 +286,12 @@ def site_study(loaded: LoadedStudy, settings: Siting | None = None) -> SitingRes
     if s.model == "p_median":
         solution = _p_median(result, s, cover, pop, counted)
         chosen = solution.chosen
-        notes.append(
-            f"p-median: residents' total travel time (capped at {s.minutes:g} min) falls from "
-            f"{solution.extra['total_before']:,.0f} to {solution.extra['total']:,.0f} "
-            "resident-minutes; the sites' gains are residents newly within the time"
-        )
+        totals = {
+            "minutes": f"{s.minutes:g}",
+            "before": f"{solution.extra['total_before']:,.0f}",
+            "after": f"{solution.extra['total']:,.0f}",
+        }
+        notes.append(Message("p_median", totals))
     else:
         solution = _solve(s, red, total, before)
         chosen = red.candidates[solution.chosen] if s.model != "test" else np.arange(len(cands))
@@ -293,12 +301,9 @@ def site_study(loaded: LoadedStudy, settings: Siting | None = None) -> SitingRes
     if s.model == "test" and len(order) <= 30:
         notes += _best_k(sites, red, s)
     figures = _figures(total, before, float(inc.sum()) if len(inc) else 0.0, red)
-    if "highest feasible" in solution.message or not solution.optimal:
-        notes.append(solution.message)
+    notes += _solver_notes(solution)
     if red.unreachable_weight > 0:
-        notes.append(
-            f"{red.unreachable_weight:,.0f} uncovered residents are out of reach of every candidate"
-        )
+        notes.append(Message("out_of_reach", {"residents": f"{red.unreachable_weight:,.0f}"}))
     extra = gpd.GeoDataFrame(
         {"facility_id": [f"proposed-{c}" for c in sites["candidate_id"]], "category": s.category},
         geometry=sites.geometry.values,
@@ -333,7 +338,7 @@ def _figures(total: float, before: float, new: float, red: Any) -> dict[str, flo
 
 
 def _candidates(
-    loaded: LoadedStudy, s: Siting, weight: np.ndarray, notes: list[str]
+    loaded: LoadedStudy, s: Siting, weight: np.ndarray, notes: list[Message]
 ) -> gpd.GeoDataFrame:
     """The user's candidate layer, or walk-network nodes generated in the area asked for."""
     result, study = loaded.result, loaded.study
@@ -351,9 +356,12 @@ def _candidates(
         else:
             area = shapely.union_all(result.communities.geometry.values)
         cands = generate_candidates(result, s.spacing_m, area)
+        within = "uncovered demand" if s.within == "shortfall" else "study area"
         notes.append(
-            f"{len(cands)} candidates generated: walk-network nodes every {s.spacing_m:g} m "
-            f"inside the {'uncovered demand' if s.within == 'shortfall' else 'study area'}"
+            Message(
+                "generated",
+                {"count": len(cands), "spacing_m": f"{s.spacing_m:g}", "within": within},
+            )
         )
     if len(cands) == 0:
         raise StudyFileError("siting: there are no candidate sites (check candidates / within)")
@@ -406,7 +414,7 @@ def _with_places(
     return out
 
 
-def _best_k(sites: gpd.GeoDataFrame, red: Any, s: Siting) -> list[str]:
+def _best_k(sites: gpd.GeoDataFrame, red: Any, s: Siting) -> list[Message]:
     """Beside the greedy build order of tested plots, the best any k of them can do (exact)."""
     best = [
         milp_max_cover(red.cover, red.weight, k, s.time_limit_s).covered
@@ -416,11 +424,27 @@ def _best_k(sites: gpd.GeoDataFrame, red: Any, s: Siting) -> list[str]:
     ]
     sites["best_k_new"] = np.round(best, 3)
     if (sites["best_k_new"] > sites["cumulative_new"] + 1e-6).any():
-        return [
-            "for some k the first k sites in build order cover fewer residents than the "
-            "best k of the candidates (column best_k_new)"
-        ]
+        return [Message("best_k")]
     return []
+
+
+def _solver_notes(solution: Solution) -> list[Message]:
+    """What the user must know of the solver's answer: a target out of reach, no proof."""
+    notes = []
+    if "reachable" in solution.extra:
+        need = solution.extra["unreachable_need"]
+        reach = solution.extra["reachable"]
+        notes.append(
+            Message("infeasible_target", {"need": f"{need:,.0f}", "reachable": f"{reach:,.0f}"})
+        )
+    if not solution.optimal:
+        figures = {
+            "gap": f"{solution.gap:.2%}",
+            "method": solution.method,
+            "seconds": f"{solution.seconds:.1f}",
+        }
+        notes.append(Message("not_proven", figures))
+    return notes
 
 
 def _p_median(

@@ -865,12 +865,15 @@ def milp_set_cover(
     weight = np.asarray(weight, dtype=float)
     reachable = float(weight.sum())
     message = ""
+    shortfall = {"unreachable_need": float(need), "reachable": reachable}
     if need > reachable * (1 + WEIGHT_TOLERANCE):
         message = (
             f"the target needs {need:,.0f} more residents covered but all candidates together "
             f"reach {reachable:,.0f}: solved for the highest feasible coverage"
         )
         need = reachable
+    else:
+        shortfall = {}
     a, n_units, n_cand = _coverage_constraints(cover)
     if need <= 0:
         return Solution(
@@ -907,7 +910,7 @@ def milp_set_cover(
         method="milp",
         seconds=time.perf_counter() - start,
         message="; ".join(m for m in (message, str(res.message)) if m),
-        extra={"need": float(need)},
+        extra={"need": float(need)} | shortfall,
     )
 
 

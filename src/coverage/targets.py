@@ -36,6 +36,8 @@ class Target:
     wording_en: str
     source: str
     preset: str = ""
+    #: The citation in Chinese (the shipped presets' ``source_zh`` column; else ``source``).
+    source_zh: str = ""
 
 
 def shipped_presets() -> list[str]:
@@ -115,6 +117,7 @@ def load_preset(name_or_path: str, base_dir: Path | None = None) -> list[Target]
                 row["wording_en"],
                 row["source"],
                 name_or_path,
+                str(row.get("source_zh") or row["source"]),
             )
         )
     keys = [(t.indicator, t.scope) for t in targets]
