@@ -121,3 +121,16 @@ def test_chinese_workbook_sheets_and_headers_show_no_english(sited_zh):
 def test_the_leak_check_can_fail(sited_zh):
     folder, _ = sited_zh
     assert _leaks("覆盖率 residents beyond 15 min", folder) == ["beyond", "min", "residents"]
+
+
+def test_the_report_maps_the_proposed_sites(sited_zh):
+    folder, _ = sited_zh
+    page = (folder / "report.html").read_text(encoding="utf-8")
+    figure = page[page.index('id="map-sites"') :]
+    figure = figure[: figure.index("</figure>")]
+    assert "<svg" in figure and "拟建社区综合体选址" in figure
+    assert "1 500" in figure or "1500" in figure  # the rule in the caption
+    texts = re.findall(r"<text[^>]*>([^<]*)</text>", figure)
+    # numbered in build order, with legend, metric scale bar and north arrow
+    assert {"1", "2", "3", "拟建点", "新增覆盖范围", "北"} <= set(texts)
+    assert any(t.endswith(("公里", "米")) for t in texts)
