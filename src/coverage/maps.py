@@ -8,6 +8,12 @@ short script of our own from compact GeoJSON (coordinates rounded to about a
 metre, geometries simplified in the study CRS, shared community edges kept
 shared), so a city-sized study stays small. When the page would exceed
 ``max_size_mb``, the simplification tolerance is doubled until it fits.
+Without a basemap, a thin backdrop of the study's own streets (the walk
+network, paths left out) gives the layers their context.
+
+On a small screen the layer list starts collapsed, and an opened popup is
+panned clear of the panels (layer list, legend, title); facility icons shrink
+to dots below :data:`ICON_FULL_ZOOM`, so a city's facilities do not pile up.
 
 Every user-provided string (names, ids, categories, the study's name and
 attribution) is HTML-escaped before it reaches the page: popups, tooltips and
@@ -415,21 +421,39 @@ var scMap = (function () {
       function clear() {
         map.off("moveend", clear);
         if (!e.popup.isOpen()) { return; }
-        var p = e.popup.getElement().getBoundingClientRect(), left = 0, right = 0;
-        var mid = map.getContainer().getBoundingClientRect().left + map.getSize().x / 2;
-        var panels = map.getContainer().querySelectorAll(
-          ".leaflet-control:not(.leaflet-control-attribution):not(.leaflet-control-scale)");
-        Array.prototype.forEach.call(panels, function (el) {
-          var c = el.getBoundingClientRect();
-          if (p.right < c.left || p.left > c.right || p.bottom < c.top || p.top > c.bottom) { return; }
-          if (c.left + c.width / 2 > mid) { left = Math.max(left, p.right - c.left + 10); }
-          else { right = Math.max(right, c.right - p.left + 10); }
-        });
-        if (left || right) { map.panBy([left >= right ? left : -right, 0], {animate: false}); }
+        var shift = clearShift(map, e.popup.getElement().getBoundingClientRect());
+        if (shift) { map.panBy(shift, {animate: false}); }
       }
       map.on("moveend", clear);  // after Leaflet's own pan into view, if any
       setTimeout(clear, 400);
     });
+  }
+  // the smallest pan [x, y] that moves a popup box off every panel and keeps it in the map
+  function clearShift(map, p) {
+    var m = map.getContainer().getBoundingClientRect(), xs = [0], ys = [0], best = null;
+    var panels = Array.prototype.map.call(map.getContainer().querySelectorAll(
+      ".leaflet-control:not(.leaflet-control-attribution):not(.leaflet-control-scale)"),
+      function (el) { return el.getBoundingClientRect(); });
+    function hits(c, dx, dy) {
+      return !(p.right - dx <= c.left || p.left - dx >= c.right ||
+               p.bottom - dy <= c.top || p.top - dy >= c.bottom);
+    }
+    if (!panels.some(function (c) { return hits(c, 0, 0); })) { return null; }
+    panels.forEach(function (c) {
+      xs.push(p.right - c.left + 8, p.left - c.right - 8);
+      ys.push(p.bottom - c.top + 8, p.top - c.bottom - 8);
+    });
+    xs.forEach(function (dx) {
+      ys.forEach(function (dy) {
+        var inside = p.left - dx >= m.left && p.right - dx <= m.right &&
+                     p.top - dy >= m.top && p.bottom - dy <= m.bottom;
+        if (!inside || panels.some(function (c) { return hits(c, dx, dy); })) { return; }
+        if (!best || Math.abs(dx) + Math.abs(dy) < Math.abs(best[0]) + Math.abs(best[1])) {
+          best = [dx, dy];
+        }
+      });
+    });
+    return best;
   }
   // facility icons shrink to dots when zoomed out, so a city does not pile into one mass
   function iconZoom(map, full) {
