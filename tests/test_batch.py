@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -309,3 +310,32 @@ def test_a_population_raster_is_windowed_without_losing_residents(tmp_path):
         for t in tasks
     )
     assert used == pytest.approx(whole, rel=1e-12)
+
+
+def test_index_page_in_chinese_when_the_batch_runs_in_chinese(clipped, tmp_path):
+    """``--lang zh``: the index's title, headers, statuses and links are Chinese."""
+    _, _, tasks, statuses, _ = clipped
+    zh = [dataclasses.replace(t, lang="zh") for t in tasks]
+    failed = {**statuses[0], "status": "failed", "error": "boom <b>"}
+    paths = gather(zh, [failed, {**statuses[1], "status": "skipped"}], tmp_path / "out")
+    page = paths["index"].read_text(encoding="utf-8")
+    assert '<html lang="zh-CN">' in page and "<title>服务设施覆盖分析：批量运行</title>" in page
+    assert "批量运行：2 个区域" in page
+    for word in (
+        "区域",
+        "名称",
+        "状态",
+        "常住人口",
+        "输出",
+        "失败",
+        "跳过（已有结果）",
+        "地图",
+        "报告",
+    ):
+        assert word in page, word
+    assert "boom &lt;b&gt;" in page  # the error is shown as text
+    body = page.split("<body>", 1)[1]
+    text = re.sub(r"<[^>]+>|&\w+;", " ", body)
+    latin = set(re.findall(r"[A-Za-z]{2,}", text))
+    # beyond the user's data (area ids and names) and the error text, no English
+    assert latin <= {"west", "West", "east", "East", "boom"}, latin

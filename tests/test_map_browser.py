@@ -10,7 +10,9 @@ are saved in each test's temporary folder.
 from __future__ import annotations
 
 import dataclasses
+import html
 import json
+import re
 import shutil
 
 import numpy as np
@@ -18,7 +20,7 @@ import pytest
 
 from coverage.cli import main
 from coverage.config import MapSettings
-from coverage.maps import render_map
+from coverage.maps import ICON_FULL_ZOOM, render_map
 
 CHROMIUM = shutil.which("chromium")
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Debian chromium is not installed")
@@ -52,8 +54,10 @@ def browser():
 class Opened:
     """A page opened with the network off, and everything it tried or said."""
 
-    def __init__(self, browser, path):
-        self.context = browser.new_context(offline=True, viewport={"width": 1400, "height": 900})
+    def __init__(self, browser, path, viewport=(1400, 900)):
+        self.context = browser.new_context(
+            offline=True, viewport={"width": viewport[0], "height": viewport[1]}
+        )
         self.page = self.context.new_page()
         self.errors: list[str] = []
         self.console_errors: list[str] = []
@@ -246,5 +250,151 @@ def test_osm_basemap_map_in_chinese_with_the_network_off(browser, demo_result, t
         assert "社区着色指标" in view.page.locator("#sc-legend").inner_text()
         assert view.page.locator(".sc-icon").count() == len(demo_result.facilities)
         view.page.screenshot(path=tmp_path / "zh.png")
+    finally:
+        view.close()
+
+
+#: Every popup and tooltip of the map, shown or not (hidden layers are reached through the
+#: layer list), as HTML.
+ALL_POPUPS = """() => {
+  const out = [];
+  function walk(l) {
+    if (l.getLayers) { l.getLayers().forEach(walk); }
+    for (const o of [l.getPopup && l.getPopup(), l.getTooltip && l.getTooltip()]) {
+      if (!o) { continue; }
+      const c = typeof o._content === "function" ? o._content(l) : o._content;
+      out.push([l.feature && l.feature.geometry.type, String(c)]);
+    }
+  }
+  CONTROL._layers.forEach(o => walk(o.layer));
+  return out;
+}"""
+
+
+@pytest.fixture(scope="module")
+def zh_site_map(demo_loaded, demo_result, tmp_path_factory):
+    """The demo with three proposed sites, in Chinese, with no basemap."""
+    from coverage.sites import site_study
+
+    siting = site_study(demo_loaded, dataclasses.replace(demo_loaded.study.siting, p=3))
+    page, figures = render_map(demo_result, "zh", siting, MapSettings(offline=True))
+    path = tmp_path_factory.mktemp("zh-site") / "map.html"
+    path.write_text(page, encoding="utf-8")
+    return path, siting, figures
+
+
+def _layer_control_name(path) -> str:
+    return re.search(r"(layer_control_\w+) = L\.control\.layers", path.read_text()).group(1)
+
+
+def _latin_left(text: str, user: list[str]) -> set[str]:
+    """Latin words of a text once the user's strings are taken out, ids (words with digits,
+    underscores or hyphens) and the credited names excepted."""
+    for value in sorted(user, key=len, reverse=True):
+        text = text.replace(value, " ")
+    words = set(re.findall(r"[A-Za-z][A-Za-z0-9_\-]*", text))
+    return {w for w in words if not re.search(r"[\d_\-]", w)} - {
+        "Leaflet",
+        "OpenStreetMap",
+        "ODbL",
+    }
+
+
+def test_chinese_map_shows_no_english_beyond_ids_and_user_data(browser, zh_site_map, demo_result):
+    path, siting, _ = zh_site_map
+    study = demo_result.study
+    comm, fac = demo_result.communities, demo_result.facilities
+    user = [study.name, study.attribution, *comm["name"], *comm["community_id"]]
+    user += [*fac["name"], *fac["facility_id"], *siting.sites["candidate_id"]]
+    user += [f"（{c}）" for c in demo_result.categories]  # a facility's category code
+    view = Opened(browser, path)
+    try:
+        assert view.errors == []
+        labels = view.js(
+            "Array.from(document.querySelectorAll('.leaflet-control-layers label'))"
+            ".map(l => l.textContent)"
+        )
+        assert "街道（步行路网）" in [t.strip() for t in labels]
+        popups = view.js(ALL_POPUPS.replace("CONTROL", _layer_control_name(path)))
+        kinds = {k for k, _ in popups}
+        assert {"Point", "Polygon"} <= kinds or {"Point", "MultiPolygon"} <= kinds
+        site_popups = [c for _, c in popups if "候选点编号" in c]
+        assert len(site_popups) == len(siting.sites)
+        assert all("所在社区" in c and "经度、纬度" in c for c in site_popups)
+        texts = [view.js("document.body.innerText"), *labels]
+        texts += [html.unescape(re.sub(r"<[^>]+>", " ", c)) for _, c in popups]
+        leaks = {w: t[:200] for t in texts for w in _latin_left(t, user)}
+        assert leaks == {}, leaks
+        assert (
+            view.page.locator(".leaflet-control-scale-line")
+            .all_inner_texts()[0]
+            .endswith(("公里", "米"))
+        )
+    finally:
+        view.close()
+
+
+def test_small_screen_layout_of_the_offline_chinese_map(browser, zh_site_map, tmp_path):
+    """1280x720: layer list collapsed, popups clear of it, icons as dots, streets drawn."""
+    path, _, figures = zh_site_map
+    view = Opened(browser, path, viewport=(1280, 720))
+    try:
+        assert view.errors == []
+        ctrl = view.page.locator(".leaflet-control-layers")
+        assert "leaflet-control-layers-expanded" not in ctrl.get_attribute("class")
+        # the proposed sites have their legend entry
+        assert "拟建社区综合体" in view.page.locator("#sc-legend-sites").inner_text()
+        # the street backdrop is drawn, thin and grey, under everything clickable
+        assert figures.layers_bytes["streets"] < 0.4 * figures.bytes
+        streets = view.page.locator('path[stroke="#8a8a8a"]')
+        assert streets.count() >= 1 and "leaflet-interactive" not in (
+            streets.first.get_attribute("class") or ""
+        )
+        # zoomed out, facility icons are small dots; at full zoom, full icons
+        width = "Math.max(...Array.from(document.querySelectorAll('.sc-icon:not(.sc-site) span'), s => s.getBoundingClientRect().width))"
+        assert view.js(f"{FIND_MAP}.getZoom()") < ICON_FULL_ZOOM - 1 and view.js(width) <= 10
+        view.js(f"{FIND_MAP}.setZoom({ICON_FULL_ZOOM}, {{animate: false}})")
+        view.page.wait_for_timeout(300)
+        assert view.js(width) >= 18
+        view.js(f"{FIND_MAP}.fitBounds({FIND_MAP}.getBounds(), {{animate: false}})")
+        # the layer list opened (hovered), a community popup opened right under it
+        ctrl.hover()
+        view.page.wait_for_timeout(200)
+        assert "leaflet-control-layers-expanded" in ctrl.get_attribute("class")
+        view.js(
+            f"""() => {{ const map = {FIND_MAP}; const c = document.querySelector(
+                '.leaflet-control-layers').getBoundingClientRect();
+              const m = map.getContainer().getBoundingClientRect();
+              let layer = null;
+              map.eachLayer(l => {{ if (!layer && l.feature && l.feature.properties.n) layer = l; }});
+              layer.openPopup(map.containerPointToLatLng([c.left - m.left + 40, c.bottom - m.top - 20]));
+            }}"""
+        )
+        view.popup_text()
+        view.page.wait_for_timeout(600)
+        boxes = view.js(
+            """() => ['.leaflet-popup', '.leaflet-control-layers', '#sc-legend'].map(s => {
+                 const r = document.querySelector(s).getBoundingClientRect();
+                 return [r.left, r.top, r.right, r.bottom]; })"""
+        )
+        popup = boxes[0]
+        for other in boxes[1:]:
+            apart = (
+                popup[2] <= other[0]
+                or popup[0] >= other[2]
+                or popup[3] <= other[1]
+                or popup[1] >= other[3]
+            )
+            assert apart, (popup, other)
+        view.page.screenshot(path=tmp_path / "small-screen-popup.png")
+        # a service area is an outline over a faint fill
+        label = next(t for t in view.layer_labels() if t.startswith("服务范围"))
+        view.page.locator(".leaflet-control-layers-overlays label", has_text=label).click()
+        opacity = view.js(
+            "Math.max(...Array.from(document.querySelectorAll('path.leaflet-interactive'), "
+            "p => p.getAttribute('stroke-width') === '2.5' ? +p.getAttribute('fill-opacity') : 0))"
+        )
+        assert 0 < opacity <= 0.1
+        assert view.errors == []
     finally:
         view.close()

@@ -278,3 +278,15 @@ def test_chinese_service_tiles_are_flagged(demo_result):
     assert any("GCJ-02/BD-09" in n for n in figures.notes)
     _, plain = render_map(demo_result, "en", settings=MapSettings())
     assert plain.notes == []
+
+
+def test_street_backdrop_only_without_a_basemap(demo_result):
+    """No basemap: the study's own streets are drawn (shown); over OSM tiles they are not."""
+    from coverage.maps import streets_backdrop
+
+    _, offline = render_map(demo_result, "zh", settings=MapSettings(offline=True))
+    _, osm = render_map(demo_result, "zh", settings=MapSettings())
+    assert "streets" in offline.layers_bytes and "streets" not in osm.layers_bytes
+    assert offline.layers_bytes["streets"] < 0.4 * offline.bytes
+    lines = streets_backdrop(demo_result, 5.0)
+    assert lines is not None and lines["features"][0]["geometry"]["type"] == "MultiLineString"

@@ -53,7 +53,7 @@ from coverage import __version__
 from coverage.config import Inputs, Study
 from coverage.errors import CoverageError, EmptyLayerError, InputLayerError
 from coverage.inputs import read_layer
-from coverage.messages import Message
+from coverage.messages import BATCH_LABELS, Message
 
 #: Columns of the areas layer that name an area's own input files.
 INPUT_COLUMNS = ("communities", "facilities", "population", "network", "workplaces")
@@ -727,7 +727,9 @@ def gather(
         crs="EPSG:4326",
     )
     layer.to_file(paths["areas_gpkg"], layer="areas", driver="GPKG")
-    paths["index"].write_text(_index_html(summary), encoding="utf-8")
+    paths["index"].write_text(
+        _index_html(summary, tasks[0].lang if tasks else "en"), encoding="utf-8"
+    )
     record = {
         "areas": rows,
         "done": int((summary["status"] == "done").sum()),
@@ -742,37 +744,43 @@ def gather(
     return paths
 
 
-def _index_html(summary: pd.DataFrame) -> str:
+def _index_html(summary: pd.DataFrame, lang: str = "en") -> str:
+    """The batch's index page: one row per area, in the batch's language."""
+    words = BATCH_LABELS.get(lang, BATCH_LABELS["en"])
     rows = []
     for _, r in summary.iterrows():
         aid = html.escape(str(r["area_id"]))
         link = f"areas/{aid}"
+        status = html.escape(words.get(str(r["status"]), str(r["status"])))
         if r["status"] == "failed":
             cells = (
-                f'<td class="bad">failed</td><td colspan="3"><pre>'
+                f'<td class="bad">{status}</td><td colspan="3"><pre>'
                 f"{html.escape(str(r['error']))}</pre></td>"
             )
         else:
             a1 = "–" if pd.isna(r.get("A1_all")) else f"{100 * float(r['A1_all']):.1f} %"
             res = "–" if pd.isna(r.get("residents")) else f"{float(r['residents']):,.0f}"
             cells = (
-                f"<td>{html.escape(str(r['status']))}</td><td class='num'>{res}</td>"
-                f"<td class='num'>{a1}</td>"
-                f'<td><a href="{link}/map.html">map</a> · <a href="{link}/report.html">report</a>'
-                f' · <a href="{link}/indicators.csv">indicators</a></td>'
+                f"<td>{status}</td><td class='num'>{res}</td><td class='num'>{a1}</td>"
+                f'<td><a href="{link}/map.html">{words["map"]}</a> · '
+                f'<a href="{link}/report.html">{words["report"]}</a>'
+                f' · <a href="{link}/indicators.csv">{words["indicators"]}</a></td>'
             )
         rows.append(f"<tr><td>{aid}</td><td>{html.escape(str(r['name']))}</td>{cells}</tr>")
     body = "\n".join(rows)
+    head = (
+        "".join(f"<th>{words[k]}</th>" for k in ("area", "name", "status", "residents"))
+        + f"<th>A1</th><th>{words['outputs']}</th>"
+    )
     return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>service-coverage batch</title>
+<html lang="{"zh-CN" if lang == "zh" else "en"}"><head><meta charset="utf-8"><title>{words["title"]}</title>
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">
 <style>body{{font-family:system-ui,sans-serif;margin:2em}}table{{border-collapse:collapse}}
 td,th{{border-bottom:1px solid #ddd;padding:4px 10px;text-align:left;vertical-align:top}}
 .num{{text-align:right}}.bad{{color:#b00;font-weight:bold}}pre{{white-space:pre-wrap;margin:0;max-width:60em}}</style>
-</head><body><h1>Batch of {len(summary)} areas</h1>
-<p>A1: share of all residents with every service-circle category within the walking time.</p>
-<table><thead><tr><th>area</th><th>name</th><th>status</th><th>residents</th><th>A1</th>
-<th>outputs</th></tr></thead><tbody>
+</head><body><h1>{words["heading"].format(n=len(summary))}</h1>
+<p>{words["a1"]}</p>
+<table><thead><tr>{head}</tr></thead><tbody>
 {body}
 </tbody></table></body></html>
 """

@@ -8,6 +8,12 @@ short script of our own from compact GeoJSON (coordinates rounded to about a
 metre, geometries simplified in the study CRS, shared community edges kept
 shared), so a city-sized study stays small. When the page would exceed
 ``max_size_mb``, the simplification tolerance is doubled until it fits.
+Without a basemap, a thin backdrop of the study's own streets (the walk
+network, paths left out) gives the layers their context.
+
+On a small screen the layer list starts collapsed, and an opened popup is
+panned clear of the panels (layer list, legend, title); facility icons shrink
+to dots below :data:`ICON_FULL_ZOOM`, so a city's facilities do not pile up.
 
 Every user-provided string (names, ids, categories, the study's name and
 attribution) is HTML-escaped before it reaches the page: popups, tooltips and
@@ -41,6 +47,8 @@ from coverage.catalogue import indicator_label
 from coverage.categories import MODE_LABELS, STATUS_LABELS, label
 from coverage.config import MapSettings
 from coverage.errors import CoverageError
+from coverage.messages import SCOPE_LABELS, render
+from coverage.sites import rule_message
 
 if TYPE_CHECKING:
     from coverage.pipeline import StudyResult
@@ -123,7 +131,7 @@ TEXT: dict[str, dict[str, str]] = {
         "grid_legend": "demand grid (off by default): residents covered by {ind} (green) or not (red)",
         "sites_layer": "proposed {cat} ({rule})",
         "catchments_layer": "proposed {cat}: new catchments",
-        "site_popup": "<b>proposed site {rank}</b>: {id}<br>residents newly covered alone: {alone}<br>added in build order: {added}<br>coverage after the first {rank}: {after}",
+        "site_popup": "<b>proposed site {rank}</b><br>candidate id: {id}{where}<br>residents newly covered alone: {alone}<br>added in build order: {added}<br>coverage after the first {rank}: {after}",
         "site_tip": "proposed site {rank}",
         "catch_tip": "site {rank} ({id}): {pop} residents newly covered",
         "legend_short": "community below its target for the chosen indicator",
@@ -135,9 +143,17 @@ TEXT: dict[str, dict[str, str]] = {
         "basemap_none": "no basemap",
         "min": "min",
         "m": "m",
+        "km": "km",
         "caption": "{label}: share of residents covered",
         "data": "Data: {sources}",
         "roads": "roads © OpenStreetMap contributors (ODbL)",
+        "speed": "{mode} {kmh:g} km/h",
+        "site_where": "<br>in community: {comm}<br>lon, lat: {lon}, {lat}",
+        "osm": "© OpenStreetMap contributors (ODbL)",
+        "legend_sites": "proposed {cat}, numbered in build order",
+        "legend_catch": "residents newly covered by a proposed site",
+        "legend_service": "service area (layer list, off by default)",
+        "streets_layer": "streets (walk network)",
     },
     "zh": {
         "communities": "社区：覆盖率",
@@ -157,7 +173,7 @@ TEXT: dict[str, dict[str, str]] = {
         "grid_legend": "需求网格（默认关闭）：{ind}覆盖（绿）/未覆盖（红）的居民",
         "sites_layer": "拟建{cat}（{rule}）",
         "catchments_layer": "拟建{cat}：新增服务范围",
-        "site_popup": "<b>拟建点 {rank}</b>：{id}<br>单独新增覆盖人口：{alone}<br>按建设顺序新增：{added}<br>前{rank}处建成后覆盖率：{after}",
+        "site_popup": "<b>拟建点 {rank}</b><br>候选点编号：{id}{where}<br>单独新增覆盖人口：{alone}<br>按建设顺序新增：{added}<br>前{rank}处建成后覆盖率：{after}",
         "site_tip": "拟建点 {rank}",
         "catch_tip": "拟建点 {rank}（{id}）：新增覆盖 {pop} 人",
         "legend_short": "所选指标未达标的社区",
@@ -169,9 +185,17 @@ TEXT: dict[str, dict[str, str]] = {
         "basemap_none": "无底图",
         "min": "分钟",
         "m": "米",
+        "km": "公里",
         "caption": "{label}：居民覆盖率",
         "data": "数据：{sources}",
         "roads": "路网 © OpenStreetMap 贡献者（ODbL）",
+        "speed": "{mode}{kmh:g}公里/小时",
+        "site_where": "<br>所在社区：{comm}<br>经度、纬度：{lon}，{lat}",
+        "osm": "© OpenStreetMap 贡献者（ODbL）",
+        "legend_sites": "拟建{cat}（按建设顺序编号）",
+        "legend_catch": "拟建点新增覆盖的居民",
+        "legend_service": "服务范围（图层列表中，默认关闭）",
+        "streets_layer": "街道（步行路网）",
     },
 }
 
@@ -359,8 +383,8 @@ var scMap = (function () {
     }}).addTo(group);
   }
   function points(group, data, iconHtml, size) {
-    function divIcon(html) {
-      return L.divIcon({className: "sc-icon", html: html, iconSize: [size, size],
+    function divIcon(html, own) {
+      return L.divIcon({className: own ? "sc-icon sc-site" : "sc-icon", html: html, iconSize: [size, size],
                         iconAnchor: [size / 2, size / 2], popupAnchor: [0, -size / 2]});
     }
     var icon = divIcon(iconHtml);
@@ -368,12 +392,82 @@ var scMap = (function () {
       // a feature with its own icon (a proposed site) is drawn above the facilities
       pointToLayer: function (f, ll) {
         var own = f.properties.icon;
-        return L.marker(ll, {zIndexOffset: own ? 1000 : 0, icon: own ? divIcon(own) : icon});
+        return L.marker(ll, {zIndexOffset: own ? 1000 : 0, icon: own ? divIcon(own, true) : icon});
       },
       onEachFeature: function (f, l) {
         l.bindPopup(f.properties.popup, {maxWidth: 340});
         if (f.properties.tip) { l.bindTooltip(f.properties.tip); }
       }}).addTo(group);
+  }
+  function lines(group, data, style) {
+    style.interactive = false;
+    return L.geoJson(data, {style: function () { return style; }, interactive: false}).addTo(group);
+  }
+  // small screens: the layer list starts collapsed; a popup never opens under it
+  function layers(map, ctrl) {
+    var box = ctrl.getContainer();
+    if (window.innerWidth < 1366 || box.offsetHeight > 0.4 * map.getSize().y) {
+      map.removeControl(ctrl);
+      ctrl.options.collapsed = true;
+      ctrl.addTo(map);
+    }
+    // a popup never stays under a panel (layer list, legend, title): the map pans it aside
+    map.on("popupopen", function (e) {
+      function clear() {
+        map.off("moveend", clear);
+        if (!e.popup.isOpen()) { return; }
+        var shift = clearShift(map, e.popup.getElement().getBoundingClientRect());
+        if (shift) { map.panBy(shift, {animate: false}); }
+      }
+      map.on("moveend", clear);  // after Leaflet's own pan into view, if any
+      setTimeout(clear, 400);
+    });
+  }
+  // the smallest pan [x, y] that moves a popup box off every panel and keeps it in the map
+  function clearShift(map, p) {
+    var m = map.getContainer().getBoundingClientRect(), xs = [0], ys = [0], best = null;
+    var panels = Array.prototype.map.call(map.getContainer().querySelectorAll(
+      ".leaflet-control:not(.leaflet-control-attribution):not(.leaflet-control-scale)"),
+      function (el) { return el.getBoundingClientRect(); });
+    function hits(c, dx, dy) {
+      return !(p.right - dx <= c.left || p.left - dx >= c.right ||
+               p.bottom - dy <= c.top || p.top - dy >= c.bottom);
+    }
+    if (!panels.some(function (c) { return hits(c, 0, 0); })) { return null; }
+    panels.forEach(function (c) {
+      xs.push(p.right - c.left + 8, p.left - c.right - 8);
+      ys.push(p.bottom - c.top + 8, p.top - c.bottom - 8);
+    });
+    xs.forEach(function (dx) {
+      ys.forEach(function (dy) {
+        var inside = p.left - dx >= m.left && p.right - dx <= m.right &&
+                     p.top - dy >= m.top && p.bottom - dy <= m.bottom;
+        if (!inside || panels.some(function (c) { return hits(c, dx, dy); })) { return; }
+        if (!best || Math.abs(dx) + Math.abs(dy) < Math.abs(best[0]) + Math.abs(best[1])) {
+          best = [dx, dy];
+        }
+      });
+    });
+    return best;
+  }
+  // facility icons shrink to dots when zoomed out, so a city does not pile into one mass
+  function iconZoom(map, full) {
+    function update() {
+      var z = map.getZoom(), c = map.getContainer();
+      L.DomUtil[z < full - 1 ? "addClass" : "removeClass"](c, "sc-dots");
+      L.DomUtil[z === full - 1 ? "addClass" : "removeClass"](c, "sc-small");
+    }
+    map.on("zoomend", update);
+    update();
+  }
+  // a metric scale bar with the units in the map's language
+  function scale(map, units) {
+    var c = L.control.scale({imperial: false}), base = c._updateScale;
+    c._updateScale = function (el, text, ratio) {  // Leaflet's own writes e.g. "3 km"
+      var parts = text.split(" ");
+      base.call(this, el, parts[0] + " " + (units[parts[1]] || parts[1]), ratio);
+    };
+    return c.addTo(map);
   }
   function control(map, position, htmlText) {
     var c = L.control({position: position});
@@ -387,7 +481,8 @@ var scMap = (function () {
     c.addTo(map);
     return c;
   }
-  return {communities: communities, polygons: polygons, points: points, control: control};
+  return {communities: communities, polygons: polygons, points: points, lines: lines,
+          layers: layers, iconZoom: iconZoom, scale: scale, control: control};
 })();
 """
 
@@ -412,6 +507,8 @@ PAGE_CSS = """
 .sc-popup td, .sc-popup th { padding: 1px 4px; text-align: left; font-size: 11px; }
 .sc-popup td.num { white-space: nowrap; }
 path.leaflet-interactive:focus { outline: none; }
+.sc-small .sc-icon:not(.sc-site) span { transform: scale(0.7); }
+.sc-dots .sc-icon:not(.sc-site) span { transform: scale(0.4); color: transparent; }
 """
 
 
@@ -426,6 +523,31 @@ def _icon_html(category: str, colour: str, lang: str, size: int = 20) -> str:
 
 def _mode_word(mode: str, lang: str) -> str:
     return MODE_LABELS[lang].get(mode, mode)
+
+
+def _ind_name(indicator: str, lang: str, catalogue: Any = None) -> str:
+    """An indicator as the map names it: its id in English, its label and code in Chinese.
+
+    >>> _ind_name("A1_service_circle", "zh")
+    '城市社区“15分钟社区服务圈”覆盖率（A1）'
+    """
+    if lang == "en":
+        return indicator
+    name = indicator_label(indicator, lang, catalogue)
+    code = re.match(r"[A-Z]\d+(?=_)", indicator)
+    return f"{name}（{code.group(0)}）" if code and name != indicator else name
+
+
+def _speeds_words(study: Any, lang: str) -> str:
+    """The study's speeds in the map's language; highway tags (OSM ids) stay as they are."""
+    if lang == "en":
+        return str(study.speeds.describe())
+    parts = []
+    for mode, kmh in (("walk", study.speeds.walk_kmh), ("cycle", study.speeds.cycle_kmh)):
+        text = _t(lang, "speed", mode=_mode_word(mode, lang), kmh=kmh)
+        extra = "，".join(f"{k} {v:g}" for k, v in sorted(study.speeds.highway_kmh(mode).items()))
+        parts.append(text + (f"（{extra}）" if extra else ""))
+    return "；".join(parts)
 
 
 def _status(status: str, lang: str) -> str:
@@ -445,6 +567,7 @@ class _Choice:
     caption: str
     categories: tuple[str, ...] = ()
     rule: tuple[str, float] = ("", 0.0)
+    name: str = ""  # ``short`` before escaping
 
 
 def _choices(result: StudyResult, lang: str, siting: Any = None) -> list[_Choice]:
@@ -476,6 +599,7 @@ def _choices(result: StudyResult, lang: str, siting: Any = None) -> list[_Choice
                 _esc(caption),
                 spec.categories,
                 (spec.mode, spec.threshold),
+                short,
             )
         )
     s = siting.settings if siting is not None else None
@@ -504,18 +628,23 @@ def _first_target_rows(result: StudyResult, scope_prefix: str = "community:") ->
     return rows.drop_duplicates(keys, keep="first").sort_index()
 
 
-def _community_popup(rec: dict[str, Any], rows: pd.DataFrame, lang: str, circle_min: float) -> str:
+def _community_popup(
+    rec: dict[str, Any], rows: pd.DataFrame, lang: str, circle_min: float, catalogue: Any = None
+) -> str:
+    kind = SCOPE_LABELS[lang].get(str(rec["kind"]), rec["kind"]) if lang != "en" else rec["kind"]
+    colon = "：" if lang == "zh" else ": "
     lines = [
         f"<div class='sc-popup'><b>{_esc(rec['name'])}</b> ({_esc(rec['community_id'])}, "
-        f"{_esc(rec['kind'])})<br>{_t(lang, 'residents')}: {_count(rec['population'])}",
+        f"{_esc(kind)})<br>{_t(lang, 'residents')}{colon}{_count(rec['population'])}",
         f"<table><tr><th>{_t(lang, 'indicator_col')}</th><th>{_t(lang, 'value')}</th>"
         f"<th>{_t(lang, 'target')}</th><th>{_t(lang, 'status')}</th></tr>",
     ]
     for r in rows.itertuples(index=False):
         if r.indicator == "category_coverage" and r.minutes_or_metres != circle_min:
             continue
+        name = _ind_name(str(r.indicator), lang, catalogue)
         if r.mode == "rule":
-            what = f"{r.indicator}"
+            what = name
         else:
             unit = (
                 _t(lang, "m")
@@ -524,7 +653,7 @@ def _community_popup(rec: dict[str, Any], rows: pd.DataFrame, lang: str, circle_
                 or r.minutes_or_metres >= 100
                 else _t(lang, "min")
             )
-            what = f"{r.indicator} {_mode_word(str(r.mode), lang)} {r.minutes_or_metres:g} {unit}"
+            what = f"{name} {_mode_word(str(r.mode), lang)} {r.minutes_or_metres:g} {unit}"
         cats = " + ".join(label(c, lang) for c in str(r.categories).split("+") if c)
         colour = {"met": "#1a7f37", "short": "#b00000"}.get(str(r.status), "#555")
         lines.append(
@@ -566,6 +695,7 @@ def _communities_payload(
                     by_scope.get(f"community:{cid}", empty),
                     lang,
                     result.study.indicators.circle_min,
+                    result.catalogue,
                 ),
             }
         )
@@ -670,12 +800,29 @@ def demand_grid_png(result: StudyResult, covered: np.ndarray) -> tuple[bytes, li
 # --- the page -----------------------------------------------------------------------------
 
 
+SITE_COLOUR = "#6a3d9a"
+#: OSM highway tags left out of the street backdrop: paths, not streets.
+BACKDROP_SKIP = (
+    "footway",
+    "path",
+    "steps",
+    "track",
+    "service",
+    "cycleway",
+    "bridleway",
+    "corridor",
+)
+#: Zoom from which facility icons are drawn at full size (dots below, smaller one level below).
+ICON_FULL_ZOOM = 14
+
+
 def _legend_html(
     lang: str,
     choices: list[_Choice],
     categories: list[str],
     colours: dict[str, str],
     grid_label: str | None,
+    sites_what: str | None = None,
 ) -> str:
     classes = ["&lt; 50 %", "50–70 %", "70–90 %", "90–&lt;100 %", "100 %"]
     options = "".join(f'<option value="{i}">{c.short}</option>' for i, c in enumerate(choices))
@@ -698,10 +845,162 @@ def _legend_html(
             f"{_esc(label(c, lang))}</div>"
             for c in categories
         ),
+        '<div><span class="sc-swatch" style="background:transparent;border:2px solid #555">'
+        f"</span>{_t(lang, 'legend_service')}</div>",
     ]
+    if sites_what is not None:
+        parts.append(
+            f'<div id="sc-legend-sites"><span class="sc-legend-icon" style="background:'
+            f'{SITE_COLOUR};border-color:#fff;box-shadow:0 0 0 1px #222">1</span>'
+            f"{_t(lang, 'legend_sites', cat=_esc(sites_what))}</div>"
+            f'<div><span class="sc-swatch" style="background:{SITE_COLOUR};opacity:0.5"></span>'
+            f"{_t(lang, 'legend_catch')}</div>"
+        )
     if grid_label:
         parts.append(f"<div style='margin-top:6px;font-size:11px'>{_esc(grid_label)}</div>")
     return '<div id="sc-legend">' + "".join(parts) + "</div>"
+
+
+def _page_head(fmap: folium.Map, settings: MapSettings, lang: str) -> None:
+    """The page's head: CSP, styles, Leaflet and our runtime; the basemap, if any."""
+    tiles = settings.tiles()
+    css, js, _ = leaflet_assets()
+    img_src = "data:"
+    if tiles == "osm":
+        folium.TileLayer(
+            tiles=OSM_TILES, attr=_esc(_t(lang, "osm")), name="OpenStreetMap", max_zoom=19
+        ).add_to(fmap)
+        img_src += f" {_tile_source(OSM_TILES)}"
+    elif tiles != "none":
+        attribution = settings.basemap_attribution or f"basemap: {tiles}"
+        folium.TileLayer(
+            tiles=tiles, attr=_esc(attribution), name=_esc(attribution), max_zoom=20
+        ).add_to(fmap)
+        img_src += f" {_tile_source(tiles)}"
+    csp = (
+        "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
+        f"img-src {img_src}; font-src data:"
+    )
+    runtime = RUNTIME_JS % {
+        "bounds": _js_json(list(CLASS_BOUNDS)),
+        "colours": _js_json(list(CLASS_COLOURS)),
+        "none": _js_json(NO_VALUE_COLOUR),
+    }
+    header = fmap.get_root().header  # type: ignore[attr-defined]
+    header.add_child(
+        Element(f'<meta http-equiv="Content-Security-Policy" content="{csp}">'), name="sc_csp"
+    )
+    header.add_child(Element(f"<style>{css}</style><style>{PAGE_CSS}</style>"), name="sc_css")
+    header.add_child(Element(f"<script>{js}</script>"), name="sc_leaflet")
+    header.add_child(Element(f"<script>{runtime}</script>"), name="sc_runtime")
+
+
+def _shortfall_layers(
+    fmap: folium.Map, result: StudyResult, lang: str, tol: float, sizes: dict[str, int]
+) -> list[str]:
+    """Shortfall areas of the headline indicators (hidden layers)."""
+    calls = []
+    areas = result.shortfall_areas
+    for indicator in ("A1_service_circle", "A2_rural_cycling"):
+        shown = areas[areas["indicator"] == indicator] if len(areas) else areas
+        if not len(shown):
+            continue
+        name = _ind_name(indicator, lang, result.catalogue)
+        grp = folium.FeatureGroup(
+            name=_esc(_t(lang, "shortfall_layer", ind=name)), show=False
+        ).add_to(fmap)
+        props = [
+            {
+                "popup": _t(
+                    lang,
+                    "shortfall_popup",
+                    rank=int(rec["rank"]),
+                    ind=_esc(name),
+                    pop=_count(rec["uncovered_population"]),
+                    area=f"{rec['area_km2']:.2f}",
+                    comms=_esc(rec["communities"]),
+                )
+            }
+            for rec in shown.drop(columns="geometry").to_dict("records")
+        ]
+        data = _js_json(_collection(_lonlat(shown.geometry, tol), props))
+        sizes[f"shortfall_areas:{indicator}"] = len(data.encode())
+        style = {"fillColor": "#7b0000", "fillOpacity": 0.35, "color": "#7b0000", "weight": 1}
+        calls.append(f"scMap.polygons({grp.get_name()}, {data}, {_js_json(style)}, 420);")
+    return calls
+
+
+def _service_layers(
+    fmap: folium.Map,
+    result: StudyResult,
+    colours: dict[str, str],
+    lang: str,
+    tol: float,
+    sizes: dict[str, int],
+) -> list[str]:
+    """Service areas per mode and category (hidden): outlines over a faint fill, so the
+    community colours stay readable beneath them."""
+    calls = []
+    service = result.service_areas
+    # service areas are traced from a grid of a quarter of their band: finer is noise
+    service_tol = max(tol, result.study.network.service_area_buffer_m / 4)
+    for rec_i, rec in enumerate(service.drop(columns="geometry").to_dict("records")):
+        cat, mode, minutes = rec["category"], rec["mode"], float(rec["minutes"])
+        colour = colours.get(cat, "#555555")
+        words = {"cat": _esc(label(cat, lang)), "t": minutes, "mode": _mode_word(mode, lang)}
+        grp = folium.FeatureGroup(name=_t(lang, "service_area", **words), show=False).add_to(fmap)
+        data = _js_json(
+            _collection(
+                _lonlat(service.geometry.iloc[[rec_i]], service_tol),
+                [{"tip": _t(lang, "service_tip", **words)}],
+            )
+        )
+        sizes[f"service_area:{mode}:{cat}"] = len(data.encode())
+        style = {"fillColor": colour, "fillOpacity": 0.05, "color": colour, "weight": 2.5}
+        calls.append(f"scMap.polygons({grp.get_name()}, {data}, {_js_json(style)}, 320);")
+    return calls
+
+
+def streets_backdrop(result: StudyResult, tolerance_m: float) -> dict[str, Any] | None:
+    """The study's own streets as one simplified line geometry (GeoJSON, lon/lat).
+
+    Built from the walk network's segments (paths and service ways left out),
+    merged into lines and simplified at ``tolerance_m`` (at least 5 m): the
+    context a map without a basemap lacks, small enough for the size cap.
+    ``None`` when the run has no walk network.
+    """
+    net = result.networks.get("walk")
+    if net is None or not len(net.seg_u):
+        return None
+    keep = ~np.isin(np.asarray(net.seg_highway, dtype=str), BACKDROP_SKIP)
+    if not keep.any():
+        keep[:] = True
+    xy = np.asarray(net.node_xy, dtype=float)
+    ends = np.stack([xy[net.seg_u[keep]], xy[net.seg_v[keep]]], axis=1)
+    merged = shapely.line_merge(shapely.multilinestrings(shapely.linestrings(ends)))
+    geoms = gpd.GeoSeries([merged], crs=net.crs)
+    return _collection(_lonlat(geoms, max(tolerance_m, 5.0)), [{}])
+
+
+def _facility_layers(
+    fmap: folium.Map,
+    result: StudyResult,
+    cats: list[str],
+    colours: dict[str, str],
+    lang: str,
+    sizes: dict[str, int],
+) -> list[str]:
+    """One shown layer per facility category."""
+    calls = []
+    for cat in cats:
+        grp = folium.FeatureGroup(
+            name=_esc(_t(lang, "facility_layer", cat=label(cat, lang))), show=True
+        ).add_to(fmap)
+        data = _js_json(_facility_payload(result, cat, colours[cat], lang))
+        sizes[f"facilities:{cat}"] = len(data.encode())
+        icon = _js_json(_icon_html(cat, colours[cat], lang))
+        calls.append(f"scMap.points({grp.get_name()}, {data}, {icon}, 20);")
+    return calls
 
 
 def build_map(
@@ -731,60 +1030,18 @@ def build_map(
     tuple
         The folium map (save with ``.save(path)``) and the bytes of each layer's data.
     """
-    study = result.study
-    settings = settings or study.map
+    settings = settings or result.study.map
     tol = settings.simplify_m if tolerance_m is None else tolerance_m
-    tiles = settings.tiles()
     sizes: dict[str, int] = {}
-
-    comm = result.communities
-    ll_bounds = comm.to_crs("EPSG:4326").total_bounds
+    ll_bounds = result.communities.to_crs("EPSG:4326").total_bounds
     fmap = _Map(
         location=[(ll_bounds[1] + ll_bounds[3]) / 2, (ll_bounds[0] + ll_bounds[2]) / 2],
         tiles=None,
-        control_scale=True,
+        control_scale=False,  # ours: metric only
         prefer_canvas=False,
     )
     fmap.fit_bounds([[ll_bounds[1], ll_bounds[0]], [ll_bounds[3], ll_bounds[2]]])
-    css, js, _ = leaflet_assets()
-    img_src = "data:"
-    if tiles == "osm":
-        folium.TileLayer(
-            tiles=OSM_TILES, attr=_esc(OSM_ATTRIBUTION), name="OpenStreetMap", max_zoom=19
-        ).add_to(fmap)
-        img_src += f" {_tile_source(OSM_TILES)}"
-    elif tiles != "none":
-        attribution = settings.basemap_attribution or f"basemap: {tiles}"
-        folium.TileLayer(
-            tiles=tiles, attr=_esc(attribution), name=_esc(attribution), max_zoom=20
-        ).add_to(fmap)
-        img_src += f" {_tile_source(tiles)}"
-    csp = (
-        "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
-        f"img-src {img_src}; font-src data:"
-    )
-    root = fmap.get_root()
-    root.header.add_child(  # type: ignore[attr-defined]
-        Element(f'<meta http-equiv="Content-Security-Policy" content="{csp}">'), name="sc_csp"
-    )
-    root.header.add_child(  # type: ignore[attr-defined]
-        Element(f"<style>{css}</style><style>{PAGE_CSS}</style>"), name="sc_css"
-    )
-    root.header.add_child(Element(f"<script>{js}</script>"), name="sc_leaflet")  # type: ignore[attr-defined]
-    root.header.add_child(  # type: ignore[attr-defined]
-        Element(
-            "<script>"
-            + RUNTIME_JS
-            % {
-                "bounds": _js_json(list(CLASS_BOUNDS)),
-                "colours": _js_json(list(CLASS_COLOURS)),
-                "none": _js_json(NO_VALUE_COLOUR),
-            }
-            + "</script>"
-        ),
-        name="sc_runtime",
-    )
-    calls: list[str] = []
+    _page_head(fmap, settings, lang)
 
     # communities
     choices = _choices(result, lang, siting)
@@ -792,98 +1049,74 @@ def build_map(
     data = _js_json(_communities_payload(result, choices, lang, tol))
     sizes["communities"] = len(data.encode())
     inds = _js_json([{"short": c.short, "caption": c.caption} for c in choices])
-    calls.append(
+    calls = [
         f'scMap.communities({group.get_name()}, {data}, {inds}, "sc-indicator", "sc-caption");'
-    )
-
-    # shortfall areas of the headline indicators (hidden)
-    areas = result.shortfall_areas
-    for indicator in ("A1_service_circle", "A2_rural_cycling"):
-        shown = areas[areas["indicator"] == indicator] if len(areas) else areas
-        if not len(shown):
-            continue
-        grp = folium.FeatureGroup(
-            name=_esc(_t(lang, "shortfall_layer", ind=indicator)), show=False
-        ).add_to(fmap)
-        props = [
-            {
-                "popup": _t(
-                    lang,
-                    "shortfall_popup",
-                    rank=int(rec["rank"]),
-                    ind=_esc(indicator),
-                    pop=_count(rec["uncovered_population"]),
-                    area=f"{rec['area_km2']:.2f}",
-                    comms=_esc(rec["communities"]),
-                )
-            }
-            for rec in shown.drop(columns="geometry").to_dict("records")
-        ]
-        data = _js_json(_collection(_lonlat(shown.geometry, tol), props))
-        sizes[f"shortfall_areas:{indicator}"] = len(data.encode())
-        style = {"fillColor": "#7b0000", "fillOpacity": 0.35, "color": "#7b0000", "weight": 1}
-        calls.append(f"scMap.polygons({grp.get_name()}, {data}, {_js_json(style)}, 420);")
-
-    # service areas per mode and category (hidden)
+    ]
+    streets = streets_backdrop(result, tol) if settings.tiles() == "none" else None
+    if streets is not None:
+        grp = folium.FeatureGroup(name=_t(lang, "streets_layer"), show=True).add_to(fmap)
+        data = _js_json(streets)
+        sizes["streets"] = len(data.encode())
+        style = {"color": "#8a8a8a", "weight": 0.7, "opacity": 0.9}
+        calls.append(f"scMap.lines({grp.get_name()}, {data}, {_js_json(style)});")
+    calls += _shortfall_layers(fmap, result, lang, tol, sizes)
     fac = result.facilities
     cats = [c for c in result.categories if c in set(fac["category"])]
     colours = {c: PALETTE[i % len(PALETTE)] for i, c in enumerate(cats)}
-    service = result.service_areas
-    # service areas are traced from a grid of a quarter of their band: finer is noise
-    service_tol = max(tol, study.network.service_area_buffer_m / 4)
-    for rec_i, rec in enumerate(service.drop(columns="geometry").to_dict("records")):
-        cat, mode, minutes = rec["category"], rec["mode"], float(rec["minutes"])
-        colour = colours.get(cat, "#555555")
-        words = {"cat": _esc(label(cat, lang)), "t": minutes, "mode": _mode_word(mode, lang)}
-        grp = folium.FeatureGroup(name=_t(lang, "service_area", **words), show=False).add_to(fmap)
-        data = _js_json(
-            _collection(
-                _lonlat(service.geometry.iloc[[rec_i]], service_tol),
-                [{"tip": _t(lang, "service_tip", **words)}],
-            )
-        )
-        sizes[f"service_area:{mode}:{cat}"] = len(data.encode())
-        style = {"fillColor": colour, "fillOpacity": 0.2, "color": colour, "weight": 1}
-        calls.append(f"scMap.polygons({grp.get_name()}, {data}, {_js_json(style)}, 320);")
-
-    # demand grid (hidden)
-    grid_label = None
-    if settings.demand_grid and choices and len(result.demand.points):
-        spec = next(s for s in result.specs if s.column == choices[0].column)
-        png, img_bounds = demand_grid_png(result, np.asarray(spec.covered, dtype=bool))
-        url = "data:image/png;base64," + base64.b64encode(png).decode("ascii")
-        sizes["demand_grid"] = len(url)
-        grp = folium.FeatureGroup(
-            name=_esc(_t(lang, "grid_layer", ind=spec.column)), show=False
-        ).add_to(fmap)
-        folium.raster_layers.ImageOverlay(url, bounds=img_bounds, opacity=0.85).add_to(grp)
-        grid_label = _t(lang, "grid_legend", ind=spec.column)
-
-    # facilities per category
-    for cat in cats:
-        grp = folium.FeatureGroup(
-            name=_esc(_t(lang, "facility_layer", cat=label(cat, lang))), show=True
-        ).add_to(fmap)
-        data = _js_json(_facility_payload(result, cat, colours[cat], lang))
-        sizes[f"facilities:{cat}"] = len(data.encode())
-        icon = _js_json(_icon_html(cat, colours[cat], lang))
-        calls.append(f"scMap.points({grp.get_name()}, {data}, {icon}, 20);")
-
+    calls += _service_layers(fmap, result, colours, lang, tol, sizes)
+    grid_label = _grid_layer(fmap, result, choices, settings, lang, sizes)
+    calls += _facility_layers(fmap, result, cats, colours, lang, sizes)
     if siting is not None:
-        calls += _sites(fmap, siting, lang, tol, sizes)
-
+        calls += _sites(fmap, siting, lang, tol, sizes, result)
     fmap.add_child(_Script("\n".join(calls)))
-    folium.LayerControl(collapsed=False).add_to(fmap)
+    layers = folium.LayerControl(collapsed=False)
+    layers.add_to(fmap)
+    sites_what = label(siting.settings.category, lang) if siting is not None else None
+    legend = _legend_html(lang, choices, cats, colours, grid_label, sites_what)
+    _controls(fmap, layers, result, settings, lang, legend)
+    return fmap, sizes
 
-    legend = _legend_html(lang, choices, cats, colours, grid_label)
+
+def _grid_layer(
+    fmap: folium.Map,
+    result: StudyResult,
+    choices: list[_Choice],
+    settings: MapSettings,
+    lang: str,
+    sizes: dict[str, int],
+) -> str | None:
+    """The demand grid of the first indicator (hidden); its legend line, if drawn."""
+    if not (settings.demand_grid and choices and len(result.demand.points)):
+        return None
+    spec = next(s for s in result.specs if s.column == choices[0].column)
+    png, img_bounds = demand_grid_png(result, np.asarray(spec.covered, dtype=bool))
+    url = "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+    sizes["demand_grid"] = len(url)
+    name = spec.column if lang == "en" else choices[0].name
+    grp = folium.FeatureGroup(name=_esc(_t(lang, "grid_layer", ind=name)), show=False).add_to(fmap)
+    folium.raster_layers.ImageOverlay(url, bounds=img_bounds, opacity=0.85).add_to(grp)
+    return _t(lang, "grid_legend", ind=name)
+
+
+def _controls(
+    fmap: folium.Map,
+    layers: folium.LayerControl,
+    result: StudyResult,
+    settings: MapSettings,
+    lang: str,
+    legend: str,
+) -> None:
+    """Legend, title, metric scale bar, data credits; the layer list's behaviour."""
+    study = result.study
     settings_text = _t(
         lang,
         "settings",
-        speeds=_esc(study.speeds.describe()),
+        speeds=_esc(_speeds_words(study, lang)),
         walk=study.snapping.walk_limit_m,
         cycle=study.snapping.cycle_limit_m,
         targets=_esc(study.targets.describe()),
     )
+    tiles = settings.tiles()
     basemap_note = "" if tiles != "none" else f" · {_t(lang, 'basemap_none')}"
     title = (
         f"<div id='sc-title' class='sc-title'><b>{_esc(study.name)}</b><br>"
@@ -894,27 +1127,31 @@ def build_map(
         [_esc(study.attribution)] if study.attribution else []
     )
     attribution = _t(lang, "data", sources="; ".join(sources)) if sources else ""
-    map_name = fmap.get_name()
-    fmap.add_child(
-        _Script(
-            f'scMap.control({map_name}, "bottomright", {_js_json(legend)});\n'
-            f'scMap.control({map_name}, "topleft", {_js_json(title)});\n'
-            + (
-                f"{map_name}.attributionControl.addAttribution({_js_json(attribution)});"
-                if attribution
-                else ""
-            )
-        )
-    )
-    return fmap, sizes
+    m = fmap.get_name()
+    code = [
+        f'scMap.control({m}, "bottomright", {_js_json(legend)});',
+        f'scMap.control({m}, "topleft", {_js_json(title)});',
+        f"scMap.scale({m}, {_js_json({u: _t(lang, u) for u in ('m', 'km')})});",
+        f"scMap.layers({m}, {layers.get_name()});",
+        f"scMap.iconZoom({m}, {ICON_FULL_ZOOM});",
+    ]
+    if attribution:
+        code.append(f"{m}.attributionControl.addAttribution({_js_json(attribution)});")
+    fmap.add_child(_Script("\n".join(code)))
 
 
 def _sites(
-    fmap: folium.Map, siting: Any, lang: str, tol: float, sizes: dict[str, int]
+    fmap: folium.Map,
+    siting: Any,
+    lang: str,
+    tol: float,
+    sizes: dict[str, int],
+    result: StudyResult | None = None,
 ) -> list[str]:
     """Proposed sites (numbered by build order) and the demand each newly covers."""
     calls = []
     what = label(siting.settings.category, lang)
+    rule = render(rule_message(siting.settings), lang)
     catch = siting.catchments
     catch = catch[~catch.geometry.is_empty]
     if len(catch):
@@ -935,37 +1172,54 @@ def _sites(
         ]
         data = _js_json(_collection(_lonlat(catch.geometry, tol), props))
         sizes["proposed_catchments"] = len(data.encode())
-        style = {"fillColor": "#6a3d9a", "fillOpacity": 0.3, "color": "#6a3d9a", "weight": 1}
+        style = {"fillColor": SITE_COLOUR, "fillOpacity": 0.3, "color": SITE_COLOUR, "weight": 1}
         calls.append(f"scMap.polygons({grp.get_name()}, {data}, {_js_json(style)}, 320);")
     grp = folium.FeatureGroup(
-        name=_esc(_t(lang, "sites_layer", cat=what, rule=siting.rule)), show=True
+        name=_esc(_t(lang, "sites_layer", cat=what, rule=rule)), show=True
     ).add_to(fmap)
-    sites = siting.sites
-    props = []
-    for rec in sites.drop(columns="geometry").to_dict("records"):
-        rank = int(rec["rank"])
-        props.append(
-            {
-                "popup": _t(
-                    lang,
-                    "site_popup",
-                    rank=rank,
-                    id=_esc(rec["candidate_id"]),
-                    alone=_count(rec["gain_alone"]),
-                    added=_count(rec["incremental_gain"]),
-                    after=_fmt_share(rec["share_after"]),
-                ),
-                "tip": _t(lang, "site_tip", rank=rank),
-                "icon": (
-                    '<span style="background:#6a3d9a;border-color:#fff;line-height:19px;'
-                    f'font-size:12px">{rank}</span>'
-                ),
-            }
+    names = {}
+    if result is not None:
+        names = dict(
+            zip(result.communities["community_id"], result.communities["name"], strict=True)
         )
-    data = _js_json(_collection(_lonlat(sites.geometry, 0.0), props))
+    props = [
+        _site_props(rec, lang, names)
+        for rec in siting.sites.drop(columns="geometry").to_dict("records")
+    ]
+    data = _js_json(_collection(_lonlat(siting.sites.geometry, 0.0), props))
     sizes["proposed_sites"] = len(data.encode())
     calls.append(f'scMap.points({grp.get_name()}, {data}, "", 24);')
     return calls
+
+
+def _site_props(rec: dict[str, Any], lang: str, names: dict[Any, Any]) -> dict[str, str]:
+    """Popup, tooltip and numbered icon of one proposed site."""
+    rank = int(rec["rank"])
+    where = ""
+    if all(k in rec for k in ("community_id", "lon", "lat")):
+        cid = rec["community_id"]
+        comm = "–" if pd.isna(cid) else f"{names[cid]} ({cid})" if cid in names else str(cid)
+        lon, lat = (
+            f"{float(rec[k]):.{DECIMALS}f}" if pd.notna(rec[k]) else "–" for k in ("lon", "lat")
+        )
+        where = _t(lang, "site_where", comm=_esc(comm), lon=lon, lat=lat)
+    return {
+        "popup": _t(
+            lang,
+            "site_popup",
+            rank=rank,
+            id=_esc(rec["candidate_id"]),
+            where=where,
+            alone=_count(rec["gain_alone"]),
+            added=_count(rec["incremental_gain"]),
+            after=_fmt_share(rec["share_after"]),
+        ),
+        "tip": _t(lang, "site_tip", rank=rank),
+        "icon": (
+            f'<span style="background:{SITE_COLOUR};border-color:#fff;line-height:19px;'
+            f'font-size:12px">{rank}</span>'
+        ),
+    }
 
 
 def _stable_ids(page: str, fmap: folium.Map) -> str:

@@ -416,3 +416,40 @@ CLI_LABELS: dict[str, dict[str, str]] = {
 
 #: The note of a row with nothing to say.
 NO_NOTE = Note("")
+
+
+#: The batch's index page per language (``batch.gather``).
+BATCH_LABELS: dict[str, dict[str, str]] = {
+    "en": {
+        "title": "service-coverage batch",
+        "heading": "Batch of {n} areas",
+        "a1": "A1: share of all residents with every service-circle category within the walking time.",
+        "area": "area",
+        "name": "name",
+        "status": "status",
+        "residents": "residents",
+        "outputs": "outputs",
+        "map": "map",
+        "report": "report",
+        "indicators": "indicators",
+        "done": "done",
+        "skipped": "skipped",
+        "failed": "failed",
+    },
+    "zh": {
+        "title": "服务设施覆盖分析：批量运行",
+        "heading": "批量运行：{n} 个区域",
+        "a1": "A1：步行时间内可达服务圈全部类别设施的居民占全部居民的比例。",
+        "area": "区域",
+        "name": "名称",
+        "status": "状态",
+        "residents": "常住人口",
+        "outputs": "输出",
+        "map": "地图",
+        "report": "报告",
+        "indicators": "指标表",
+        "done": "完成",
+        "skipped": "跳过（已有结果）",
+        "failed": "失败",
+    },
+}
