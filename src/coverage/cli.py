@@ -177,7 +177,68 @@ def _parser() -> argparse.ArgumentParser:
         "--lang", choices=("en", "zh"), default="en", help="language of the maps and reports"
     )
     batch.add_argument("--quiet", action="store_true", help="no progress messages")
+    _serve_parser(sub)
     return parser
+
+
+def _port(text: str) -> int:
+    value = int(text)
+    if not 1 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"must be a port number 1-65535, got {text}")
+    return value
+
+
+def _serve_parser(sub: Any) -> None:
+    serve = sub.add_parser(
+        "serve",
+        help="the scenario workbench: test sites in the browser on the loaded study",
+        description="Load the study once and serve a local web page: add, move or remove "
+        "facilities on the map and see the plan's indicators change; run the optimiser; save, "
+        "compare and export scenarios. Binds to 127.0.0.1; another --host needs the token it "
+        "prints.",
+    )
+    serve.add_argument(
+        "study", nargs="?", type=Path, help="study file (.toml); default: the demo study"
+    )
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    serve.add_argument("--port", type=_port, default=8765, help="port (default 8765)")
+    serve.add_argument(
+        "--scenarios",
+        type=Path,
+        help="folder of the saved scenarios (default: beside the study file; for the demo "
+        "./scenarios)",
+    )
+    serve.add_argument("--preset", action="append", help="target preset(s) instead of the study's")
+    serve.add_argument("--lang", choices=("en", "zh"), default="en", help="language of the page")
+    serve.add_argument("--offline", action="store_true", help="no basemap (nothing is fetched)")
+    serve.add_argument("--basemap", help="tile URL template with {z}/{x}/{y}")
+    serve.add_argument("--quiet", action="store_true", help="no progress messages")
+
+
+def _serve(args: argparse.Namespace, progress: Any) -> int:
+    """Load the study and run the workbench until interrupted."""
+    from coverage.pipeline import LoadedStudy
+    from coverage.serve import serve
+    from coverage.workbench import ScenarioStore, Workbench
+
+    if args.scenarios is not None:
+        folder = args.scenarios
+    else:
+        folder = args.study.resolve().parent if args.study else Path("scenarios")
+    stem = args.study.stem if args.study else "demo"
+    problem = _output_problem(folder)
+    if problem:
+        print(f"service-coverage: error: --scenarios {folder}: {problem}", file=sys.stderr)
+        return 2
+    study = _study(args)
+    loaded = LoadedStudy.load(study, progress=progress)
+    store = ScenarioStore(folder / f"{stem}.scenarios.sqlite")
+    tiles = study.map.tiles()
+    tiles = {"osm": "https://tile.openstreetmap.org/{z}/{x}/{y}.png"}.get(tiles, tiles)
+    attribution = study.map.basemap_attribution or "© OpenStreetMap contributors (ODbL)"
+    workbench = Workbench(loaded, args.lang)
+    serve(workbench, store, args.host, args.port, tiles, attribution)
+    return 0
 
 
 def _batch(args: argparse.Namespace, progress: Any) -> int:
@@ -249,6 +310,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "batch":
         try:
             return _batch(args, progress)
+        except CoverageError as exc:
+            print(f"service-coverage: error: {exc}", file=sys.stderr)
+            return 2
+    if args.command == "serve":
+        try:
+            return _serve(args, progress)
         except CoverageError as exc:
             print(f"service-coverage: error: {exc}", file=sys.stderr)
             return 2

@@ -1,0 +1,332 @@
+"""``service-coverage serve``: the scenario workbench as a local web application.
+
+A Starlette application on uvicorn around one :class:`coverage.workbench.Workbench`
+(the study loaded once). The server trusts nothing in a request:
+
+- it binds to 127.0.0.1 unless told otherwise; on any other address it asks
+  for a token, printed at start, on every request (``?token=`` on the page's
+  address once, then a cookie, or an ``X-Token`` header);
+- the ``Host`` header must name the address served (Starlette's
+  ``TrustedHostMiddleware``), which stops DNS-rebinding pages;
+- bodies are read up to :data:`MAX_BODY_BYTES` and parsed field by field;
+  no file path is ever taken from a request (scenarios are rows of one SQLite
+  file chosen at start);
+- a bad request gets a 4xx answer with a message in the page's language; the
+  server keeps running.
+
+Each browser gets a session cookie; saved scenarios belong to their session.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import json
+import re
+import secrets
+import threading
+from importlib import resources
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
+from starlette.middleware.trustedhost import TrustedHostMiddleware
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.routing import Route
+
+from coverage.errors import CoverageError
+from coverage.messages import Message, render
+from coverage.workbench import RequestError, Scenario, ScenarioStore, Workbench, parse_scenario
+
+__all__ = ["MAX_BODY_BYTES", "create_app", "is_loopback", "page_html", "serve"]
+
+#: Largest request body read, bytes.
+MAX_BODY_BYTES = 256 * 1024
+SESSION_COOKIE = "sc_session"
+TOKEN_COOKIE = "sc_token"
+_SESSION = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is a loopback address or ``localhost``.
+
+    >>> is_loopback("127.0.0.1"), is_loopback("localhost"), is_loopback("0.0.0.0")
+    (True, True, False)
+    """
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def page_html(workbench: Workbench, tiles: str, attribution: str) -> str:
+    """The single page: Leaflet inlined, our script, the study's words in its language."""
+    from coverage.maps import leaflet_assets
+    from coverage.messages import WEB_LABELS
+
+    css, js, _ = leaflet_assets()
+    folder = resources.files("coverage") / "web"
+    page = (folder / "workbench.html").read_text(encoding="utf-8")
+    script = (folder / "workbench.js").read_text(encoding="utf-8")
+    config = {
+        "words": WEB_LABELS[workbench.lang],
+        "tiles": tiles,
+        "attribution": attribution,
+    }
+    data = json.dumps(config, ensure_ascii=False).replace("</", "<\\/")
+    lang = "zh-CN" if workbench.lang == "zh" else "en"
+    return (
+        page.replace("{{lang}}", lang)
+        .replace("{{title}}", WEB_LABELS[workbench.lang]["title"])
+        .replace("{{leaflet_css}}", css)
+        .replace("{{leaflet_js}}", js)
+        .replace("{{config}}", data)
+        .replace("{{script}}", script)
+    )
+
+
+def _csp(tiles: str) -> str:
+    img = "data:"
+    if tiles not in ("", "none"):
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(tiles.replace("{s}", "a"))
+        img += f" {parts.scheme}://{parts.netloc.replace('a.', '*.', 1)}"
+    return (
+        "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
+        f"img-src {img}; connect-src 'self'; form-action 'none'; frame-ancestors 'none'; "
+        "base-uri 'none'"
+    )
+
+
+class _Server:
+    """The request handlers around a workbench and a scenario store."""
+
+    def __init__(
+        self,
+        workbench: Workbench,
+        store: ScenarioStore,
+        token: str | None,
+        tiles: str,
+        attribution: str,
+    ) -> None:
+        self.wb = workbench
+        self.store = store
+        self.token = token
+        self.tiles = tiles
+        self.page = page_html(workbench, tiles, attribution)
+        self.study = json.dumps(workbench.study_payload(), ensure_ascii=False).encode()
+        self.lock = threading.Lock()  # one what-if at a time: the loaded study is shared
+
+    # -- plumbing ------------------------------------------------------------------------
+
+    def error(self, exc: RequestError) -> JSONResponse:
+        return JSONResponse({"error": exc.render(self.wb.lang)}, status_code=exc.status)
+
+    def authorised(self, request: Request) -> bool:
+        if self.token is None:
+            return True
+        given = (
+            request.headers.get("x-token")
+            or request.cookies.get(TOKEN_COOKIE)
+            or request.query_params.get("token")
+            or ""
+        )
+        return secrets.compare_digest(given.encode(), self.token.encode())
+
+    def session(self, request: Request) -> str:
+        value = request.headers.get("x-session") or request.cookies.get(SESSION_COOKIE) or ""
+        if not _SESSION.match(value):
+            raise RequestError("bad_text", field="session", most=64)
+        return value
+
+    async def body(self, request: Request) -> Any:
+        declared = request.headers.get("content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > MAX_BODY_BYTES):
+            raise RequestError("too_large", status=413, most=MAX_BODY_BYTES)
+        chunks, size = [], 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > MAX_BODY_BYTES:
+                raise RequestError("too_large", status=413, most=MAX_BODY_BYTES)
+            chunks.append(chunk)
+        try:
+            return json.loads(b"".join(chunks) or b"null")
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise RequestError("bad_json") from exc
+
+    async def scenario(self, request: Request, key: str | None = None) -> tuple[Scenario, Any]:
+        body = await self.body(request)
+        part = body.get(key) if key and isinstance(body, dict) else body
+        return parse_scenario(part, self.wb.facility_ids), body
+
+    async def work(self, fn: Any, *args: Any) -> Any:
+        def locked() -> Any:
+            with self.lock:
+                return fn(*args)
+
+        return await run_in_threadpool(locked)
+
+    # -- routes --------------------------------------------------------------------------
+
+    async def index(self, request: Request) -> Response:
+        response = HTMLResponse(self.page, headers=self.headers())
+        if request.cookies.get(SESSION_COOKIE) is None:
+            response.set_cookie(SESSION_COOKIE, secrets.token_urlsafe(24), max_age=30 * 86400,
+                                httponly=True, samesite="strict")  # fmt: skip
+        if self.token is not None:
+            response.set_cookie(TOKEN_COOKIE, self.token, httponly=True, samesite="strict")
+        return response
+
+    def headers(self) -> dict[str, str]:
+        return {
+            "Content-Security-Policy": _csp(self.tiles),
+            "X-Content-Type-Options": "nosniff",
+            "Referrer-Policy": "no-referrer",
+            "Cache-Control": "no-store",
+        }
+
+    async def study_data(self, request: Request) -> Response:
+        return Response(self.study, media_type="application/json")
+
+    async def evaluate(self, request: Request) -> Response:
+        scenario, _ = await self.scenario(request)
+        indicator = request.query_params.get("indicator", "A1_service_circle")[:80]
+        return JSONResponse(await self.work(self.wb.evaluate, scenario, indicator))
+
+    async def optimise(self, request: Request) -> Response:
+        scenario, body = await self.scenario(request, "scenario")
+        category = body.get("category") if isinstance(body, dict) else None
+        p, share = body.get("p"), body.get("target_share")
+        if (p is None) == (share is None):
+            raise RequestError("bad_body")
+        if p is not None and (isinstance(p, bool) or not isinstance(p, int) or not 1 <= p <= 50):
+            raise RequestError("bad_number", field="p")
+        if share is not None and (
+            isinstance(share, bool) or not isinstance(share, int | float) or not 0 < share <= 1
+        ):
+            raise RequestError("bad_number", field="target_share")
+        proposals = await self.work(self.wb.optimise, scenario, str(category), p, share)
+        return JSONResponse({"proposals": proposals})
+
+    async def scenarios(self, request: Request) -> Response:
+        session = self.session(request)
+        if request.method == "POST":
+            scenario, _ = await self.scenario(request)
+            await run_in_threadpool(self.store.save, session, scenario)
+        return JSONResponse({"names": await run_in_threadpool(self.store.names, session)})
+
+    async def one_scenario(self, request: Request) -> Response:
+        session = self.session(request)
+        name = request.path_params["name"]
+        if request.method == "DELETE":
+            await run_in_threadpool(self.store.delete, session, name)
+            return JSONResponse({"names": await run_in_threadpool(self.store.names, session)})
+        return JSONResponse(await run_in_threadpool(self.store.load, session, name))
+
+    async def compare(self, request: Request) -> Response:
+        session = self.session(request)
+        body = await self.body(request)
+        if not isinstance(body, dict) or not {"a", "b"} <= set(body):
+            raise RequestError("bad_body")
+        indicator = str(body.get("indicator") or "A1_service_circle")[:80]
+        out = {}
+        for key in ("a", "b"):
+            record = await run_in_threadpool(self.store.load, session, str(body[key])[:80])
+            scenario = parse_scenario(record, self.wb.facility_ids)
+            out[key] = await self.work(self.wb.evaluate, scenario, indicator)
+            out[key]["name"] = scenario.name
+        return JSONResponse(out)
+
+    async def export(self, request: Request) -> Response:
+        kind = request.path_params["kind"]
+        scenario, _ = await self.scenario(request)
+        stem = re.sub(r"[^\w-]+", "_", scenario.name or "scenario")[:60]
+        if kind == "candidates":
+            text = await self.work(self.wb.candidates_geojson, scenario)
+            data, media, name = text.encode(), "application/geo+json", "candidates.geojson"
+        elif kind in ("report", "workbook"):
+            data, media, name = await self.work(self.wb.export, scenario, kind)
+        else:
+            raise RequestError("not_found", status=404)
+        disposition = f'attachment; filename="{stem}-{name}"'
+        return Response(data, media_type=media, headers={"Content-Disposition": disposition})
+
+
+def create_app(
+    workbench: Workbench,
+    store: ScenarioStore,
+    host: str = "127.0.0.1",
+    token: str | None = None,
+    tiles: str = "none",
+    attribution: str = "",
+) -> Starlette:
+    """The ASGI application.
+
+    Parameters
+    ----------
+    workbench
+        The loaded study.
+    store
+        Where named scenarios are kept.
+    host
+        The address served: the only ``Host`` accepted (with ``localhost`` and
+        ``127.0.0.1`` when it is a loopback address).
+    token
+        Required on every request when given (always, off the loopback).
+    tiles, attribution
+        The basemap's tile URL template (``none``: no basemap) and credits.
+    """
+    server = _Server(workbench, store, token, tiles, attribution)
+
+    def guarded(handler: Any) -> Any:
+        async def endpoint(request: Request) -> Response:
+            if not server.authorised(request):
+                return server.error(RequestError("bad_token", status=403))
+            try:
+                return await handler(request)
+            except RequestError as exc:
+                return server.error(exc)
+            except CoverageError as exc:
+                return JSONResponse({"error": str(exc)}, status_code=422)
+
+        return endpoint
+
+    routes = [
+        Route("/", guarded(server.index)),
+        Route("/api/study", guarded(server.study_data)),
+        Route("/api/evaluate", guarded(server.evaluate), methods=["POST"]),
+        Route("/api/optimise", guarded(server.optimise), methods=["POST"]),
+        Route("/api/scenarios", guarded(server.scenarios), methods=["GET", "POST"]),
+        Route("/api/scenarios/{name}", guarded(server.one_scenario), methods=["GET", "DELETE"]),
+        Route("/api/compare", guarded(server.compare), methods=["POST"]),
+        Route("/api/export/{kind}", guarded(server.export), methods=["POST"]),
+    ]
+    hosts = [host, "localhost", "127.0.0.1"] if is_loopback(host) else [host]
+    return Starlette(
+        routes=routes, middleware=[Middleware(TrustedHostMiddleware, allowed_hosts=hosts)]
+    )
+
+
+def serve(
+    workbench: Workbench,
+    store: ScenarioStore,
+    host: str = "127.0.0.1",
+    port: int = 8765,
+    tiles: str = "none",
+    attribution: str = "",
+    announce: Any = print,
+) -> None:
+    """Run the workbench on uvicorn until interrupted, printing its address first."""
+    import uvicorn
+
+    token = None if is_loopback(host) else secrets.token_urlsafe(18)
+    app = create_app(workbench, store, host, token, tiles, attribution)
+    address = f"http://{host}:{port}/" + (f"?token={token}" if token else "")
+    announce(render(Message("serving", {"address": address}), workbench.lang))
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False)
+    asyncio.run(uvicorn.Server(config).serve())
