@@ -54,6 +54,7 @@ TEMPLATES: dict[str, dict[str, str]] = {
         "bad_token": "this server needs the token printed when it started (open the address it printed)",
         "not_found": "not found",
         "bad_json": "the request body is not JSON",
+        "refused": "{text}",
         "serving": "the workbench is at {address} (Ctrl+C stops it)",
         # notes of a run (coverage.layers, inputs, pipeline, rules, sites)
         "no_kind": "communities have no 'kind' column: all treated as urban",
@@ -130,6 +131,7 @@ TEMPLATES: dict[str, dict[str, str]] = {
         "bad_token": "此服务需要启动时显示的令牌（请打开启动时显示的地址）",
         "not_found": "未找到",
         "bad_json": "请求内容不是 JSON",
+        "refused": "{text}",
         "serving": "情景工作台地址：{address}（按 Ctrl+C 停止）",
         "no_kind": "社区图层无 kind（城乡属性）列：全部按城市社区处理",
         "polygon_facilities": "{count} 处面状设施以其内部代表点计",

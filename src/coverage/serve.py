@@ -20,11 +20,16 @@ Each browser gets a session cookie; saved scenarios belong to their session.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
 import json
+import multiprocessing
+import os
 import re
 import secrets
-import threading
+import signal
+import sys
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from importlib import resources
 from typing import Any
 
@@ -44,6 +49,8 @@ __all__ = ["MAX_BODY_BYTES", "create_app", "is_loopback", "page_html", "serve"]
 
 #: Largest request body read, bytes.
 MAX_BODY_BYTES = 256 * 1024
+#: Worker processes computing what-ifs at once under :func:`serve`.
+WORKERS = max(1, min(4, os.cpu_count() or 1))
 SESSION_COOKIE = "sc_session"
 TOKEN_COOKIE = "sc_token"
 _SESSION = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
@@ -103,6 +110,54 @@ def _csp(tiles: str) -> str:
     )
 
 
+#: The workbench of a forked worker process (set before the fork, inherited by it).
+_WORKBENCH: Workbench | None = None
+
+
+def _call(workbench: Workbench, method: str, *args: Any) -> Any:
+    try:
+        return getattr(workbench, method)(*args)
+    except CoverageError as exc:  # raised again in the server process, whole
+        raise RequestError("refused", status=422, text=str(exc)) from None
+
+
+def _in_worker(method: str, *args: Any) -> Any:
+    assert _WORKBENCH is not None, "worker processes are forked from serve()"
+    return _call(_WORKBENCH, method, *args)
+
+
+def _ready(_: int) -> int:
+    return os.getpid()
+
+
+def _worker_start() -> None:
+    """In each worker: leave Ctrl+C to the server, and die with it (Linux)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if sys.platform == "linux":
+        import ctypes
+
+        pr_set_pdeathsig = 1
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL("libc.so.6").prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+
+def worker_processes(workbench: Workbench, n: int = WORKERS) -> ProcessPoolExecutor | None:
+    """``n`` worker processes forked from the loaded study (``None`` where fork is missing).
+
+    Forking after the study is loaded shares its arrays copy-on-write; the
+    processes are started here, before any server thread exists.
+    """
+    global _WORKBENCH
+    if n < 2 or "fork" not in multiprocessing.get_all_start_methods():
+        return None
+    _WORKBENCH = workbench
+    pool = ProcessPoolExecutor(
+        max_workers=n, mp_context=multiprocessing.get_context("fork"), initializer=_worker_start
+    )
+    list(pool.map(_ready, range(n)))  # start every process now
+    return pool
+
+
 class _Server:
     """The request handlers around a workbench and a scenario store."""
 
@@ -113,6 +168,7 @@ class _Server:
         token: str | None,
         tiles: str,
         attribution: str,
+        executor: Executor | None = None,
     ) -> None:
         self.wb = workbench
         self.store = store
@@ -120,7 +176,10 @@ class _Server:
         self.tiles = tiles
         self.page = page_html(workbench, tiles, attribution)
         self.study = json.dumps(workbench.study_payload(), ensure_ascii=False).encode()
-        self.lock = threading.Lock()  # one what-if at a time: the loaded study is shared
+        # what-ifs run on ``executor``: by default one thread (the loaded study is shared;
+        # Python runs one what-if at a time anyway); :func:`serve` gives worker processes
+        # forked from the loaded study, one per core
+        self.pool = executor or ThreadPoolExecutor(max_workers=1, thread_name_prefix="what-if")
 
     # -- plumbing ------------------------------------------------------------------------
 
@@ -164,12 +223,12 @@ class _Server:
         part = body.get(key) if key and isinstance(body, dict) else body
         return parse_scenario(part, self.wb.facility_ids), body
 
-    async def work(self, fn: Any, *args: Any) -> Any:
-        def locked() -> Any:
-            with self.lock:
-                return fn(*args)
-
-        return await run_in_threadpool(locked)
+    async def work(self, method: str, *args: Any) -> Any:
+        """``workbench.method(*args)`` on the executor (a thread, or a forked process)."""
+        loop = asyncio.get_running_loop()
+        if isinstance(self.pool, ProcessPoolExecutor):
+            return await loop.run_in_executor(self.pool, _in_worker, method, *args)
+        return await loop.run_in_executor(self.pool, _call, self.wb, method, *args)
 
     # -- routes --------------------------------------------------------------------------
 
@@ -196,7 +255,7 @@ class _Server:
     async def evaluate(self, request: Request) -> Response:
         scenario, _ = await self.scenario(request)
         indicator = request.query_params.get("indicator", "A1_service_circle")[:80]
-        return JSONResponse(await self.work(self.wb.evaluate, scenario, indicator))
+        return JSONResponse(await self.work("evaluate", scenario, indicator))
 
     async def optimise(self, request: Request) -> Response:
         scenario, body = await self.scenario(request, "scenario")
@@ -210,7 +269,7 @@ class _Server:
             isinstance(share, bool) or not isinstance(share, int | float) or not 0 < share <= 1
         ):
             raise RequestError("bad_number", field="target_share")
-        proposals = await self.work(self.wb.optimise, scenario, str(category), p, share)
+        proposals = await self.work("optimise", scenario, str(category), p, share)
         return JSONResponse({"proposals": proposals})
 
     async def scenarios(self, request: Request) -> Response:
@@ -238,7 +297,7 @@ class _Server:
         for key in ("a", "b"):
             record = await run_in_threadpool(self.store.load, session, str(body[key])[:80])
             scenario = parse_scenario(record, self.wb.facility_ids)
-            out[key] = await self.work(self.wb.evaluate, scenario, indicator)
+            out[key] = await self.work("evaluate", scenario, indicator)
             out[key]["name"] = scenario.name
         return JSONResponse(out)
 
@@ -247,10 +306,10 @@ class _Server:
         scenario, _ = await self.scenario(request)
         stem = re.sub(r"[^\w-]+", "_", scenario.name or "scenario")[:60]
         if kind == "candidates":
-            text = await self.work(self.wb.candidates_geojson, scenario)
+            text = await self.work("candidates_geojson", scenario)
             data, media, name = text.encode(), "application/geo+json", "candidates.geojson"
         elif kind in ("report", "workbook"):
-            data, media, name = await self.work(self.wb.export, scenario, kind)
+            data, media, name = await self.work("export", scenario, kind)
         else:
             raise RequestError("not_found", status=404)
         disposition = f'attachment; filename="{stem}-{name}"'
@@ -264,6 +323,7 @@ def create_app(
     token: str | None = None,
     tiles: str = "none",
     attribution: str = "",
+    executor: Executor | None = None,
 ) -> Starlette:
     """The ASGI application.
 
@@ -280,8 +340,10 @@ def create_app(
         Required on every request when given (always, off the loopback).
     tiles, attribution
         The basemap's tile URL template (``none``: no basemap) and credits.
+    executor
+        Where what-ifs run: :func:`worker_processes`, or by default one thread.
     """
-    server = _Server(workbench, store, token, tiles, attribution)
+    server = _Server(workbench, store, token, tiles, attribution, executor)
 
     def guarded(handler: Any) -> Any:
         async def endpoint(request: Request) -> Response:
@@ -312,6 +374,22 @@ def create_app(
     )
 
 
+def _stop_on_signals(server: Any) -> Any:
+    @contextlib.contextmanager
+    def capture() -> Any:
+        def stop(signum: int, frame: Any) -> None:
+            server.should_exit = True
+
+        old = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield
+        finally:
+            for sig, handler in old.items():
+                signal.signal(sig, handler)
+
+    return capture
+
+
 def serve(
     workbench: Workbench,
     store: ScenarioStore,
@@ -325,8 +403,17 @@ def serve(
     import uvicorn
 
     token = None if is_loopback(host) else secrets.token_urlsafe(18)
-    app = create_app(workbench, store, host, token, tiles, attribution)
+    pool = worker_processes(workbench)
+    app = create_app(workbench, store, host, token, tiles, attribution, pool)
     address = f"http://{host}:{port}/" + (f"?token={token}" if token else "")
     announce(render(Message("serving", {"address": address}), workbench.lang))
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False)
-    asyncio.run(uvicorn.Server(config).serve())
+    server = uvicorn.Server(config)
+    # stop on Ctrl+C or SIGTERM, then shut the worker processes down (uvicorn's own
+    # handlers re-raise the signal after its shutdown, which would skip that)
+    server.capture_signals = _stop_on_signals(server)  # type: ignore[method-assign]
+    try:
+        asyncio.run(server.serve())
+    finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)

@@ -69,6 +69,14 @@ class RequestError(ValueError):
         """The refusal in ``lang``."""
         return render(self.message, lang)
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # crosses process boundaries whole (the server's worker processes)
+        return (_request_error, (self.message.code, self.status, self.message.params))
+
+
+def _request_error(code: str, status: int, params: dict[str, Any]) -> RequestError:
+    return RequestError(code, status, **params)
+
 
 @dataclass(frozen=True)
 class Added:
@@ -198,6 +206,19 @@ class Workbench:
         points = base.demand.points.to_crs("EPSG:4326")
         self._demand_lonlat = np.round(np.column_stack([points.geometry.x, points.geometry.y]), 6)
         self._population = base.demand.points["population"].to_numpy(dtype=float)
+        self._warm()
+
+    def _warm(self) -> None:
+        """One what-if adding a facility of every category, so that the loaded study's lazy
+        caches are filled before requests share it from several threads."""
+        point = self.baseline.communities.geometry.iloc[0].representative_point()
+        cats = list(dict.fromkeys([*self.loaded.study.capacity.categories, *CATEGORIES]))
+        frame = gpd.GeoDataFrame(
+            {"facility_id": [f"warm-{c}" for c in cats], "category": cats},
+            geometry=[point] * len(cats),
+            crs=self.baseline.crs,
+        )
+        self.loaded.what_if(add=frame)
 
     # -- the study as the page first draws it ------------------------------------------
 
