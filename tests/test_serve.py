@@ -186,3 +186,10 @@ def test_exports_of_a_scenario(client, point):
     assert client.post("/api/export/..%2Fetc", json={}).status_code == 404
     candidates = json.loads(client.post("/api/export/candidates", json=complex_at(point)).text)
     assert candidates["features"][0]["properties"]["category"] == "community_complex"
+
+
+def test_export_names_in_chinese(client, point):
+    answer = client.post("/api/export/candidates", json=complex_at(point, "东区地块"))
+    header = answer.headers["content-disposition"]
+    assert answer.status_code == 200 and 'filename="scenario-candidates.geojson"' in header
+    assert "filename*=UTF-8''%E4%B8%9C%E5%8C%BA%E5%9C%B0%E5%9D%97-candidates.geojson" in header

@@ -17,6 +17,7 @@ import socket
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import httpx2
 import pytest
@@ -78,8 +79,33 @@ def test_click_to_add_a_site_shows_the_command_lines_figures(server, demo_loaded
         page.click("#sc-save")
         page.wait_for_selector("#sc-saved li", timeout=10_000)
         saved = page.inner_text("#sc-saved")
+        # two more sites, one of them dragged; then the optimiser's first proposal kept
+        for k, (fx, fy) in enumerate(((0.3, 0.6), (0.6, 0.35)), start=3):
+            page.mouse.click(box["x"] + fx * box["width"], box["y"] + fy * box["height"])
+            page.wait_for_selector(f'#sc-status[data-seq="{k}"][data-state="ready"]')
+        marker = page.query_selector_all(".leaflet-marker-icon")[-1].bounding_box()
+        mx, my = marker["x"] + marker["width"] / 2, marker["y"] + marker["height"] / 2
+        page.mouse.move(mx, my)
+        page.mouse.down()
+        page.mouse.move(mx + 40, my + 30, steps=5)
+        page.mouse.up()
+        page.wait_for_selector('#sc-status[data-seq="5"][data-state="ready"]')
+        lons = [
+            float(li.get_attribute("data-lon")) for li in page.query_selector_all("#sc-added li")
+        ]
+        page.fill("#sc-p", "2")
+        page.click("#sc-optimise")
+        page.wait_for_selector("#sc-proposals li", timeout=60_000)
+        page.click("#sc-proposals li .sc-keep")
+        page.wait_for_selector('#sc-status[data-seq="6"][data-state="ready"]', timeout=30_000)
+        kept = len(page.query_selector_all("#sc-added li"))
+        with page.expect_download() as download:
+            page.click("#sc-export-candidates")
+        exported = json.loads(Path(download.value.path()).read_text(encoding="utf-8"))
         page.screenshot(path=str(tmp_path / "workbench.png"))
         browser.close()
+    assert len(lons) == 3 and lons[2] != lons[1] and kept == 4
+    assert len(exported["features"]) == 4
     assert errors == []
     assert all(u.startswith(server + "/") for u in requests), requests
     assert "社区综合体" in cells[0] and cells[3] == f"{100 * shown:.1f}%"

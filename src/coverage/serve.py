@@ -32,6 +32,7 @@ import sys
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from importlib import resources
 from typing import Any
+from urllib.parse import quote
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -312,7 +313,11 @@ class _Server:
             data, media, name = await self.work("export", scenario, kind)
         else:
             raise RequestError("not_found", status=404)
-        disposition = f'attachment; filename="{stem}-{name}"'
+        ascii_stem = re.sub(r"[^A-Za-z0-9_-]+", "_", stem).strip("_") or "scenario"
+        disposition = (
+            f'attachment; filename="{ascii_stem}-{name}"; '
+            f"filename*=UTF-8''{quote(stem + '-' + name)}"
+        )
         return Response(data, media_type=media, headers={"Content-Disposition": disposition})
 
 

@@ -332,7 +332,10 @@
     if (!body.name) { delete body.name; }
     setStatus("exporting");
     api("/api/export/" + kind, body).then(function (r) {
-      var name = (r.headers.get("Content-Disposition") || "").replace(/.*filename="([^"]+)".*/, "$1");
+      var header = r.headers.get("Content-Disposition") || "";
+      var utf8 = /filename\*=UTF-8''([^;]+)/.exec(header);
+      var plain = /filename="([^"]+)"/.exec(header);
+      var name = utf8 ? decodeURIComponent(utf8[1]) : (plain ? plain[1] : kind);
       return r.blob().then(function (blob) {
         var a = document.createElement("a");
         a.href = URL.createObjectURL(blob); a.download = name || kind;
