@@ -628,41 +628,56 @@ def _first_target_rows(result: StudyResult, scope_prefix: str = "community:") ->
     return rows.drop_duplicates(keys, keep="first").sort_index()
 
 
-def _community_popup(
-    rec: dict[str, Any], rows: pd.DataFrame, lang: str, circle_min: float, catalogue: Any = None
-) -> str:
-    kind = SCOPE_LABELS[lang].get(str(rec["kind"]), rec["kind"]) if lang != "en" else rec["kind"]
-    colon = "：" if lang == "zh" else ": "
-    lines = [
-        f"<div class='sc-popup'><b>{_esc(rec['name'])}</b> ({_esc(rec['community_id'])}, "
-        f"{_esc(kind)})<br>{_t(lang, 'residents')}{colon}{_count(rec['population'])}",
-        f"<table><tr><th>{_t(lang, 'indicator_col')}</th><th>{_t(lang, 'value')}</th>"
-        f"<th>{_t(lang, 'target')}</th><th>{_t(lang, 'status')}</th></tr>",
-    ]
+def _popup_rows(
+    rows: pd.DataFrame, lang: str, circle_min: float, catalogue: Any = None
+) -> dict[str, list[str]]:
+    """Per community scope, the table rows of its popup (one pass over every row; the
+    indicator's words are built once per indicator, not once per community)."""
+    heads: dict[tuple[Any, ...], str] = {}
+    out: dict[str, list[str]] = {}
     for r in rows.itertuples(index=False):
         if r.indicator == "category_coverage" and r.minutes_or_metres != circle_min:
             continue
-        name = _ind_name(str(r.indicator), lang, catalogue)
-        if r.mode == "rule":
-            what = name
-        else:
-            unit = (
-                _t(lang, "m")
-                if r.mode == "straight"
-                or str(r.indicator).startswith("A3")
-                or r.minutes_or_metres >= 100
-                else _t(lang, "min")
-            )
-            what = f"{name} {_mode_word(str(r.mode), lang)} {r.minutes_or_metres:g} {unit}"
-        cats = " + ".join(label(c, lang) for c in str(r.categories).split("+") if c)
+        key = (r.indicator, r.mode, r.minutes_or_metres, r.categories)
+        if key not in heads:
+            heads[key] = _popup_head(r, lang, catalogue)
         colour = {"met": "#1a7f37", "short": "#b00000"}.get(str(r.status), "#555")
-        lines.append(
-            f"<tr><td>{_esc(what)}<br><span style='color:#666'>{_esc(cats)}</span></td>"
+        out.setdefault(str(r.scope), []).append(
+            f"<tr><td>{heads[key]}</td>"
             f"<td class='num'>{_fmt_share(r.value)}</td><td class='num'>{_fmt_share(r.target)}</td>"
             f"<td style='color:{colour}'>{_esc(_status(str(r.status), lang))}</td></tr>"
         )
-    lines.append("</table></div>")
-    return "".join(lines)
+    return out
+
+
+def _popup_head(r: Any, lang: str, catalogue: Any) -> str:
+    """An indicator's words in a popup row: name, mode and threshold, categories."""
+    name = _ind_name(str(r.indicator), lang, catalogue)
+    if r.mode == "rule":
+        what = name
+    else:
+        metres = (
+            r.mode == "straight" or str(r.indicator).startswith("A3") or r.minutes_or_metres >= 100
+        )
+        unit = _t(lang, "m") if metres else _t(lang, "min")
+        what = f"{name} {_mode_word(str(r.mode), lang)} {r.minutes_or_metres:g} {unit}"
+    cats = " + ".join(label(c, lang) for c in str(r.categories).split("+") if c)
+    return f"{_esc(what)}<br><span style='color:#666'>{_esc(cats)}</span>"
+
+
+def _community_popup(rec: dict[str, Any], rows: list[str], lang: str) -> str:
+    kind = SCOPE_LABELS[lang].get(str(rec["kind"]), rec["kind"]) if lang != "en" else rec["kind"]
+    colon = "：" if lang == "zh" else ": "
+    return "".join(
+        [
+            f"<div class='sc-popup'><b>{_esc(rec['name'])}</b> ({_esc(rec['community_id'])}, "
+            f"{_esc(kind)})<br>{_t(lang, 'residents')}{colon}{_count(rec['population'])}",
+            f"<table><tr><th>{_t(lang, 'indicator_col')}</th><th>{_t(lang, 'value')}</th>"
+            f"<th>{_t(lang, 'target')}</th><th>{_t(lang, 'status')}</th></tr>",
+            *rows,
+            "</table></div>",
+        ]
+    )
 
 
 def _communities_payload(
@@ -670,14 +685,14 @@ def _communities_payload(
 ) -> dict[str, Any]:
     comm = result.communities
     rows = _first_target_rows(result)
-    by_scope = {scope: grp for scope, grp in rows.groupby("scope", sort=False)}
+    circle_min = result.study.indicators.circle_min
+    by_scope = _popup_rows(rows, lang, circle_min, result.catalogue)
     short: dict[str, set[str]] = {}
     for c in choices:
         hit = rows[(rows["indicator"] == c.indicator) & (rows["status"] == "short")]
         if c.indicator == "category_coverage":
             hit = hit.iloc[0:0]
         short[c.column] = set(hit["scope"].str.split(":", n=1).str[1])
-    empty = rows.iloc[0:0]
     props = []
     for rec in comm.drop(columns="geometry").to_dict("records"):
         cid = rec["community_id"]
@@ -690,13 +705,7 @@ def _communities_payload(
                 "n": _esc(rec["name"]),
                 "v": values,
                 "s": [1 if cid in short[c.column] else 0 for c in choices],
-                "popup": _community_popup(
-                    rec,
-                    by_scope.get(f"community:{cid}", empty),
-                    lang,
-                    result.study.indicators.circle_min,
-                    result.catalogue,
-                ),
+                "popup": _community_popup(rec, by_scope.get(f"community:{cid}", []), lang),
             }
         )
     geoms = _lonlat(comm.geometry, tolerance_m, coverage=True)
@@ -732,6 +741,20 @@ def _facility_payload(result: StudyResult, category: str, colour: str, lang: str
     return _collection(_lonlat(fac.geometry, 0.0), props)
 
 
+def _burn_points(
+    points: gpd.GeoSeries, value: np.ndarray, transform: Affine, shape: tuple[int, int]
+) -> np.ndarray:
+    """Each point's value in its pixel (the larger where several share one)."""
+    out = np.zeros(shape, dtype=np.uint8)
+    if len(points):
+        inv = ~transform
+        col, row = inv * (points.x.to_numpy(), points.y.to_numpy())
+        r = np.clip(np.floor(row).astype(np.int64), 0, shape[0] - 1)
+        c = np.clip(np.floor(col).astype(np.int64), 0, shape[1] - 1)
+        np.maximum.at(out, (r, c), value.astype(np.uint8))
+    return out
+
+
 def demand_grid_png(result: StudyResult, covered: np.ndarray) -> tuple[bytes, list[list[float]]]:
     """The demand grid as an RGBA PNG in Web Mercator, and its lon/lat bounds.
 
@@ -755,6 +778,11 @@ def demand_grid_png(result: StudyResult, covered: np.ndarray) -> tuple[bytes, li
     x0, y0, x1, y1 = x0 - pixel, y0 - pixel, x1 + pixel, y1 + pixel
     while np.ceil((x1 - x0) / pixel) * np.ceil((y1 - y0) / pixel) > GRID_MAX_PIXELS:
         pixel *= 1.25
+    # pieces under three pixels wide (a fine raster): one pixel per piece, burnt at its
+    # point, in time linear in the pieces; else each piece's shape is rasterised
+    by_point = pixel * 3 > typical
+    if by_point:
+        pixel = max(pixel, typical)
     width = int(np.ceil((x1 - x0) / pixel))
     height = int(np.ceil((y1 - y0) / pixel))
     x1, y0 = x0 + width * pixel, y1 - height * pixel
@@ -762,17 +790,19 @@ def demand_grid_png(result: StudyResult, covered: np.ndarray) -> tuple[bytes, li
     # 0: nobody, 1: not covered, 2: covered
     value = np.where(pop > 0, np.where(covered, 2, 1), 0).astype(np.uint8)
     keep = value > 0
-    burnt = (
-        rasterize(
+    if by_point:
+        burnt = _burn_points(pts.geometry.to_crs("EPSG:3857")[keep], value[keep], transform,
+                             (height, width))  # fmt: skip
+    elif keep.any():
+        burnt = rasterize(
             zip(pieces.values[keep], value[keep], strict=True),
             out_shape=(height, width),
             transform=transform,
             fill=0,
             dtype="uint8",
         )
-        if keep.any()
-        else np.zeros((height, width), dtype=np.uint8)
-    )
+    else:
+        burnt = np.zeros((height, width), dtype=np.uint8)
     palette = np.array([[0, 0, 0, 0], [215, 25, 28, 190], [26, 150, 65, 190]], dtype=np.uint8)
     rgba = np.moveaxis(palette[burnt], -1, 0)
     with MemoryFile() as mem:

@@ -966,19 +966,28 @@ def _demand_within(
 ) -> csr_matrix:
     """Per row, the least of ``offset + cost(demand -> source)`` over the row's sources, within ``limit``."""
     nd = rg.n_demand
+    n_nodes = rg.reversed_costs.shape[0]
+    # demand points grouped by their node: a pass touches only the nodes it reached
     don = np.flatnonzero(rg.demand_node >= 0)
-    dn = rg.demand_node[don]
-    acc = rg.demand_access[don]
-    block = max(1, int(block_bytes // (8 * max(rg.reversed_costs.shape[0], 1))))
+    by_node = don[np.argsort(rg.demand_node[don], kind="stable")]
+    starts = np.searchsorted(np.sort(rg.demand_node[don]), np.arange(n_nodes + 1))
+    block = max(1, int(block_bytes // (8 * max(n_nodes, 1))))
     parts: list[tuple[IntArray, IntArray, FloatArray]] = []
     for start in range(0, source.size, block):
         part = slice(start, start + block)
         dist = dijkstra(
             rg.reversed_costs, directed=True, indices=source[part], limit=limit + TOLERANCE
         )
-        c = np.atleast_2d(dist)[:, dn] + acc[None, :] + offset[part, None]
-        r, j = np.nonzero(c <= limit + TOLERANCE)
-        parts.append((owner[part][r], don[j], c[r, j]))
+        dist = np.atleast_2d(dist)
+        r, node = np.nonzero(dist <= limit + TOLERANCE)
+        count = starts[node + 1] - starts[node]
+        # the demand points of each reached node, in one flat run per (row, node)
+        first = np.repeat(starts[node] - np.cumsum(count) + count, count)
+        j = by_node[first + np.arange(int(count.sum()))]
+        c = np.repeat(dist[r, node] + offset[part][r], count) + rg.demand_access[j]
+        r = np.repeat(r, count)
+        ok = c <= limit + TOLERANCE
+        parts.append((owner[part][r[ok]], j[ok], c[ok]))
     if parts:
         r_all = np.concatenate([p[0] for p in parts])
         c_all = np.concatenate([p[1] for p in parts])

@@ -119,9 +119,19 @@ def sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+#: Columns the per-community rows leave empty: the aggregate rows of the same indicator
+#: and preset carry them (the plan's words need not be repeated for every community).
+PLAN_WORDS = ["binding", "wording_zh", "wording_en", "source"]
+
+
 def indicators_table(result: StudyResult) -> pd.DataFrame:
-    """``indicators.csv`` as written: shares to 6 decimals, residents to 3."""
-    return rounded_indicators(result.indicators)
+    """``indicators.csv`` as written: shares to 6 decimals, residents to 3; the plan's
+    words (:data:`PLAN_WORDS`) on the aggregate rows only."""
+    table = rounded_indicators(result.indicators)
+    per_community = ~table["scope"].isin(["all", "urban", "rural"]).to_numpy()
+    for col in PLAN_WORDS:
+        table[col] = table[col].astype(object).where(~per_community, None)
+    return table
 
 
 def demand_table(result: StudyResult) -> pd.DataFrame:
@@ -253,19 +263,50 @@ def write_xlsx(
     percent
         Columns holding shares (0–1), shown as percentages (the cells keep the share).
     """
+    import xlsxwriter
+
     options = {"strings_to_formulas": False, "strings_to_urls": False, "strings_to_numbers": False}
-    with pd.ExcelWriter(path, engine="xlsxwriter", engine_kwargs={"options": options}) as writer:
+    book = xlsxwriter.Workbook(str(path), options)
+    try:
+        share_format = book.add_format({"num_format": "0.0%"})
+        bold = book.add_format({"bold": True})
         for name, frame in sheets.items():
-            frame.to_excel(writer, sheet_name=name, index=False)
-            ws = writer.sheets[name]
+            ws = book.add_worksheet(name)
             ws.freeze_panes(1, 0)
-            share_format = writer.book.add_format({"num_format": "0.0%"})
             sample = frame.head(200)
             for k, column in enumerate(frame.columns):
                 values = [column, *sample[column].tolist()]
                 width = max((_width(v) for v in values), default=8)
                 fmt = share_format if column in (percent or set()) else None
                 ws.set_column(k, k, min(max(width + 2, 8), 60), fmt)
+                ws.write_string(0, k, str(column), bold)
+                _write_column(ws, k, frame[column])
+    finally:
+        book.close()
+
+
+def _write_column(ws: Any, k: int, column: pd.Series) -> None:
+    """One column's cells below the header, by type (no per-cell type sniffing): numbers
+    as numbers (blank when missing or not finite), text as text, true/false as such."""
+    if pd.api.types.is_bool_dtype(column.dtype):
+        for i, v in enumerate(column.tolist(), start=1):
+            if v is not None and v is not pd.NA:
+                ws.write_boolean(i, k, bool(v))
+        return
+    if pd.api.types.is_numeric_dtype(column.dtype):
+        values = pd.to_numeric(column, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+        for i in np.flatnonzero(np.isfinite(values)).tolist():
+            ws.write_number(i + 1, k, float(values[i]))
+        return
+    for i, v in enumerate(column.tolist(), start=1):
+        if v is None or (isinstance(v, float) and not np.isfinite(v)) or v is pd.NA:
+            continue
+        if isinstance(v, bool | np.bool_):
+            ws.write_boolean(i, k, bool(v))
+        elif isinstance(v, int | float | np.integer | np.floating):
+            ws.write_number(i, k, float(v))
+        else:
+            ws.write_string(i, k, str(v))
 
 
 def write_outputs(
@@ -371,7 +412,7 @@ def _write_all(
     sheets = {
         "headline": _headline_sheet(table[aggregate]),
         "indicators": table[aggregate],
-        "community_indicators": table[~aggregate],
+        "community_indicators": table[~aggregate].drop(columns=PLAN_WORDS),
         "communities": pd.DataFrame(comm.drop(columns="geometry")),
         "shortfalls": short,
     }
