@@ -873,7 +873,7 @@ def costs_within(
     rg: ReachGraph,
     facilities: IntArray,
     limit: float,
-    block_bytes: int = 1 << 28,
+    block_bytes: int = 1 << 26,
 ) -> csr_matrix:
     """Cost from every demand point to each given facility, where it is within ``limit``.
 
@@ -915,7 +915,7 @@ def costs_within(
 
 
 def costs_to_new(
-    rg: ReachGraph, facilities: Joined, limit: float, block_bytes: int = 1 << 28
+    rg: ReachGraph, facilities: Joined, limit: float, block_bytes: int = 1 << 26
 ) -> csr_matrix:
     """Cost from every demand point to facilities *not* in the graph, within ``limit``.
 

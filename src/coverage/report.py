@@ -119,6 +119,9 @@ def sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+#: Most per-community indicator rows written as a workbook sheet (more: indicators.csv only).
+WORKBOOK_COMMUNITY_ROWS = 20_000
+
 #: Columns the per-community rows leave empty: the aggregate rows of the same indicator
 #: and preset carry them (the plan's words need not be repeated for every community).
 PLAN_WORDS = ["binding", "wording_zh", "wording_en", "source"]
@@ -416,6 +419,12 @@ def _write_all(
         "communities": pd.DataFrame(comm.drop(columns="geometry")),
         "shortfalls": short,
     }
+    if int((~aggregate).sum()) > WORKBOOK_COMMUNITY_ROWS:
+        # a city's per-community rows: in indicators.csv; the communities sheet has every
+        # community's figures side by side
+        del sheets["community_indicators"]
+        run["workbook"] = {"community_indicators": "omitted: see indicators.csv",
+                           "rows": int((~aggregate).sum())}  # fmt: skip
     if siting is not None:
         sheets["sites"] = pd.DataFrame(siting.sites.drop(columns="geometry"))
     sheets["settings"] = settings_table(run)
