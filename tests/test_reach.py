@@ -4,7 +4,16 @@ import numpy as np
 import pytest
 
 from conftest import make_network
-from coverage.reach import Joined, Segments, Snaps, cheapest_parallel, nearest_costs, snap_points
+from coverage.reach import (
+    Joined,
+    Segments,
+    Snaps,
+    build_reach_graph,
+    cheapest_parallel,
+    costs_within,
+    nearest_costs,
+    snap_points,
+)
 
 
 def costs(net, demand_xy, fac_xy, groups, n_groups, limit=300.0, speed=1.0):
@@ -457,3 +466,30 @@ def test_snapping_ties_do_not_depend_on_segment_order():
         u, v = net.seg_u[chosen.segment[0]], net.seg_v[chosen.segment[0]]
         picks.append(sorted([tuple(net.node_xy[u]), tuple(net.node_xy[v])]))
     assert picks[0] == picks[1] == [(0.0, 0.0), (100.0, 0.0)]
+
+
+def test_costs_within_reports_its_progress_by_block():
+    seg = Segments.from_arrays(np.array([[0.0, 0], [100, 0]]), np.array([0]), np.array([1]))
+    d = Joined(Snaps(np.array([0, 0]), np.array([0.0, 1.0]), np.array([0.0, 0.0])), np.zeros(2))
+    f = Joined(Snaps(np.array([0, 0, 0]), np.array([0.3, 0.5, 0.9]), np.zeros(3)), np.zeros(3))
+    rg = build_reach_graph(seg, d, f)
+    seen: list[float] = []
+    # a block of one facility at a time: three reports, the last one "all done"
+    one = 8 * rg.reversed_costs.shape[0]
+    costs_within(rg, np.arange(3), 200.0, block_bytes=one, progress=seen.append)
+    assert seen == pytest.approx([1 / 3, 2 / 3, 1.0])
+
+
+def test_long_stages_report_at_most_every_few_seconds(monkeypatch):
+    from coverage import pipeline
+    from coverage.messages import Message, render
+
+    heard: list[str] = []
+    tick = pipeline.every_few_seconds(lambda m: heard.append(render(m, "zh")), Message(
+        "progress_catchments", {"mode": "walk"}))  # fmt: skip
+    tick(0.1)
+    assert heard == []  # too soon
+    monkeypatch.setattr(pipeline, "PROGRESS_EVERY_S", 0.0)
+    tick(0.5)
+    tick(1.0)  # done: nothing more to say
+    assert heard == ["步行：服务范围：50%"]

@@ -338,7 +338,12 @@ def main(argv: list[str] | None = None) -> int:
             siting = site_study(loaded)
         progress(Message("progress_write", {"out": str(args.out)}))
         paths = write_outputs(
-            result, args.out, lang=args.lang, elapsed_s=time.perf_counter() - start, siting=siting
+            result,
+            args.out,
+            lang=args.lang,
+            elapsed_s=time.perf_counter() - start,
+            siting=siting,
+            progress=progress,
         )
     except CoverageError as exc:
         print(f"service-coverage: error: {exc}", file=sys.stderr)

@@ -13,7 +13,7 @@ result. Writing files is left to :mod:`coverage.report` and :mod:`coverage.maps`
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -388,6 +388,24 @@ def _remap(near: Nearest, index: np.ndarray, order: list[int]) -> Nearest:
 # ------------------------------------------------------------------------- the loaded study
 
 
+#: Seconds between progress reports of a long stage.
+PROGRESS_EVERY_S = 3.0
+
+
+def every_few_seconds(progress: Progress, stage: Message) -> Callable[[float], None]:
+    """A callback taking the share done that reports ``stage`` and its percentage to
+    ``progress`` at most every :data:`PROGRESS_EVERY_S` seconds."""
+    last = [time.perf_counter()]
+
+    def tick(done: float) -> None:
+        now = time.perf_counter()
+        if now - last[0] >= PROGRESS_EVERY_S and done < 1.0:
+            last[0] = now
+            progress(Message("progress_share", {"stage": stage, "percent": f"{100 * done:.0f}"}))
+
+    return tick
+
+
 class LoadedStudy:
     """A study loaded once, to answer many questions.
 
@@ -415,6 +433,7 @@ class LoadedStudy:
     def __init__(self, study: Study, layers: Layers, progress: Progress = quiet) -> None:
         clock = time.perf_counter()
         self.study, self.layers = study, layers
+        self._progress = progress
         self.timings_s: dict[str, float] = {}
         self.targets = load_presets(
             study.targets.preset, study.source.parent if study.source else None
@@ -632,7 +651,10 @@ class LoadedStudy:
         for mode, b in self._modes.items():
             joined = b.join(fac_xy)
             rg = self._graphs[mode] = build_reach_graph(b.segments, b.demand, joined, tie)
-            within = costs_within(rg, np.arange(len(facilities)), b.threshold_min * 60.0)
+            tick = every_few_seconds(self._progress, Message("progress_catchments", {"mode": mode}))
+            within = costs_within(
+                rg, np.arange(len(facilities)), b.threshold_min * 60.0, progress=tick
+            )
             modes[mode] = _ModeFacilities(
                 joined.snaps,
                 b.stranded(fac_xy, joined.snaps),

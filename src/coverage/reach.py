@@ -24,6 +24,7 @@ its snap place (:func:`costs_to_new`), so the graph need not be rebuilt.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import Any
@@ -874,6 +875,7 @@ def costs_within(
     facilities: IntArray,
     limit: float,
     block_bytes: int = 1 << 26,
+    progress: Callable[[float], None] | None = None,
 ) -> csr_matrix:
     """Cost from every demand point to each given facility, where it is within ``limit``.
 
@@ -891,6 +893,8 @@ def costs_within(
         indicators' comparison tolerance.
     block_bytes
         Memory allowed for one block of dense costs.
+    progress
+        Called with the share of facilities done after each block.
 
     Returns
     -------
@@ -911,7 +915,9 @@ def costs_within(
     facilities = np.asarray(facilities, dtype=np.int64)
     on = np.flatnonzero(rg.facility_node[facilities] >= 0)
     nodes = rg.facility_node[facilities[on]]
-    return _demand_within(rg, on, nodes, np.zeros(on.size), facilities.size, limit, block_bytes)
+    return _demand_within(
+        rg, on, nodes, np.zeros(on.size), facilities.size, limit, block_bytes, progress
+    )
 
 
 def costs_to_new(
@@ -963,6 +969,7 @@ def _demand_within(
     n_rows: int,
     limit: float,
     block_bytes: int,
+    progress: Callable[[float], None] | None = None,
 ) -> csr_matrix:
     """Per row, the least of ``offset + cost(demand -> source)`` over the row's sources, within ``limit``."""
     nd = rg.n_demand
@@ -988,6 +995,8 @@ def _demand_within(
         r = np.repeat(r, count)
         ok = c <= limit + TOLERANCE
         parts.append((owner[part][r[ok]], j[ok], c[ok]))
+        if progress is not None:
+            progress(min(1.0, (start + block) / source.size))
     if parts:
         r_all = np.concatenate([p[0] for p in parts])
         c_all = np.concatenate([p[1] for p in parts])

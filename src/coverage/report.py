@@ -17,6 +17,7 @@ import platform
 import shutil
 import tempfile
 import unicodedata
+from collections.abc import Callable
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
@@ -29,7 +30,7 @@ from coverage import __version__
 from coverage.catalogue import AccessIndicator
 from coverage.indicators import MESSAGE_COLUMNS, rounded_indicators
 from coverage.maps import render_map
-from coverage.messages import COLUMN_LABELS, SHEET_LABELS, VALUE_LABELS, render_all
+from coverage.messages import COLUMN_LABELS, SHEET_LABELS, VALUE_LABELS, Message, render_all
 from coverage.network import MODES
 from coverage.pipeline import StudyResult
 from coverage.report_html import report_html
@@ -319,6 +320,7 @@ def write_outputs(
     elapsed_s: float | None = None,
     siting: Any = None,
     extra: dict[str, Any] | None = None,
+    progress: Callable[[Message], None] | None = None,
 ) -> dict[str, Path]:
     """Write every output of a run into ``out_dir``.
 
@@ -326,14 +328,16 @@ def write_outputs(
     ``sites.csv``, ``sites.gpkg`` (layers ``sites``, ``catchments``,
     ``candidates``) and ``before_after.csv``; the map gets the proposed sites
     and the report their section. ``extra`` entries are added to ``run.json``
-    (e.g. a batch's area and key).
+    (e.g. a batch's area and key). ``progress`` hears of each file as it is begun.
 
     Returns
     -------
     dict
         Output name -> path.
     """
+    tell = progress or (lambda _: None)
     # the map first: a map over its size cap stops the run before anything is written
+    tell(Message("progress_output", {"name": "map.html"}))
     page, map_figures = render_map(result, lang, siting)
     out_dir.mkdir(parents=True, exist_ok=True)
     names = {
@@ -356,7 +360,7 @@ def write_outputs(
     stage = Path(tempfile.mkdtemp(prefix=".partial-", dir=out_dir))
     try:
         staged = {k: stage / v for k, v in names.items()}
-        run = _write_all(result, staged, page, map_figures, lang, elapsed_s, siting)
+        run = _write_all(result, staged, page, map_figures, lang, elapsed_s, siting, tell)
         run |= extra or {}
         run["outputs"] = dict(names)
         run["output_sha256"] = {v: sha256(staged[k]) for k, v in names.items() if k != "run"}
@@ -377,10 +381,12 @@ def _write_all(
     lang: str,
     elapsed_s: float | None,
     siting: Any,
+    tell: Callable[[Message], None],
 ) -> dict[str, Any]:
     """Write every output but run.json to ``paths``; return the run record."""
     if siting is not None:
         _write_siting(siting, paths)
+    tell(Message("progress_output", {"name": "indicators.csv"}))
     _csv(indicators_table(result), paths["indicators"])
     comm = result.communities
     _csv(pd.DataFrame(comm.drop(columns="geometry")), paths["communities_csv"])
@@ -394,6 +400,7 @@ def _write_all(
     dem = result.demand.points[["demand_id", "geometry"]].merge(
         demand_table(result), on="demand_id"
     )
+    tell(Message("progress_output", {"name": "communities.gpkg"}))
     _gpkg(
         paths["communities_gpkg"],
         {
@@ -432,7 +439,9 @@ def _write_all(
     shares |= {spec.column for spec in result.specs}
     if lang == "zh":
         sheets, shares = _in_chinese(sheets, shares, result.shortfalls)
+    tell(Message("progress_output", {"name": "indicators.xlsx"}))
     write_xlsx(sheets, paths["xlsx"], percent=shares)
+    tell(Message("progress_output", {"name": "report.html"}))
     _write_text(paths["report"], report_html(result, run, lang, siting))
     return run
 
