@@ -354,7 +354,21 @@ var scMap = (function () {
     return colours[colours.length - 1];
   }
   function share(v) { return (v === null || v === undefined) ? "–" : (100 * v).toFixed(1) + " %%"; }
-  function communities(group, data, inds, selectId, captionId) {
+  // a community's popup, built when it opens from its rows and the shared words
+  function popupOf(p, table) {
+    var out = ["<div class='sc-popup'>", p.t, "<table><tr>"];
+    table.cols.forEach(function (c) { out.push("<th>" + c + "</th>"); });
+    out.push("</tr>");
+    p.r.forEach(function (r) {
+      var st = table.statuses[r[3]];
+      out.push("<tr><td>" + table.heads[r[0]] + "</td><td class='num'>" + r[1] +
+               "</td><td class='num'>" + r[2] + "</td><td style='color:" + st[1] + "'>" +
+               st[0] + "</td></tr>");
+    });
+    out.push("</table></div>");
+    return out.join("");
+  }
+  function communities(group, data, inds, table, selectId, captionId) {
     var cur = 0;
     function style(f) {
       var s = f.properties.s[cur] === 1;
@@ -362,7 +376,8 @@ var scMap = (function () {
               color: s ? "#b00000" : "#555555", weight: s ? 3 : 1, dashArray: s ? "6 4" : null};
     }
     var layer = L.geoJson(data, {style: style, onEachFeature: function (f, l) {
-      l.bindPopup(f.properties.popup, {maxWidth: 520, maxHeight: 340});
+      l.bindPopup(function () { return popupOf(f.properties, table); },
+                  {maxWidth: 520, maxHeight: 340});
       l.bindTooltip(function () {
         return f.properties.n + "<br>" + inds[cur].short + ": " + share(f.properties.v[cur]);
       }, {sticky: true});
@@ -628,26 +643,46 @@ def _first_target_rows(result: StudyResult, scope_prefix: str = "community:") ->
     return rows.drop_duplicates(keys, keep="first").sort_index()
 
 
+@dataclass
+class _PopupTable:
+    """The community popups in compact form: each indicator's words and each status once,
+    and per community its rows as ``[head, value, target, status]`` indices and texts; the
+    page builds a popup's table when it opens (a city's popups would otherwise be most of
+    the page)."""
+
+    heads: list[str] = field(default_factory=list)
+    statuses: list[list[str]] = field(default_factory=list)
+    rows: dict[str, list[list[Any]]] = field(default_factory=dict)
+
+    def record(self, lang: str) -> dict[str, Any]:
+        cols = [_t(lang, k) for k in ("indicator_col", "value", "target", "status")]
+        return {"heads": self.heads, "statuses": self.statuses, "cols": cols}
+
+
 def _popup_rows(
     rows: pd.DataFrame, lang: str, circle_min: float, catalogue: Any = None
-) -> dict[str, list[str]]:
-    """Per community scope, the table rows of its popup (one pass over every row; the
+) -> _PopupTable:
+    """Per community scope, the rows of its popup table (one pass over every row; the
     indicator's words are built once per indicator, not once per community)."""
-    heads: dict[tuple[Any, ...], str] = {}
-    out: dict[str, list[str]] = {}
+    table = _PopupTable()
+    heads: dict[tuple[Any, ...], int] = {}
+    statuses: dict[str, int] = {}
     for r in rows.itertuples(index=False):
         if r.indicator == "category_coverage" and r.minutes_or_metres != circle_min:
             continue
         key = (r.indicator, r.mode, r.minutes_or_metres, r.categories)
         if key not in heads:
-            heads[key] = _popup_head(r, lang, catalogue)
-        colour = {"met": "#1a7f37", "short": "#b00000"}.get(str(r.status), "#555")
-        out.setdefault(str(r.scope), []).append(
-            f"<tr><td>{heads[key]}</td>"
-            f"<td class='num'>{_fmt_share(r.value)}</td><td class='num'>{_fmt_share(r.target)}</td>"
-            f"<td style='color:{colour}'>{_esc(_status(str(r.status), lang))}</td></tr>"
+            heads[key] = len(table.heads)
+            table.heads.append(_popup_head(r, lang, catalogue))
+        status = str(r.status)
+        if status not in statuses:
+            statuses[status] = len(table.statuses)
+            colour = {"met": "#1a7f37", "short": "#b00000"}.get(status, "#555")
+            table.statuses.append([_esc(_status(status, lang)), colour])
+        table.rows.setdefault(str(r.scope), []).append(
+            [heads[key], _fmt_share(r.value), _fmt_share(r.target), statuses[status]]
         )
-    return out
+    return table
 
 
 def _popup_head(r: Any, lang: str, catalogue: Any) -> str:
@@ -665,28 +700,25 @@ def _popup_head(r: Any, lang: str, catalogue: Any) -> str:
     return f"{_esc(what)}<br><span style='color:#666'>{_esc(cats)}</span>"
 
 
-def _community_popup(rec: dict[str, Any], rows: list[str], lang: str) -> str:
+def _popup_title(rec: dict[str, Any], lang: str) -> str:
+    """A community popup's first line: name, id, kind and residents (escaped)."""
     kind = SCOPE_LABELS[lang].get(str(rec["kind"]), rec["kind"]) if lang != "en" else rec["kind"]
     colon = "：" if lang == "zh" else ": "
-    return "".join(
-        [
-            f"<div class='sc-popup'><b>{_esc(rec['name'])}</b> ({_esc(rec['community_id'])}, "
-            f"{_esc(kind)})<br>{_t(lang, 'residents')}{colon}{_count(rec['population'])}",
-            f"<table><tr><th>{_t(lang, 'indicator_col')}</th><th>{_t(lang, 'value')}</th>"
-            f"<th>{_t(lang, 'target')}</th><th>{_t(lang, 'status')}</th></tr>",
-            *rows,
-            "</table></div>",
-        ]
+    return (
+        f"<b>{_esc(rec['name'])}</b> ({_esc(rec['community_id'])}, "
+        f"{_esc(kind)})<br>{_t(lang, 'residents')}{colon}{_count(rec['population'])}"
     )
 
 
 def _communities_payload(
     result: StudyResult, choices: list[_Choice], lang: str, tolerance_m: float
-) -> dict[str, Any]:
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The communities as GeoJSON (names, values, below-target flags, popup rows) and the
+    popups' shared table (:class:`_PopupTable`)."""
     comm = result.communities
     rows = _first_target_rows(result)
     circle_min = result.study.indicators.circle_min
-    by_scope = _popup_rows(rows, lang, circle_min, result.catalogue)
+    table = _popup_rows(rows, lang, circle_min, result.catalogue)
     short: dict[str, set[str]] = {}
     for c in choices:
         hit = rows[(rows["indicator"] == c.indicator) & (rows["status"] == "short")]
@@ -705,11 +737,12 @@ def _communities_payload(
                 "n": _esc(rec["name"]),
                 "v": values,
                 "s": [1 if cid in short[c.column] else 0 for c in choices],
-                "popup": _community_popup(rec, by_scope.get(f"community:{cid}", []), lang),
+                "t": _popup_title(rec, lang),
+                "r": table.rows.get(f"community:{cid}", []),
             }
         )
     geoms = _lonlat(comm.geometry, tolerance_m, coverage=True)
-    return _collection(geoms, props)
+    return _collection(geoms, props), table.record(lang)
 
 
 def _facility_payload(result: StudyResult, category: str, colour: str, lang: str) -> dict[str, Any]:
@@ -1076,11 +1109,13 @@ def build_map(
     # communities
     choices = _choices(result, lang, siting)
     group = folium.FeatureGroup(name=_esc(_t(lang, "communities")), show=True).add_to(fmap)
-    data = _js_json(_communities_payload(result, choices, lang, tol))
+    payload, popups = _communities_payload(result, choices, lang, tol)
+    data = _js_json(payload)
     sizes["communities"] = len(data.encode())
     inds = _js_json([{"short": c.short, "caption": c.caption} for c in choices])
     calls = [
-        f'scMap.communities({group.get_name()}, {data}, {inds}, "sc-indicator", "sc-caption");'
+        f"scMap.communities({group.get_name()}, {data}, {inds}, {_js_json(popups)}, "
+        '"sc-indicator", "sc-caption");'
     ]
     streets = streets_backdrop(result, tol) if settings.tiles() == "none" else None
     if streets is not None:
