@@ -96,9 +96,16 @@ class OutputTimer:
     Each wrapped call's time, less that of wrapped calls inside it, is added to its key.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, log: Path | None = None) -> None:
         self.seconds: dict[str, float] = {}
         self._stack: list[float] = []
+        self.log = log
+
+    def note(self, **entry: Any) -> None:
+        """Append an entry to the progress log (read when a run is stopped)."""
+        if self.log is not None:
+            with self.log.open("a", encoding="utf-8") as fh:
+                fh.write(json.dumps(entry) + "\n")
 
     def timed(self, key: Any, func: Any) -> Any:
         """Wrap ``func``; ``key`` is a name or a function of the call's arguments."""
@@ -107,6 +114,7 @@ class OutputTimer:
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             name = key(*args) if callable(key) else key
             self._stack.append(0.0)
+            self.note(start=name)
             start = time.perf_counter()
             try:
                 return func(*args, **kwargs)
@@ -114,6 +122,7 @@ class OutputTimer:
                 spent = time.perf_counter() - start
                 inner = self._stack.pop()
                 self.seconds[name] = self.seconds.get(name, 0.0) + spent - inner
+                self.note(done=name, s=round(spent - inner, 3), rss_mb=peak_mb())
                 if self._stack:
                     self._stack[-1] += spent
 
@@ -189,7 +198,9 @@ def child(study_path: Path, out_dir: Path, profile_stage: str) -> dict[str, Any]
     profiler.stop()
     load_mb = peak_mb()
     result = loaded.result
-    timer = OutputTimer()
+    timer = OutputTimer(out_dir.parent / "progress.jsonl")
+    timer.log.unlink(missing_ok=True)
+    timer.note(stages_s=loaded.timings_s, rss_mb=load_mb, demand_points=len(result.demand.points))
     if profile_stage == WRITE:
         profiler.profile.enable()
     with timer.patched():
@@ -220,6 +231,20 @@ def _map_record(out_dir: Path) -> dict[str, Any]:
     return {k: record.get(k) for k in ("megabytes", "simplify_m", "notes")}
 
 
+def _progress(folder: Path) -> dict[str, Any]:
+    """What a stopped run had done: its load stages, outputs finished and still running."""
+    log = folder / "progress.jsonl"
+    if not log.exists():
+        return {}
+    entries = [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines()]
+    done = {e["done"]: e["s"] for e in entries if "done" in e}
+    running = [e["start"] for e in entries if "start" in e]
+    for e in entries:
+        if "done" in e and e["done"] in running:
+            running.remove(e["done"])
+    return {"load": entries[0], "outputs_done_s": done, "running": running}
+
+
 def run_child(
     study: Path, out_dir: Path, profile_stage: str = "", timeout_s: float | None = None
 ) -> dict[str, Any]:
@@ -230,10 +255,12 @@ def run_child(
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=timeout_s)
     except subprocess.TimeoutExpired:
-        return {"error": f"stopped after {timeout_s:g} s", "wall_s": timeout_s}
+        error = f"stopped after {timeout_s:g} s"
+        return {"error": error, "wall_s": timeout_s, **_progress(out_dir.parent)}
     if proc.returncode != 0:
-        tail = proc.stderr.strip().splitlines()[-6:]
-        return {"error": "\n".join(tail), "wall_s": round(time.perf_counter() - clock, 1)}
+        tail = "\n".join(proc.stderr.strip().splitlines()[-6:])
+        wall_s = round(time.perf_counter() - clock, 1)
+        return {"error": tail, "wall_s": wall_s, **_progress(out_dir.parent)}
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 

@@ -712,3 +712,41 @@ def _download_error(
         f"run again later (the server may be busy), allow more attempts with "
         f"[network] download_attempts, or {files}",
     )
+
+
+def osm_features(boundary: Any, values: dict[str, str]) -> Any:
+    """Facilities of the study area downloaded with OSMnx's features module, mapped like
+    :func:`coverage.vocabulary.osm_facilities` (same columns, EPSG:4326).
+
+    Raises
+    ------
+    NetworkError
+        When the download fails (no network, the server refusing).
+    """
+    import geopandas as gpd
+    import osmnx as ox
+    import pandas as pd
+
+    from coverage.vocabulary import OSM_KEYS, category_preset, osm_category
+
+    table = category_preset("osm") | {k: v for k, v in values.items() if "=" in k}
+    try:
+        gdf = ox.features.features_from_polygon(boundary, tags=dict.fromkeys(OSM_KEYS, True))
+    except Exception as exc:  # OSMnx raises several types for failed downloads
+        raise NetworkError(
+            "facilities",
+            f"the facilities could not be downloaded from OpenStreetMap ({exc})",
+            "give a facilities layer, or an OSM file as [inputs] network",
+        ) from exc
+    rows = []
+    for (kind, osmid), row in gdf.iterrows():
+        tags = {k: str(v) for k, v in row.items() if isinstance(v, str)}
+        category = osm_category(tags, table)
+        if category is None:
+            continue
+        point = row.geometry.representative_point()
+        tag = next((f"{k}={tags[k]}" for k in OSM_KEYS if k in tags), "")
+        name = tags.get("name:zh") or tags.get("name") or ""
+        rows.append((f"osm-{kind}-{osmid}", category, name, tag, point))
+    frame = pd.DataFrame(rows, columns=["facility_id", "category", "name", "osm_tag", "geometry"])
+    return gpd.GeoDataFrame(frame, geometry="geometry", crs="EPSG:4326")

@@ -51,7 +51,7 @@ import shapely
 
 from coverage import __version__
 from coverage.config import Inputs, Study
-from coverage.errors import CoverageError, EmptyLayerError, InputLayerError
+from coverage.errors import CoverageError, EmptyLayerError, InputLayerError, StudyFileError
 from coverage.inputs import read_layer
 from coverage.messages import BATCH_LABELS, Message
 
@@ -213,6 +213,11 @@ def area_tasks(
         When the areas layer breaks a rule (ids, geometry, paths).
     """
     layer = "areas"
+    if base.inputs.facilities == "osm":
+        raise StudyFileError(
+            'batch: [inputs] facilities = "osm" is not supported in batches yet. Fix: give '
+            "a facilities file (or a facilities column in the areas layer)"
+        )
     gdf = read_layer(areas_path, layer).reset_index(drop=True)
     if "area_id" not in gdf.columns:
         raise InputLayerError(

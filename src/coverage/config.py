@@ -87,7 +87,9 @@ class Inputs:
     """
 
     communities: Path
-    facilities: Path
+    #: a file, or ``"osm"``: the facilities of OpenStreetMap (the network's file, or a
+    #: download with the network), completeness unknown
+    facilities: Path | str
     population: Path | None = None
     network: Path | None = None
     workplaces: Path | None = None
@@ -318,6 +320,19 @@ class Targets:
 
 
 @dataclass(frozen=True)
+class CategoryMap:
+    """``[categories]``: the user's facility type values mapped to the tool's categories.
+
+    ``preset``: shipped mappings (``gaode`` for Gaode POI type codes, ``osm`` for
+    OpenStreetMap tags: :mod:`coverage.vocabulary`); ``values``: the study's own
+    (``"村卫生室" = "health"``), which win over the presets.
+    """
+
+    preset: tuple[str, ...] = ()
+    values: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Study:
     """A whole study: inputs and every setting that shapes a number."""
 
@@ -334,6 +349,9 @@ class Study:
     targets: Targets = field(default_factory=Targets)
     map: MapSettings = field(default_factory=MapSettings)
     datum: Datums = field(default_factory=Datums)
+    #: ``[columns.<layer>]``: per layer, the tool's column name -> the user's.
+    columns: dict[str, dict[str, str]] = field(default_factory=dict)
+    categories: CategoryMap = field(default_factory=CategoryMap)
     source: Path | None = None
 
     def __post_init__(self) -> None:
@@ -594,7 +612,7 @@ def study_from_dict(data: dict[str, Any], base_dir: Path, source: Path | None = 
         required keys or input files that do not exist.
     """
     where = f"study file {source}" if source else "study"
-    valid_top = list(_SECTIONS) + list(_TOP_SCALARS)
+    valid_top = [*_SECTIONS, *_TOP_SCALARS, "columns", "categories"]
     for key in data:
         if key not in valid_top:
             raise StudyFileError(
@@ -637,7 +655,7 @@ def study_from_dict(data: dict[str, Any], base_dir: Path, source: Path | None = 
                         f'{required} = "path/to/{required}.geojson"'
                     )
             for key, rel in list(values.items()):
-                if key == "surveyed_categories":
+                if key == "surveyed_categories" or (key == "facilities" and rel == "osm"):
                     continue
                 path = (base_dir / rel).resolve()
                 if not path.exists():
@@ -647,7 +665,67 @@ def study_from_dict(data: dict[str, Any], base_dir: Path, source: Path | None = 
                     )
                 values[key] = path
         kwargs[section] = cls(**values)
+    if "columns" in data:
+        kwargs["columns"] = _column_map(where, data["columns"])
+    if "categories" in data:
+        kwargs["categories"] = _category_map(where, data["categories"])
     return Study(source=source, **kwargs)
+
+
+def _column_map(where: str, raw: Any) -> dict[str, dict[str, str]]:
+    """``[columns.<layer>]`` checked: known layers and column names, text values, one user
+    column per tool column."""
+    from coverage.vocabulary import COLUMN_TARGETS
+
+    if not isinstance(raw, dict):
+        raise StudyFileError(f"{where}: [columns] must hold tables such as [columns.communities]")
+    out: dict[str, dict[str, str]] = {}
+    for layer, table in raw.items():
+        if layer not in COLUMN_TARGETS:
+            raise StudyFileError(
+                f"{where}: unknown layer [columns.{layer}]{_suggest(layer, COLUMN_TARGETS)}. "
+                f"Layers: {', '.join(COLUMN_TARGETS)}"
+            )
+        if not isinstance(table, dict):
+            raise StudyFileError(f"{where}: [columns.{layer}] must be a table")
+        for target, user in table.items():
+            valid = COLUMN_TARGETS[layer]
+            if target not in valid:
+                raise StudyFileError(
+                    f"{where}: columns.{layer}.{target} is not a column of the tool"
+                    f"{_suggest(target, valid)}. Columns: {', '.join(valid)}"
+                )
+            if not isinstance(user, str) or not user:
+                raise StudyFileError(
+                    f"{where}: columns.{layer}.{target} must name a column, got {user!r}"
+                )
+        if len(set(table.values())) != len(table):
+            raise StudyFileError(f"{where}: [columns.{layer}] maps one column to two names")
+        out[layer] = dict(table)
+    return out
+
+
+def _category_map(where: str, raw: Any) -> CategoryMap:
+    """``[categories]`` checked: shipped presets, and values mapped to known categories."""
+    from coverage.vocabulary import CATEGORY_PRESETS
+
+    if not isinstance(raw, dict):
+        raise StudyFileError(f'{where}: [categories] must be a table ("村卫生室" = "health")')
+    presets = raw.get("preset", [])
+    presets = [presets] if isinstance(presets, str) else presets
+    if not isinstance(presets, list) or not all(p in CATEGORY_PRESETS for p in presets):
+        raise StudyFileError(
+            f"{where}: categories.preset must name shipped presets "
+            f"({', '.join(CATEGORY_PRESETS)}), got {raw.get('preset')!r}"
+        )
+    values = {k: v for k, v in raw.items() if k != "preset"}
+    for value, category in values.items():
+        if category not in CATEGORIES:
+            raise StudyFileError(
+                f"{where}: categories.{value!r} maps to {category!r}, which is not a category"
+                f"{_suggest(str(category), CATEGORIES)}. Categories: {', '.join(CATEGORIES)}"
+            )
+    return CategoryMap(tuple(presets), values)
 
 
 def load_study(path: str | Path) -> Study:

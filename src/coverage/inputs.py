@@ -32,6 +32,7 @@ from coverage.errors import (
     ValueColumnError,
 )
 from coverage.messages import Message
+from coverage.vocabulary import kind_from_code
 
 KINDS = ("urban", "rural")
 
@@ -63,8 +64,14 @@ DO_NOT_MEET_M = 100_000.0
 def read_layer(path: Path, layer: str, mask: gpd.GeoSeries | None = None) -> gpd.GeoDataFrame:
     """Read a vector file, refusing unreadable files, empty layers and a missing CRS.
 
-    ``mask`` (a polygon with its CRS) reads only the features meeting it.
+    ``mask`` (a polygon with its CRS) reads only the features meeting it. A ``.csv``
+    file is a table of points in lon/lat (:func:`read_point_table`).
     """
+    if path.suffix.lower() == ".csv":
+        gdf = read_point_table(path, layer)
+        if mask is not None:
+            gdf = gdf[gdf.intersects(mask.to_crs(gdf.crs).union_all())]
+        return check_frame(gdf, layer, path)
     try:
         with warnings.catch_warnings():
             # a GeoJSON column of mixed types is read as text; the value checks say more
@@ -79,6 +86,54 @@ def read_layer(path: Path, layer: str, mask: gpd.GeoSeries | None = None) -> gpd
             "give a GeoPackage, GeoJSON or Shapefile",
         ) from exc
     return check_frame(gdf, layer, path)
+
+
+#: Column names read as longitude and latitude in a table of points (lower case).
+LON_COLUMNS = ("lon", "lng", "longitude", "x", "经度")
+LAT_COLUMNS = ("lat", "latitude", "y", "纬度")
+
+
+def read_point_table(path: Path, layer: str) -> gpd.GeoDataFrame:
+    """A CSV table of points in lon/lat (EPSG:4326; declare a Chinese map service's datum
+    in ``[datum]``): ``lon``/``lat`` columns (or ``lng``, ``longitude``, ``经度``/``纬度``),
+    or Gaode's ``location`` column (``"104.06,30.57"``). UTF-8 (with or without a BOM) or
+    GB18030, as Chinese tools export.
+    """
+    frame = None
+    for encoding in ("utf-8-sig", "gb18030"):
+        try:
+            frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding=encoding)
+            break
+        except UnicodeDecodeError:
+            continue
+        except Exception as exc:  # pandas raises several types for unreadable files
+            raise InputLayerError(layer, f"{path} could not be read as CSV ({exc})",
+                                  "give a CSV table with lon and lat columns") from exc  # fmt: skip
+    if frame is None:
+        raise InputLayerError(layer, f"{path} is neither UTF-8 nor GB18030 text",
+                              "save the table as UTF-8 CSV")  # fmt: skip
+    lower = {str(c).strip().lower(): c for c in frame.columns}
+    lon = next((lower[c] for c in LON_COLUMNS if c in lower), None)
+    lat = next((lower[c] for c in LAT_COLUMNS if c in lower), None)
+    if (lon is None or lat is None) and "location" in lower:
+        parts = frame[lower["location"]].str.split(",", n=1, expand=True)
+        frame = frame.assign(_lon=parts[0], _lat=parts[1] if parts.shape[1] > 1 else "")
+        lon, lat = "_lon", "_lat"
+    if lon is None or lat is None:
+        raise InputLayerError(
+            layer,
+            f"{path} has no coordinate columns (columns present: {', '.join(map(str, frame.columns))})",
+            "give lon and lat columns (or Gaode's location column) in degrees",
+        )
+    x = pd.to_numeric(frame[lon].str.strip(), errors="coerce")
+    y = pd.to_numeric(frame[lat].str.strip(), errors="coerce")
+    bad = x.isna() | y.isna()
+    if bad.any():
+        rows = ", ".join(str(i + 2) for i in np.flatnonzero(bad.to_numpy())[:5])
+        raise CoordinateError(layer, f"{path}: rows {rows} have no numeric lon/lat",
+                              "fill in or remove those rows")  # fmt: skip
+    data = frame.drop(columns=[c for c in ("_lon", "_lat") if c in frame.columns])
+    return gpd.GeoDataFrame(data, geometry=gpd.points_from_xy(x, y), crs="EPSG:4326")
 
 
 def check_frame(
@@ -251,7 +306,8 @@ def _require_columns(gdf: pd.DataFrame, layer: str, columns: tuple[str, ...]) ->
             raise MissingColumnError(
                 layer,
                 f"required column {col!r} is missing (columns present: {have})",
-                f"add a {col!r} column or rename the matching one",
+                f"add a {col!r} column, or name the matching one in the study file "
+                f'([columns.{layer}] {col} = "your column")',
             )
 
 
@@ -355,7 +411,9 @@ def check_communities(gdf: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, list[Mes
     out["name"] = gdf["name"].fillna("").astype(str).to_numpy()
     notes: list[Message] = []
     if "kind" in gdf.columns:
-        kind = gdf["kind"].astype(str).str.strip().str.lower()
+        kind, coded = kind_from_code(gdf["kind"])
+        if coded:
+            notes.append(Message("kind_codes"))
         bad = ~kind.isin(KINDS)
         if bad.any():
             feats = ", ".join(
@@ -364,8 +422,9 @@ def check_communities(gdf: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, list[Mes
             )
             raise ValueColumnError(
                 layer,
-                f"'kind' must be 'urban' or 'rural'; feature(s) {feats} have other values",
-                "set kind to urban or rural",
+                f"'kind' must be 'urban' or 'rural' (or a statistical urban-rural code: 111-123 "
+                f"urban, 210 or 220 rural); feature(s) {feats} have other values",
+                "set kind to urban or rural, or to the community's urban-rural code",
             )
         out["kind"] = kind.to_numpy()
     else:

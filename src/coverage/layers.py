@@ -18,6 +18,7 @@ import numpy as np
 import shapely
 
 from coverage.config import Study
+from coverage.errors import EmptyLayerError
 from coverage.inputs import (
     check_communities,
     check_communities_meet_the_others,
@@ -28,15 +29,14 @@ from coverage.inputs import (
     check_study_crs,
     check_workplaces,
     convert_datum,
-    read_communities,
-    read_facilities,
+    read_layer,
     read_population,
-    read_workplaces,
     resolve_overlaps,
 )
 from coverage.messages import Message
 from coverage.network import StreetNetwork, load_networks
 from coverage.terms import Mode
+from coverage.vocabulary import map_categories, osm_facilities, rename_columns
 
 __all__ = [
     "Layers",
@@ -107,10 +107,16 @@ def load_layers(study: Study, progress: Progress = quiet) -> Layers:
     """
     progress(Message("progress_read"))
     inp, datum = study.inputs, study.datum
-    communities, notes = read_communities(inp.communities)
+    communities, notes = check_communities(_read(study, inp.communities, "communities"))
     communities, n = convert_datum(communities, datum.communities, "communities", "community_id")
     notes += n
-    facilities, n = read_facilities(inp.facilities)
+    if inp.facilities == "osm":
+        raw, n = _osm_facilities(study, communities)
+        notes += n
+    else:
+        raw = _read(study, Path(inp.facilities), "facilities")
+        raw = map_categories(raw, study.categories.values, study.categories.preset)
+    facilities, n = check_facilities(raw)
     notes += n
     facilities, n = convert_datum(facilities, datum.facilities, "facilities", "facility_id")
     notes += n
@@ -119,7 +125,7 @@ def load_layers(study: Study, progress: Progress = quiet) -> Layers:
         population, n = read_population(inp.population)
         notes += n
     if inp.workplaces is not None:
-        workplaces, n = read_workplaces(inp.workplaces)
+        workplaces, n = check_workplaces(_read(study, inp.workplaces, "workplaces"))
         notes += n
         workplaces, n = convert_datum(workplaces, datum.workplaces, "workplaces", "workplace_id")
         notes += n
@@ -183,6 +189,34 @@ def layers_from_frames(
     return _assemble(
         study, communities, facilities, population, workplaces, networks, notes, progress
     )
+
+
+def _osm_facilities(
+    study: Study, communities: gpd.GeoDataFrame
+) -> tuple[gpd.GeoDataFrame, list[Message]]:
+    """``[inputs] facilities = "osm"``: from the study's OSM file, or downloaded with
+    OSMnx's features module for the communities' area; the note says completeness is
+    unknown."""
+    net = study.inputs.network
+    if net is not None and not str(net).endswith(".graphml"):
+        frame = osm_facilities(net, study.categories.values)
+    else:
+        from coverage._download import osm_features
+
+        area = communities.to_crs("EPSG:4326").union_all()
+        frame = osm_features(area, study.categories.values)
+    if frame.empty:
+        raise EmptyLayerError(
+            "facilities",
+            "OpenStreetMap holds no facility of any category in the study area",
+            "give a facilities layer (an inventory, or a Gaode export)",
+        )
+    return frame, [Message("osm_facilities", {"count": len(frame)})]
+
+
+def _read(study: Study, path: Path, layer: str) -> gpd.GeoDataFrame:
+    """A layer as read, its columns renamed by the study's ``[columns.<layer>]``."""
+    return rename_columns(read_layer(path, layer), layer, study.columns.get(layer, {}))
 
 
 def _assemble(

@@ -61,6 +61,8 @@ TEMPLATES: dict[str, dict[str, str]] = {
         "serving": "the workbench is at {address} (Ctrl+C stops it)",
         # notes of a run (coverage.layers, inputs, pipeline, rules, sites)
         "no_kind": "communities have no 'kind' column: all treated as urban",
+        "osm_facilities": "facilities: {count} taken from OpenStreetMap, whose completeness is unknown: a category with no feature reads 'no data', and a figure with data may still miss facilities OpenStreetMap lacks",
+        "kind_codes": "communities: urban or rural read from the statistical urban-rural codes (111-123 urban, 210 and 220 rural)",
         "polygon_facilities": "{count} polygon facilities replaced by their representative point",
         "population_repaired": "{count} invalid population polygons repaired with make_valid",
         "no_workers": "workplaces carry no 'workers' column: each counts once",
@@ -140,6 +142,8 @@ TEMPLATES: dict[str, dict[str, str]] = {
         "refused": "{text}",
         "serving": "情景工作台地址：{address}（按 Ctrl+C 停止）",
         "no_kind": "社区图层无 kind（城乡属性）列：全部按城市社区处理",
+        "osm_facilities": "设施：{count} 处取自 OpenStreetMap，其完整性未知：没有要素的类别显示为“无数据”，有数据的指标也可能遗漏 OpenStreetMap 未收录的设施",
+        "kind_codes": "社区城乡属性按统计用城乡划分代码确定（111–123 为城镇，210、220 为乡村）",
         "polygon_facilities": "{count} 处面状设施以其内部代表点计",
         "population_repaired": "{count} 个无效的人口面已自动修复",
         "no_workers": "就业地点图层无 workers（就业人数）列：每处按 1 计",

@@ -487,10 +487,13 @@ def run_record(result: StudyResult, elapsed_s: float | None = None) -> dict[str,
     """Settings, input hashes, versions, population account and timings of a run."""
     study = result.study
     settings = dataclasses.asdict(study)
-    inputs = {}
+    inputs: dict[str, dict[str, Any]] = {}
     for key, path in dataclasses.asdict(study.inputs).items():
         if isinstance(path, str | Path):
             p = Path(path)
+            if not p.is_file():  # facilities = "osm": taken from the network's source
+                inputs[key] = {"source": str(path)}
+                continue
             inputs[key] = {"path": str(p), "sha256": sha256(p), "bytes": p.stat().st_size}
     versions = {"service-coverage": __version__, "python": platform.python_version()}
     for pkg in PACKAGES:
