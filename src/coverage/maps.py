@@ -297,8 +297,15 @@ def _tile_source(template: str) -> str:
 # --- geometry -----------------------------------------------------------------------------
 
 
-def _lonlat(geoms: gpd.GeoSeries, tolerance_m: float, coverage: bool = False) -> list[Any]:
-    """GeoJSON geometries in lon/lat, simplified in the layer's metric CRS and rounded."""
+def _lonlat(
+    geoms: gpd.GeoSeries, tolerance_m: float, coverage: bool = False, display: bool = False
+) -> list[Any]:
+    """GeoJSON geometries in lon/lat, simplified in the layer's metric CRS and rounded.
+
+    ``coverage``: shared edges stay shared; ``display``: a shape drawn only (a service
+    area of a whole city's streets, millions of vertices), simplified without keeping
+    its topology, in time that stays near linear in its vertices.
+    """
     if len(geoms) == 0:
         return []
     values = geoms.values
@@ -306,7 +313,7 @@ def _lonlat(geoms: gpd.GeoSeries, tolerance_m: float, coverage: bool = False) ->
         if coverage:
             values = shapely.coverage_simplify(values, tolerance_m)
         else:
-            values = shapely.simplify(values, tolerance_m, preserve_topology=True)
+            values = shapely.simplify(values, tolerance_m, preserve_topology=not display)
     ll = gpd.GeoSeries(values, crs=geoms.crs).to_crs("EPSG:4326").values
     ll = shapely.transform(ll, lambda xy: np.round(xy, DECIMALS))
     return [json.loads(g) if g is not None else None for g in shapely.to_geojson(ll)]
@@ -1014,7 +1021,7 @@ def _service_layers(
         grp = folium.FeatureGroup(name=_t(lang, "service_area", **words), show=False).add_to(fmap)
         data = _js_json(
             _collection(
-                _lonlat(service.geometry.iloc[[rec_i]], service_tol),
+                _lonlat(service.geometry.iloc[[rec_i]], service_tol, display=True),
                 [{"tip": _t(lang, "service_tip", **words)}],
             )
         )
