@@ -59,6 +59,10 @@ def reachable_pieces(rg: ReachGraph, node_cost: FloatArray, budget: float) -> Fl
     return np.stack([start, b], axis=1)
 
 
+#: Most grid cells a service area is traced on (coarser cells beyond).
+MAX_CELLS = 4_000_000
+
+
 def service_area_polygon(pieces: FloatArray, buffer_m: float, cell_m: float | None = None) -> Any:
     """Draw a band of ``buffer_m`` around reachable street pieces, for display only.
 
@@ -76,7 +80,8 @@ def service_area_polygon(pieces: FloatArray, buffer_m: float, cell_m: float | No
     buffer_m
         Half-width of the band, metres.
     cell_m
-        Grid cell, metres; default ``buffer_m / 4``.
+        Grid cell, metres; default ``buffer_m / 4``, coarser when the grid would
+        exceed :data:`MAX_CELLS` cells.
 
     Returns
     -------
@@ -91,6 +96,10 @@ def service_area_polygon(pieces: FloatArray, buffer_m: float, cell_m: float | No
     if pieces.shape[0] == 0:
         return shapely.Polygon()
     cell = float(cell_m) if cell_m else buffer_m / 4.0
+    # a city-wide band on a fine grid is tens of millions of cells and an outline of
+    # millions of vertices: coarser cells keep the grid within MAX_CELLS (display only)
+    span = np.ptp(pieces.reshape(-1, 2), axis=0) + 2 * (buffer_m + 2 * cell)
+    cell = max(cell, float(np.sqrt(span[0] * span[1] / MAX_CELLS)))
     pad = buffer_m + 2 * cell
     lo = pieces.reshape(-1, 2).min(axis=0) - pad
     hi = pieces.reshape(-1, 2).max(axis=0) + pad
