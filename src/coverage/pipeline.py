@@ -62,6 +62,7 @@ from coverage.reach import (
     nearest_what_if,
     new_node_costs,
     stranded_points,
+    weight_within,
 )
 from coverage.rules import RuleCheck, check_rules, evaluate_rules, facility_community, rule_details
 from coverage.service_areas import facility_pieces, reachable_pieces, service_area_polygon
@@ -652,14 +653,18 @@ class LoadedStudy:
             joined = b.join(fac_xy)
             rg = self._graphs[mode] = build_reach_graph(b.segments, b.demand, joined, tie)
             tick = every_few_seconds(self._progress, Message("progress_catchments", {"mode": mode}))
-            within = costs_within(
-                rg, np.arange(len(facilities)), b.threshold_min * 60.0, progress=tick
+            within_population = weight_within(
+                rg,
+                np.arange(len(facilities)),
+                b.threshold_min * 60.0,
+                self.population,
+                progress=tick,
             )
             modes[mode] = _ModeFacilities(
                 joined.snaps,
                 b.stranded(fac_xy, joined.snaps),
                 nearest(rg, fgroup, n),
-                _count_within(within, self.population),
+                within_population,
             )
         walk = self._modes["walk"]
         metres, fw = Segments.of(walk.network), Joined.at_speed(modes["walk"].snaps)

@@ -24,7 +24,8 @@ its snap place (:func:`costs_to_new`), so the graph need not be rebuilt.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import itertools
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import Any
@@ -61,6 +62,7 @@ __all__ = [
     "snap_points",
     "split_graph",
     "stranded_points",
+    "weight_within",
 ]
 
 FloatArray = npt.NDArray[np.float64]
@@ -961,6 +963,44 @@ def costs_to_new(
     return _demand_within(rg, k, node, cost, len(facilities), limit, block_bytes)
 
 
+def _within_blocks(
+    rg: ReachGraph,
+    owner: IntArray,
+    source: IntArray,
+    offset: FloatArray,
+    limit: float,
+    block_bytes: int,
+    progress: Callable[[float], None] | None = None,
+) -> Iterator[tuple[IntArray, IntArray, FloatArray]]:
+    """Blocks of ``(row, demand point, offset + cost)`` within ``limit``, from bounded
+    passes out of ``source`` (each in its local window of the graph)."""
+    n_nodes = rg.reversed_costs.shape[0]
+    # demand points grouped by their node: a pass touches only the nodes it reached
+    don = np.flatnonzero(rg.demand_node >= 0)
+    by_node = don[np.argsort(rg.demand_node[don], kind="stable")]
+    starts = np.searchsorted(np.sort(rg.demand_node[don]), np.arange(n_nodes + 1))
+    done = 0
+    for rows, window in _local_windows(rg, source, limit, block_bytes):
+        # a pass from a source stays within its window: the subgraph gives the same costs
+        sub = rg.reversed_costs if window is None else rg.reversed_costs[window][:, window]
+        local = source[rows] if window is None else np.searchsorted(window, source[rows])
+        dist = np.atleast_2d(dijkstra(sub, directed=True, indices=local, limit=limit + TOLERANCE))
+        r, node = np.nonzero(dist <= limit + TOLERANCE)
+        d_rn = dist[r, node]
+        node = node if window is None else window[node]
+        count = starts[node + 1] - starts[node]
+        # the demand points of each reached node, in one flat run per (row, node)
+        first = np.repeat(starts[node] - np.cumsum(count) + count, count)
+        j = by_node[first + np.arange(int(count.sum()))]
+        c = np.repeat(d_rn + offset[rows][r], count) + rg.demand_access[j]
+        r = np.repeat(r, count)
+        ok = c <= limit + TOLERANCE
+        yield owner[rows][r[ok]], j[ok], c[ok]
+        done += rows.size
+        if progress is not None:
+            progress(min(1.0, done / max(source.size, 1)))
+
+
 def _demand_within(
     rg: ReachGraph,
     owner: IntArray,
@@ -972,31 +1012,7 @@ def _demand_within(
     progress: Callable[[float], None] | None = None,
 ) -> csr_matrix:
     """Per row, the least of ``offset + cost(demand -> source)`` over the row's sources, within ``limit``."""
-    nd = rg.n_demand
-    n_nodes = rg.reversed_costs.shape[0]
-    # demand points grouped by their node: a pass touches only the nodes it reached
-    don = np.flatnonzero(rg.demand_node >= 0)
-    by_node = don[np.argsort(rg.demand_node[don], kind="stable")]
-    starts = np.searchsorted(np.sort(rg.demand_node[don]), np.arange(n_nodes + 1))
-    block = max(1, int(block_bytes // (8 * max(n_nodes, 1))))
-    parts: list[tuple[IntArray, IntArray, FloatArray]] = []
-    for start in range(0, source.size, block):
-        part = slice(start, start + block)
-        dist = dijkstra(
-            rg.reversed_costs, directed=True, indices=source[part], limit=limit + TOLERANCE
-        )
-        dist = np.atleast_2d(dist)
-        r, node = np.nonzero(dist <= limit + TOLERANCE)
-        count = starts[node + 1] - starts[node]
-        # the demand points of each reached node, in one flat run per (row, node)
-        first = np.repeat(starts[node] - np.cumsum(count) + count, count)
-        j = by_node[first + np.arange(int(count.sum()))]
-        c = np.repeat(dist[r, node] + offset[part][r], count) + rg.demand_access[j]
-        r = np.repeat(r, count)
-        ok = c <= limit + TOLERANCE
-        parts.append((owner[part][r[ok]], j[ok], c[ok]))
-        if progress is not None:
-            progress(min(1.0, (start + block) / source.size))
+    parts = list(_within_blocks(rg, owner, source, offset, limit, block_bytes, progress))
     if parts:
         r_all = np.concatenate([p[0] for p in parts])
         c_all = np.concatenate([p[1] for p in parts])
@@ -1007,7 +1023,103 @@ def _demand_within(
     # a row with several sources keeps its least cost per demand point
     r_all, c_all, v_all = cheapest_parallel(r_all, c_all, v_all)
     # csr_matrix keeps explicit zeros (a demand point at the facility)
-    return csr_matrix((v_all, (r_all, c_all)), shape=(n_rows, nd))
+    return csr_matrix((v_all, (r_all, c_all)), shape=(n_rows, rg.n_demand))
+
+
+def weight_within(
+    rg: ReachGraph,
+    facilities: IntArray,
+    limit: float,
+    weights: FloatArray,
+    block_bytes: int = 1 << 26,
+    progress: Callable[[float], None] | None = None,
+) -> FloatArray:
+    """Per facility, the summed ``weights`` of the demand points within ``limit`` of it.
+
+    What ``costs_within`` gives summed by row, without holding every (facility, point)
+    pair: a city's catchments hold tens of millions.
+
+    Examples
+    --------
+    >>> seg = Segments.from_arrays(np.array([[0.0, 0], [100, 0]]), np.array([0]), np.array([1]))
+    >>> d = Joined(Snaps(np.array([0, 0]), np.array([0.0, 1.0]), np.array([0.0, 0.0])), np.zeros(2))
+    >>> f = Joined(Snaps(np.array([0]), np.array([0.3]), np.array([0.0])), np.zeros(1))
+    >>> rg = build_reach_graph(seg, d, f)  # the points at 30 and 70 from the facility
+    >>> weight_within(rg, np.array([0]), 50.0, np.array([5.0, 7.0]))
+    array([5.])
+    >>> weight_within(rg, np.array([0]), 80.0, np.array([5.0, 7.0]))
+    array([12.])
+    """
+    facilities = np.asarray(facilities, dtype=np.int64)
+    on = np.flatnonzero(rg.facility_node[facilities] >= 0)
+    nodes = rg.facility_node[facilities[on]]
+    out = np.zeros(facilities.size)
+    blocks = _within_blocks(rg, on, nodes, np.zeros(on.size), limit, block_bytes, progress)
+    for r, j, _ in blocks:  # one source per facility: each (facility, point) once
+        out += np.bincount(r, weights=weights[j], minlength=facilities.size)
+    return out
+
+
+def _node_coordinates(rg: ReachGraph) -> FloatArray:
+    """Coordinates of every node of the graph: a facility's own node (not in ``node_xy``)
+    stands at the first place it is entered from (within the one-way tie of it)."""
+    g = rg.reversed_costs
+    n_total, n = g.shape[0], rg.node_xy.shape[0]
+    xy = np.zeros((n_total, 2))
+    xy[:n] = rg.node_xy
+    extra = np.arange(n, n_total)
+    has = g.indptr[extra + 1] > g.indptr[extra]
+    first = g.indices[g.indptr[extra[has]]]
+    xy[extra[has]] = rg.node_xy[np.minimum(first, n - 1)]
+    return xy
+
+
+def _reach_radius(rg: ReachGraph, limit: float) -> float:
+    """How far (metres, straight) a pass of cost ``limit`` can get: ``limit`` times the
+    fastest street edge's speed, plus the one-way tie twice (a facility's entries) and a
+    metre (infinite when an edge costs nothing over a distance)."""
+    g = rg.reversed_costs.tocoo()
+    n = rg.node_xy.shape[0]
+    street = (g.row < n) & (g.col < n)
+    row, col, cost = g.row[street], g.col[street], g.data[street]
+    length = np.hypot(*(rg.node_xy[row] - rg.node_xy[col]).T)
+    moving = length > 1e-9
+    if (cost[moving] <= 0).any():
+        return float("inf")
+    speed = float((length[moving] / cost[moving]).max()) if moving.any() else 0.0
+    return (limit + TOLERANCE) * speed + 2 * rg.oneway_tie_m + 1.0
+
+
+def _local_windows(
+    rg: ReachGraph, source: IntArray, limit: float, block_bytes: int
+) -> Iterator[tuple[IntArray, IntArray | None]]:
+    """Blocks of sources (row indices into ``source``) with the nodes their passes can
+    reach: the nodes within the reach radius of the block's bounding box (sorted), or
+    ``None`` for the whole graph. Sources are grouped by square tiles of the radius, so
+    a city's passes each touch their neighbourhood, not the whole network."""
+    n_nodes = rg.reversed_costs.shape[0]
+    radius = _reach_radius(rg, limit) if source.size > 1 else float("inf")
+    nodes_xy = _node_coordinates(rg) if np.isfinite(radius) else rg.node_xy
+    xy = nodes_xy[source] if np.isfinite(radius) else np.zeros((source.size, 2))
+    if not np.isfinite(radius) or radius <= 0:
+        tiles = np.zeros(source.size, dtype=np.int64)
+    else:
+        cell = np.floor((xy - xy.min(axis=0)) / radius).astype(np.int64)
+        tiles = cell[:, 0] * (int(cell[:, 1].max()) + 1) + cell[:, 1]
+    order = np.argsort(tiles, kind="stable")
+    bounds = np.flatnonzero(np.r_[True, tiles[order][1:] != tiles[order][:-1], True])
+    for lo, hi in itertools.pairwise(bounds):
+        rows = order[lo:hi]
+        window: IntArray | None = None
+        if np.isfinite(radius):
+            box_lo, box_hi = xy[rows].min(axis=0) - radius, xy[rows].max(axis=0) + radius
+            inside = np.all((nodes_xy >= box_lo) & (nodes_xy <= box_hi), axis=1)
+            if inside.sum() < 0.5 * n_nodes:
+                window = np.flatnonzero(inside)
+        width = n_nodes if window is None else window.size
+        block = max(1, int(block_bytes // (8 * max(width, 1))))
+        for k in range(0, rows.size, block):
+            yield rows[k : k + block], window
 
 
 def first_at_same_place(group: IntArray, snaps: Snaps) -> IntArray:
