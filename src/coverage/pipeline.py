@@ -190,15 +190,19 @@ class StudyResult:
 
     @cached_property
     def service_areas(self) -> gpd.GeoDataFrame:
-        """Display polygons: the streets within each mode's threshold of each category."""
+        """Display polygons: the streets within each mode's threshold of each category of
+        the service circles (A1, A2) and the complexes (a city's every category would be
+        dozens of city-wide shapes; the category coverage figures cover the rest)."""
         rows = []
         buffer_m = self.study.network.service_area_buffer_m
+        ind = self.study.indicators
+        drawn = {*ind.service_circle, *ind.rural_services, ind.complex_category}
         for mode in MODES:
             r = self.reach[mode]
             cats = self.facilities["category"].to_numpy()
             legs = r.facility_snaps.access_m / (r.speed_kmh / 3.6)
             for g, cat in enumerate(self.costs.groups):
-                if not np.isfinite(r.node_cost[g]).any():
+                if cat not in drawn or not np.isfinite(r.node_cost[g]).any():
                     continue
                 budget = r.threshold_min * 60.0
                 own = cats == cat
