@@ -185,3 +185,28 @@ def test_facilities_from_openstreetmap_say_completeness_is_unknown(tmp_path):
     complexes = ind[ind["indicator"] == "A3_complex_radius_straight"]
     # absent from OSM: unknown, never a real 0 %
     assert len(complexes) and (complexes["status"] == "no data").all()
+
+
+def test_population_and_candidate_columns_are_mapped_too(tmp_path):
+    from coverage.pipeline import LoadedStudy
+    from coverage.sites import site_study
+
+    folder = tmp_path / "study"
+    shutil.copytree(LOCAL, folder)
+    pop = gpd.read_file(folder / "population.geojson").rename(columns={"population": "人口"})
+    pop.to_file(folder / "population.geojson", driver="GeoJSON")
+    plots = gpd.GeoDataFrame(
+        {"地块编号": ["东区地块"]}, geometry=[shapely.Point(105.6035, 30.5360)], crs="EPSG:4326"
+    )
+    plots.to_file(folder / "plots.geojson", driver="GeoJSON")
+    text = (folder / "study.toml").read_text(encoding="utf-8")
+    text += (
+        '\n[columns.population]\npopulation = "人口"\n\n[columns.candidates]\n'
+        'candidate_id = "地块编号"\n\n[siting]\nmodel = "test"\ncategory = "health"\n'
+        'mode = "walk"\nminutes = 15\ncandidates = "plots.geojson"\n'
+    )
+    (folder / "study.toml").write_text(text, encoding="utf-8")
+    loaded = LoadedStudy.load(load_study(folder / "study.toml"))
+    assert loaded.result.demand.input_population > 10_000
+    sites = site_study(loaded).sites
+    assert sites["candidate_id"].tolist() == ["东区地块"]

@@ -32,7 +32,7 @@ from coverage.errors import (
     ValueColumnError,
 )
 from coverage.messages import Message
-from coverage.vocabulary import kind_from_code
+from coverage.vocabulary import kind_from_code, rename_columns
 
 KINDS = ("urban", "rural")
 
@@ -909,15 +909,19 @@ def check_facilities(gdf: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, list[Mess
     return out, notes
 
 
-def read_population(path: Path) -> tuple[gpd.GeoDataFrame, list[Message]]:
+def read_population(
+    path: Path, columns: dict[str, str] | None = None
+) -> tuple[gpd.GeoDataFrame, list[Message]]:
     """Read a population layer: polygons or points with ``population``, or a raster.
 
     A GeoTIFF of residents per cell becomes one square polygon per cell with
     population > 0 (so cells cut by community boundaries split by area).
+    ``columns``: the study's ``[columns.population]`` (``population = "常住人口"``).
     """
     if path.suffix.lower() in (".tif", ".tiff"):
         return _population_from_raster(path)
-    return check_population(read_layer(path, "population"))
+    layer = read_layer(path, "population")
+    return check_population(rename_columns(layer, "population", columns or {}))
 
 
 def check_population(gdf: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, list[Message]]:

@@ -122,7 +122,7 @@ def load_layers(study: Study, progress: Progress = quiet) -> Layers:
     notes += n
     population = workplaces = None
     if inp.population is not None:
-        population, n = read_population(inp.population)
+        population, n = read_population(inp.population, study.columns.get("population"))
         notes += n
     if inp.workplaces is not None:
         workplaces, n = check_workplaces(_read(study, inp.workplaces, "workplaces"))

@@ -499,7 +499,7 @@ class LoadedStudy:
             New facilities: points (or polygons, at their representative
             point) with a ``facility_id`` and a ``category``, optionally
             ``name``, ``floor_area_m2``, ``capacity``; any CRS (lon/lat as the
-            study's ``[datum] facilities`` says). An id being removed may be
+            study's ``[datum] facilities`` says; projected coordinates are taken as true). An id being removed may be
             added back (a facility moved).
         remove
             ``facility_id`` values of the study's facilities to take away.
@@ -576,8 +576,11 @@ class LoadedStudy:
         """Added facilities checked as the facilities layer is, in the study CRS."""
         frame = check_frame(add, "facilities", "the facilities to add")
         added, notes = check_facilities(frame)
-        added, n = convert_datum(added, self.study.datum.facilities, "facilities", "facility_id")
-        notes += n
+        if added.crs is not None and added.crs.is_geographic:
+            # lon/lat as the facilities layer's datum says; projected ones are taken as true
+            datum = self.study.datum.facilities
+            added, n = convert_datum(added, datum, "facilities", "facility_id")
+            notes += n
         clash = set(added["facility_id"]) & kept_ids
         if clash:
             raise StudyFileError(

@@ -37,6 +37,7 @@ from coverage.siting import (
     milp_set_cover,
     reduce_problem,
 )
+from coverage.vocabulary import rename_columns
 
 __all__ = [
     "SITE_COLUMNS",
@@ -136,14 +137,17 @@ def describe_rule(s: Siting) -> str:
     return str(rule_message(s))
 
 
-def read_candidates(path: Path, crs: str, datum: str = "wgs84") -> gpd.GeoDataFrame:
+def read_candidates(
+    path: Path, crs: str, datum: str = "wgs84", columns: dict[str, str] | None = None
+) -> gpd.GeoDataFrame:
     """A user's candidate sites (points; polygons stand at their representative point).
 
     ``datum``: ``"gcj02"`` or ``"bd09"`` converts lon/lat plots exported from
-    Chinese map services to WGS84 first.
+    Chinese map services to WGS84 first. ``columns``: the study's
+    ``[columns.candidates]`` (e.g. ``candidate_id = "地块编号"``).
     """
     layer = "candidates"
-    gdf = read_layer(path, layer).reset_index(drop=True)
+    gdf = rename_columns(read_layer(path, layer), layer, columns or {}).reset_index(drop=True)
     gdf["_row"] = (gdf.index + 1).astype(str)
     id_col = next((c for c in ("candidate_id", "id", "name") if c in gdf.columns), "_row")
     check_geometry(gdf, layer, id_col, ("Point", "Polygon", "MultiPolygon"))
@@ -348,7 +352,9 @@ def _candidates(
             path = study.source.parent / path
         if not path.is_file():
             raise StudyFileError(f"siting.candidates file not found: {path}")
-        cands = read_candidates(path, result.crs, study.datum.candidates)
+        cands = read_candidates(
+            path, result.crs, study.datum.candidates, study.columns.get("candidates")
+        )
         notes += check_near_communities(result.communities, cands, "candidates")
     else:
         if s.within == "shortfall":

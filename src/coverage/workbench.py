@@ -285,7 +285,10 @@ class Workbench:
         frame = self.frame(scenario)
         if frame is None and not scenario.remove:
             return self.baseline
-        return self.loaded.what_if(add=frame, remove=list(scenario.remove))
+        # the page's points are true WGS84 (whatever datum the facilities layer came in):
+        # projected, they are taken as they are
+        metric = None if frame is None else frame.to_crs(self.baseline.crs)
+        return self.loaded.what_if(add=metric, remove=list(scenario.remove))
 
     def evaluate(self, scenario: Scenario, indicator: str = "A1_service_circle") -> dict[str, Any]:
         """Headline rows against baseline and target, community values, newly covered residents."""
