@@ -1031,14 +1031,21 @@ def _service_layers(
     return calls
 
 
-def streets_backdrop(result: StudyResult, tolerance_m: float) -> dict[str, Any] | None:
+def streets_backdrop(
+    result: StudyResult, tolerance_m: float, cache: dict[str, Any] | None = None
+) -> dict[str, Any] | None:
     """The study's own streets as one simplified line geometry (GeoJSON, lon/lat).
 
     Built from the walk network's segments (paths and service ways left out),
     merged into lines and simplified at ``tolerance_m`` (at least 5 m): the
     context a map without a basemap lacks, small enough for the size cap.
-    ``None`` when the run has no walk network.
+    ``None`` when the run has no walk network. ``cache`` keeps the merged lines across
+    builds of the same map (only the simplification changes).
     """
+    cache = {} if cache is None else cache
+    if "streets" in cache:
+        merged, crs = cache["streets"]
+        return _collection(_lonlat(gpd.GeoSeries([merged], crs=crs), max(tolerance_m, 5.0)), [{}])
     net = result.networks.get("walk")
     if net is None or not len(net.seg_u):
         return None
@@ -1048,6 +1055,7 @@ def streets_backdrop(result: StudyResult, tolerance_m: float) -> dict[str, Any] 
     xy = np.asarray(net.node_xy, dtype=float)
     ends = np.stack([xy[net.seg_u[keep]], xy[net.seg_v[keep]]], axis=1)
     merged = shapely.line_merge(shapely.multilinestrings(shapely.linestrings(ends)))
+    cache["streets"] = (merged, net.crs)
     geoms = gpd.GeoSeries([merged], crs=net.crs)
     return _collection(_lonlat(geoms, max(tolerance_m, 5.0)), [{}])
 
@@ -1079,6 +1087,7 @@ def build_map(
     siting: Any = None,
     settings: MapSettings | None = None,
     tolerance_m: float | None = None,
+    cache: dict[str, Any] | None = None,
 ) -> tuple[folium.Map, dict[str, int]]:
     """Build the map of a run.
 
@@ -1124,7 +1133,8 @@ def build_map(
         f"scMap.communities({group.get_name()}, {data}, {inds}, {_js_json(popups)}, "
         '"sc-indicator", "sc-caption");'
     ]
-    streets = streets_backdrop(result, tol) if settings.tiles() == "none" else None
+    cache = {} if cache is None else cache  # what does not change with the simplification
+    streets = streets_backdrop(result, tol, cache) if settings.tiles() == "none" else None
     if streets is not None:
         grp = folium.FeatureGroup(name=_t(lang, "streets_layer"), show=True).add_to(fmap)
         data = _js_json(streets)
@@ -1136,7 +1146,7 @@ def build_map(
     cats = [c for c in result.categories if c in set(fac["category"])]
     colours = {c: PALETTE[i % len(PALETTE)] for i, c in enumerate(cats)}
     calls += _service_layers(fmap, result, colours, lang, tol, sizes)
-    grid_label = _grid_layer(fmap, result, choices, settings, lang, sizes)
+    grid_label = _grid_layer(fmap, result, choices, settings, lang, sizes, cache)
     calls += _facility_layers(fmap, result, cats, colours, lang, sizes)
     if siting is not None:
         calls += _sites(fmap, siting, lang, tol, sizes, result)
@@ -1156,12 +1166,16 @@ def _grid_layer(
     settings: MapSettings,
     lang: str,
     sizes: dict[str, int],
+    cache: dict[str, Any],
 ) -> str | None:
     """The demand grid of the first indicator (hidden); its legend line, if drawn."""
     if not (settings.demand_grid and choices and len(result.demand.points)):
         return None
     spec = next(s for s in result.specs if s.column == choices[0].column)
-    png, img_bounds = demand_grid_png(result, np.asarray(spec.covered, dtype=bool))
+    if cache.get("grid_of") != spec.column:
+        cache["grid"] = demand_grid_png(result, np.asarray(spec.covered, dtype=bool))
+        cache["grid_of"] = spec.column
+    png, img_bounds = cache["grid"]
     url = "data:image/png;base64," + base64.b64encode(png).decode("ascii")
     sizes["demand_grid"] = len(url)
     name = spec.column if lang == "en" else choices[0].name
@@ -1345,8 +1359,9 @@ def render_map(
             "layers will look shifted by a few hundred metres against it (the figures are "
             "unaffected). Use OpenStreetMap, Tianditu or local WGS84 tiles for a true overlay"
         )
+    cache: dict[str, Any] = {}
     for _ in range(SIMPLIFY_ROUNDS):
-        fmap, sizes = build_map(result, lang, siting, settings, tolerance_m=tol)
+        fmap, sizes = build_map(result, lang, siting, settings, tolerance_m=tol, cache=cache)
         page = _stable_ids(str(fmap.get_root().render()), fmap)
         size = len(page.encode("utf-8"))
         if size <= cap:
