@@ -872,6 +872,9 @@ def demand_grid_png(result: StudyResult, covered: np.ndarray) -> tuple[bytes, li
 
 SITE_COLOUR = "#6a3d9a"
 #: OSM highway tags left out of the street backdrop: paths, not streets.
+#: Streets above which the backdrop shows main roads only (``BACKDROP_MAIN``).
+BACKDROP_MAX_SEGMENTS = 40_000
+BACKDROP_MAIN = ("motorway", "trunk", "primary", "secondary", "tertiary")
 BACKDROP_SKIP = (
     "footway",
     "path",
@@ -1036,8 +1039,9 @@ def streets_backdrop(
 ) -> dict[str, Any] | None:
     """The study's own streets as one simplified line geometry (GeoJSON, lon/lat).
 
-    Built from the walk network's segments (paths and service ways left out),
-    merged into lines and simplified at ``tolerance_m`` (at least 5 m): the
+    Built from the walk network's segments (paths and service ways left out; main
+    roads only beyond :data:`BACKDROP_MAX_SEGMENTS` streets), merged into lines and
+    simplified at ``tolerance_m`` (at least 5 m): the
     context a map without a basemap lacks, small enough for the size cap.
     ``None`` when the run has no walk network. ``cache`` keeps the merged lines across
     builds of the same map (only the simplification changes).
@@ -1049,7 +1053,11 @@ def streets_backdrop(
     net = result.networks.get("walk")
     if net is None or not len(net.seg_u):
         return None
-    keep = ~np.isin(np.asarray(net.seg_highway, dtype=str), BACKDROP_SKIP)
+    highway = np.asarray(net.seg_highway, dtype=str)
+    keep = ~np.isin(highway, BACKDROP_SKIP)
+    if keep.sum() > BACKDROP_MAX_SEGMENTS:
+        # a city's every street would outweigh the rest of the page: its main roads only
+        keep &= np.isin(np.char.replace(highway, "_link", ""), BACKDROP_MAIN)
     if not keep.any():
         keep[:] = True
     xy = np.asarray(net.node_xy, dtype=float)
