@@ -17,6 +17,7 @@ from coverage.errors import InputLayerError, StudyFileError
 from coverage.inputs import convert_datum
 from coverage.maps import (
     MapSizeError,
+    _facility_payload,
     _tile_source,
     demand_grid_png,
     leaflet_assets,
@@ -170,7 +171,12 @@ def test_page_holds_every_layer_and_feature(demo_result, offline_page):
     for cat in ("health", "primary_school"):
         n = int((demo_result.facilities["category"] == cat).sum())
         assert figures.layers_bytes[f"facilities:{cat}"] > 0
-        assert page.count('"tip":"') >= n
+        # every facility carries its own values; its popup is filled from its layer's words
+        payload, template = _facility_payload(demo_result, cat, "#000", "en")
+        assert len(payload["features"]) == n and all(len(f["properties"]["f"]) == 6
+                                                     for f in payload["features"])  # fmt: skip
+        assert "{name}" in template["popup"] and "{sw}" in template["popup"]
+    assert page.count('"f":[') == len(demo_result.facilities)
     assert figures.bytes == len(page.encode())
 
 

@@ -404,7 +404,13 @@ var scMap = (function () {
       if (f.properties.tip) { l.bindTooltip(f.properties.tip, {sticky: true}); }
     }}).addTo(group);
   }
-  function points(group, data, iconHtml, size) {
+  // a facility's popup or tooltip: its layer's template filled with its own values
+  function filled(text, t, f) {
+    return text.split("{name}").join(f[0]).split("{id}").join(f[1])
+      .split("{on}").join(t.on[f[2]]).split("{sw}").join(f[3]).split("{ww}").join(f[4])
+      .split("{sc}").join(f[5]);
+  }
+  function points(group, data, iconHtml, size, template) {
     function divIcon(html, own) {
       return L.divIcon({className: own ? "sc-icon sc-site" : "sc-icon", html: html, iconSize: [size, size],
                         iconAnchor: [size / 2, size / 2], popupAnchor: [0, -size / 2]});
@@ -417,8 +423,14 @@ var scMap = (function () {
         return L.marker(ll, {zIndexOffset: own ? 1000 : 0, icon: own ? divIcon(own, true) : icon});
       },
       onEachFeature: function (f, l) {
-        l.bindPopup(f.properties.popup, {maxWidth: 340});
-        if (f.properties.tip) { l.bindTooltip(f.properties.tip); }
+        var p = f.properties;
+        if (p.f && template) {
+          l.bindPopup(function () { return filled(template.popup, template, p.f); }, {maxWidth: 340});
+          l.bindTooltip(function () { return filled(template.tip, template, p.f); });
+          return;
+        }
+        l.bindPopup(p.popup, {maxWidth: 340});
+        if (p.tip) { l.bindTooltip(p.tip); }
       }}).addTo(group);
   }
   function lines(group, data, style) {
@@ -752,33 +764,37 @@ def _communities_payload(
     return _collection(geoms, props), table.record(lang)
 
 
-def _facility_payload(result: StudyResult, category: str, colour: str, lang: str) -> dict[str, Any]:
+def _facility_payload(
+    result: StudyResult, category: str, colour: str, lang: str
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A category's facilities (name, id, on the network, residents served and within
+    reach) and the template their popups and tooltips are filled into by the page when
+    opened: a city's thousands of facilities would otherwise repeat the words each."""
     fac = result.facilities[result.facilities["category"] == category]
     tw = result.reach["walk"].threshold_min
     tc = result.reach["cycle"].threshold_min
-    props = []
-    for rec in fac.drop(columns="geometry").to_dict("records"):
-        name = str(rec["name"]) or str(rec["facility_id"])
-        props.append(
-            {
-                "popup": _t(
-                    lang,
-                    "facility_popup",
-                    name=_esc(name),
-                    id=_esc(rec["facility_id"]),
-                    cat=_esc(label(category, lang)),
-                    code=_esc(category),
-                    on=_t(lang, "yes") if rec["on_network_walk"] else _t(lang, "no_snap"),
-                    tw=tw,
-                    tc=tc,
-                    served_w=_count(rec["served_population_walk"]),
-                    within_w=_count(rec["population_within_walk"]),
-                    served_c=_count(rec["served_population_cycle"]),
-                ),
-                "tip": f"{_esc(name)} · {_esc(label(category, lang))}",
-            }
-        )
-    return _collection(_lonlat(fac.geometry, 0.0), props)
+    cat = _esc(label(category, lang))
+    template = {
+        "popup": _t(lang, "facility_popup", name="{name}", id="{id}", cat=cat,
+                    code=_esc(category), on="{on}", tw=tw, tc=tc, served_w="{sw}",
+                    within_w="{ww}", served_c="{sc}"),
+        "tip": "{name} · " + cat,
+        "on": [_t(lang, "no_snap"), _t(lang, "yes")],
+    }  # fmt: skip
+    props = [
+        {
+            "f": [
+                _esc(str(rec["name"]) or str(rec["facility_id"])),
+                _esc(rec["facility_id"]),
+                1 if rec["on_network_walk"] else 0,
+                _count(rec["served_population_walk"]),
+                _count(rec["population_within_walk"]),
+                _count(rec["served_population_cycle"]),
+            ]
+        }
+        for rec in fac.drop(columns="geometry").to_dict("records")
+    ]
+    return _collection(_lonlat(fac.geometry, 0.0), props), template
 
 
 def _burn_points(
@@ -1082,10 +1098,11 @@ def _facility_layers(
         grp = folium.FeatureGroup(
             name=_esc(_t(lang, "facility_layer", cat=label(cat, lang))), show=True
         ).add_to(fmap)
-        data = _js_json(_facility_payload(result, cat, colours[cat], lang))
+        payload, template = _facility_payload(result, cat, colours[cat], lang)
+        data = _js_json(payload)
         sizes[f"facilities:{cat}"] = len(data.encode())
         icon = _js_json(_icon_html(cat, colours[cat], lang))
-        calls.append(f"scMap.points({grp.get_name()}, {data}, {icon}, 20);")
+        calls.append(f"scMap.points({grp.get_name()}, {data}, {icon}, 20, {_js_json(template)});")
     return calls
 
 
