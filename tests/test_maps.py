@@ -18,10 +18,10 @@ from coverage.inputs import convert_datum
 from coverage.maps import (
     MapSizeError,
     _facility_payload,
-    _tile_source,
     demand_grid_png,
     leaflet_assets,
     render_map,
+    tile_source,
 )
 
 EVIL = "<img src=x onerror=alert(1)>"
@@ -93,8 +93,8 @@ def test_local_tile_template(demo_result):
         ("https://t{n}.example.org/{z}/{x}/{y}", "https:"),
     ],
 )
-def test_tile_source(template, source):
-    assert _tile_source(template) == source
+def testtile_source(template, source):
+    assert tile_source(template) == source
 
 
 def test_map_settings_are_validated(tmp_path):

@@ -727,9 +727,9 @@ def osm_features(boundary: Any, values: dict[str, str]) -> Any:
     import osmnx as ox
     import pandas as pd
 
-    from coverage.vocabulary import OSM_KEYS, category_preset, osm_category
+    from coverage.vocabulary import OSM_KEYS, osm_row, osm_table
 
-    table = category_preset("osm") | {k: v for k, v in values.items() if "=" in k}
+    table = osm_table(values)
     try:
         gdf = ox.features.features_from_polygon(boundary, tags=dict.fromkeys(OSM_KEYS, True))
     except Exception as exc:  # OSMnx raises several types for failed downloads
@@ -740,13 +740,9 @@ def osm_features(boundary: Any, values: dict[str, str]) -> Any:
         ) from exc
     rows = []
     for (kind, osmid), row in gdf.iterrows():
-        tags = {k: str(v) for k, v in row.items() if isinstance(v, str)}
-        category = osm_category(tags, table)
-        if category is None:
+        found = osm_row({k: str(v) for k, v in row.items() if isinstance(v, str)}, table)
+        if found is None:
             continue
-        point = row.geometry.representative_point()
-        tag = next((f"{k}={tags[k]}" for k in OSM_KEYS if k in tags), "")
-        name = tags.get("name:zh") or tags.get("name") or ""
-        rows.append((f"osm-{kind}-{osmid}", category, name, tag, point))
+        rows.append((f"osm-{kind}-{osmid}", *found, row.geometry.representative_point()))
     frame = pd.DataFrame(rows, columns=["facility_id", "category", "name", "osm_tag", "geometry"])
     return gpd.GeoDataFrame(frame, geometry="geometry", crs="EPSG:4326")

@@ -233,9 +233,11 @@ def _serve(args: argparse.Namespace, progress: Any) -> int:
     study = _study(args)
     loaded = LoadedStudy.load(study, progress=progress)
     store = ScenarioStore(folder / f"{stem}.scenarios.sqlite")
+    from coverage.maps import OSM_ATTRIBUTION, OSM_TILES
+
     tiles = study.map.tiles()
-    tiles = {"osm": "https://tile.openstreetmap.org/{z}/{x}/{y}.png"}.get(tiles, tiles)
-    attribution = study.map.basemap_attribution or "© OpenStreetMap contributors (ODbL)"
+    tiles = OSM_TILES if tiles == "osm" else tiles
+    attribution = study.map.basemap_attribution or OSM_ATTRIBUTION
     workbench = Workbench(loaded, args.lang)
     serve(workbench, store, args.host, args.port, tiles, attribution)
     return 0

@@ -283,7 +283,7 @@ def leaflet_assets() -> tuple[str, str, str]:
     return css, js, str(xs_leaflet.VERSION)
 
 
-def _tile_source(template: str) -> str:
+def tile_source(template: str) -> str:
     """The CSP source that admits a tile URL template (``{s}`` as any subdomain)."""
     parts = urlsplit(template)
     if parts.scheme == "file" or not parts.netloc:
@@ -959,13 +959,13 @@ def _page_head(fmap: folium.Map, settings: MapSettings, lang: str) -> None:
         folium.TileLayer(
             tiles=OSM_TILES, attr=_esc(_t(lang, "osm")), name="OpenStreetMap", max_zoom=19
         ).add_to(fmap)
-        img_src += f" {_tile_source(OSM_TILES)}"
+        img_src += f" {tile_source(OSM_TILES)}"
     elif tiles != "none":
         attribution = settings.basemap_attribution or f"basemap: {tiles}"
         folium.TileLayer(
             tiles=tiles, attr=_esc(attribution), name=_esc(attribution), max_zoom=20
         ).add_to(fmap)
-        img_src += f" {_tile_source(tiles)}"
+        img_src += f" {tile_source(tiles)}"
     csp = (
         "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
         f"img-src {img_src}; font-src data:"

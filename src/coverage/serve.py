@@ -73,7 +73,7 @@ def is_loopback(host: str) -> bool:
 
 def page_html(workbench: Workbench, tiles: str, attribution: str) -> str:
     """The single page: Leaflet inlined, our script, the study's words in its language."""
-    from coverage.maps import leaflet_assets
+    from coverage.maps import CLASS_BOUNDS, CLASS_COLOURS, NO_VALUE_COLOUR, PALETTE, leaflet_assets
     from coverage.messages import WEB_LABELS
 
     css, js, _ = leaflet_assets()
@@ -84,6 +84,11 @@ def page_html(workbench: Workbench, tiles: str, attribution: str) -> str:
         "words": WEB_LABELS[workbench.lang],
         "tiles": tiles,
         "attribution": attribution,
+        # the map's own classes and colours (coverage.maps), one source for both pages
+        "bounds": list(CLASS_BOUNDS),
+        "colours": list(CLASS_COLOURS),
+        "none": NO_VALUE_COLOUR,
+        "palette": PALETTE,
     }
     data = json.dumps(config, ensure_ascii=False).replace("</", "<\\/")
     lang = "zh-CN" if workbench.lang == "zh" else "en"
@@ -98,12 +103,9 @@ def page_html(workbench: Workbench, tiles: str, attribution: str) -> str:
 
 
 def _csp(tiles: str) -> str:
-    img = "data:"
-    if tiles not in ("", "none"):
-        from urllib.parse import urlsplit
+    from coverage.maps import tile_source
 
-        parts = urlsplit(tiles.replace("{s}", "a"))
-        img += f" {parts.scheme}://{parts.netloc.replace('a.', '*.', 1)}"
+    img = "data:" + ("" if tiles in ("", "none") else f" {tile_source(tiles)}")
     return (
         "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
         f"img-src {img}; connect-src 'self'; form-action 'none'; frame-ancestors 'none'; "

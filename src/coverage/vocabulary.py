@@ -30,6 +30,8 @@ __all__ = [
     "map_categories",
     "osm_category",
     "osm_facilities",
+    "osm_row",
+    "osm_table",
     "rename_columns",
 ]
 
@@ -205,6 +207,21 @@ def osm_category(tags: dict[str, str], table: dict[str, str]) -> str | None:
     return best
 
 
+def osm_table(values: dict[str, str]) -> dict[str, str]:
+    """The ``osm`` preset with the study's own tag values (``"amenity=clinic" = "health"``)."""
+    return category_preset("osm") | {k: v for k, v in values.items() if "=" in k}
+
+
+def osm_row(tags: dict[str, str], table: dict[str, str]) -> tuple[str, str, str] | None:
+    """An OSM object's category, name (``name:zh``, else ``name``) and main tag, or ``None``
+    when no rule maps its tags."""
+    category = osm_category(tags, table)
+    if category is None:
+        return None
+    tag = next((f"{k}={tags[k]}" for k in OSM_KEYS if k in tags), "")
+    return category, tags.get("name:zh") or tags.get("name") or "", tag
+
+
 def osm_facilities(path: Any, values: dict[str, str]) -> gpd.GeoDataFrame:
     """Facilities from an OpenStreetMap file: tagged nodes, and ways at the mean of their
     nodes, mapped by the ``osm`` preset and the study's own values (``"amenity=clinic" =
@@ -213,7 +230,7 @@ def osm_facilities(path: Any, values: dict[str, str]) -> gpd.GeoDataFrame:
     """
     import osmium
 
-    table = category_preset("osm") | {k: v for k, v in values.items() if "=" in k}
+    table = osm_table(values)
     rows: list[tuple[str, str, str, str, float, float]] = []
     processor = (
         osmium.FileProcessor(str(path))
@@ -221,9 +238,8 @@ def osm_facilities(path: Any, values: dict[str, str]) -> gpd.GeoDataFrame:
         .with_filter(osmium.filter.KeyFilter(*OSM_KEYS))
     )
     for obj in processor:
-        tags = dict(obj.tags)
-        category = osm_category(tags, table)
-        if category is None:
+        row = osm_row(dict(obj.tags), table)
+        if row is None:
             continue
         if isinstance(obj, osmium.osm.Node):
             kind, lon, lat = "node", obj.location.lon, obj.location.lat
@@ -235,8 +251,7 @@ def osm_facilities(path: Any, values: dict[str, str]) -> gpd.GeoDataFrame:
             lon, lat = (float(np.mean(c)) for c in zip(*points, strict=True))
         else:
             continue
-        tag = next((f"{k}={tags[k]}" for k in OSM_KEYS if k in tags), "")
-        name = tags.get("name:zh") or tags.get("name") or ""
+        category, name, tag = row
         rows.append((f"osm-{kind}-{obj.id}", category, name, tag, lon, lat))
     frame = pd.DataFrame(rows, columns=["facility_id", "category", "name", "osm_tag", "x", "y"])
     return gpd.GeoDataFrame(

@@ -4,10 +4,7 @@
   "use strict";
   var C = JSON.parse(document.getElementById("sc-config").textContent);
   var W = C.words;
-  var COLOURS = ["#d7191c", "#fdae61", "#ffffbf", "#a6d96a", "#1a9641"];
-  var PALETTE = ["#e41a1c", "#377eb8", "#4daf4a", "#984ea3", "#ff7f00", "#a65628", "#f781bf",
-    "#999999", "#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#a6761d",
-    "#666666", "#1f78b4", "#b15928"];
+  var COLOURS = C.colours, PALETTE = C.palette;
   var state = { add: [], remove: [], next: 1, seq: 0, proposals: [] };
   var study, map, communities, existing, added, covered, proposalsLayer;
   var byId = function (id) { return document.getElementById(id); };
@@ -29,10 +26,9 @@
   function setStatus(s) { var el = byId("sc-status"); el.dataset.state = s; el.textContent = W["status_" + s] || ""; }
 
   function colourOf(v) {
-    if (v === null || v === undefined) { return "#bbbbbb"; }
-    var bounds = [0.5, 0.7, 0.9, 1 - 1e-9];
-    for (var i = 0; i < bounds.length; i++) { if (v < bounds[i]) { return COLOURS[i]; } }
-    return COLOURS[4];
+    if (v === null || v === undefined) { return C.none; }
+    for (var i = 0; i < C.bounds.length; i++) { if (v < C.bounds[i]) { return COLOURS[i]; } }
+    return COLOURS[COLOURS.length - 1];
   }
 
   function catColour(cat) {
