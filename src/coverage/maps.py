@@ -308,19 +308,35 @@ def _lonlat(
 
     ``coverage``: shared edges stay shared; ``display``: a shape drawn only (a service
     area of a whole city's streets, millions of vertices), simplified without keeping
-    its topology, in time that stays near linear in its vertices.
+    its topology, part by part (GEOS mends a simplified polygon as a whole: a city's
+    band of a hundred thousand parts took minutes), in time near linear in its vertices.
     """
     if len(geoms) == 0:
         return []
-    values = geoms.values
-    if tolerance_m > 0:
-        if coverage:
-            values = shapely.coverage_simplify(values, tolerance_m)
-        else:
-            values = shapely.simplify(values, tolerance_m, preserve_topology=not display)
+    values = np.asarray(geoms.values, dtype=object)
+    if tolerance_m > 0 and coverage:
+        values = shapely.coverage_simplify(values, tolerance_m)
+    elif tolerance_m > 0 and display:
+        values = _simplify_parts(values, tolerance_m)
+    elif tolerance_m > 0:
+        values = shapely.simplify(values, tolerance_m)
     ll = gpd.GeoSeries(values, crs=geoms.crs).to_crs("EPSG:4326").values
     ll = shapely.transform(ll, lambda xy: np.round(xy, DECIMALS))
     return [json.loads(g) if g is not None else None for g in shapely.to_geojson(ll)]
+
+
+def _simplify_parts(values: Any, tolerance_m: float) -> Any:
+    """Each geometry simplified part by part without keeping topology; parts that
+    vanish are left out (a geometry with none left becomes empty)."""
+    parts, owner = shapely.get_parts(values, return_index=True)
+    simple = shapely.simplify(parts, tolerance_m, preserve_topology=False)
+    # a mended part may come back in pieces: flatten again, keep the polygons
+    flat, which = shapely.get_parts(simple, return_index=True)
+    keep = (shapely.get_type_id(flat) == shapely.GeometryType.POLYGON) & ~shapely.is_empty(flat)
+    out = np.array([shapely.MultiPolygon()] * len(values), dtype=object)
+    if keep.any():
+        shapely.multipolygons(flat[keep], indices=owner[which[keep]], out=out)
+    return out
 
 
 def _shape_data(geoms: gpd.GeoSeries, tolerance_m: float, props: dict[str, Any]) -> str:
