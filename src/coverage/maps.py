@@ -326,9 +326,13 @@ def _lonlat(
 
 
 def _simplify_parts(values: Any, tolerance_m: float) -> Any:
-    """Each geometry simplified part by part without keeping topology; parts that
-    vanish are left out (a geometry with none left becomes empty)."""
+    """Each geometry simplified without keeping its topology: polygons part by part
+    (parts that vanish are left out; a geometry with none left becomes empty), lines
+    whole (they need no mending)."""
     parts, owner = shapely.get_parts(values, return_index=True)
+    polygon = shapely.get_type_id(parts) == shapely.GeometryType.POLYGON
+    if not polygon.all():
+        return shapely.simplify(values, tolerance_m, preserve_topology=False)
     simple = shapely.simplify(parts, tolerance_m, preserve_topology=False)
     # a mended part may come back in pieces: flatten again, keep the polygons
     flat, which = shapely.get_parts(simple, return_index=True)
@@ -1132,7 +1136,7 @@ def streets_backdrop(
         return _memo(
             cache,
             ("streets", tol),
-            lambda: _collection(_lonlat(gpd.GeoSeries([merged], crs=crs), tol), [{}]),
+            lambda: _collection(_lonlat(gpd.GeoSeries([merged], crs=crs), tol, display=True), [{}]),
         )
     net = result.networks.get("walk")
     if net is None or not len(net.seg_u):
@@ -1149,7 +1153,7 @@ def streets_backdrop(
     merged = shapely.line_merge(shapely.multilinestrings(shapely.linestrings(ends)))
     cache["streets"] = (merged, net.crs)
     geoms = gpd.GeoSeries([merged], crs=net.crs)
-    return _collection(_lonlat(geoms, max(tolerance_m, 5.0)), [{}])
+    return _collection(_lonlat(geoms, max(tolerance_m, 5.0), display=True), [{}])
 
 
 def _facility_layers(
