@@ -326,20 +326,36 @@ def _lonlat(
 
 
 def _simplify_parts(values: Any, tolerance_m: float) -> Any:
-    """Each geometry simplified without keeping its topology: polygons part by part
-    (parts that vanish are left out; a geometry with none left becomes empty), lines
-    whole (they need no mending)."""
+    """Each geometry simplified without keeping its topology and without mending it
+    (drawn only): polygons ring by ring, rings that collapse left out (a hole, or a
+    part with its holes), a geometry with no part left empty; lines whole. GEOS mends
+    a simplified polygon as a whole, and a prefecture's band of streets, one polygon
+    with a hundred thousand holes, took minutes.
+
+    Examples
+    --------
+    A block with a 2 m hole and a 30 m hole, at 3 m: the small hole goes.
+
+    >>> block = shapely.box(0, 0, 100, 100) - shapely.box(10, 10, 12, 12)
+    >>> block = block - shapely.box(50, 50, 80, 80)
+    >>> [len(p.interiors) for p in _simplify_parts(np.array([block]), 3.0)[0].geoms]
+    [1]
+    """
     parts, owner = shapely.get_parts(values, return_index=True)
-    polygon = shapely.get_type_id(parts) == shapely.GeometryType.POLYGON
-    if not polygon.all():
+    if not (shapely.get_type_id(parts) == shapely.GeometryType.POLYGON).all():
         return shapely.simplify(values, tolerance_m, preserve_topology=False)
-    simple = shapely.simplify(parts, tolerance_m, preserve_topology=False)
-    # a mended part may come back in pieces: flatten again, keep the polygons
-    flat, which = shapely.get_parts(simple, return_index=True)
-    keep = (shapely.get_type_id(flat) == shapely.GeometryType.POLYGON) & ~shapely.is_empty(flat)
+    rings, ring_part = shapely.get_rings(parts, return_index=True)
+    shell = np.r_[True, ring_part[1:] != ring_part[:-1]]
+    rings = shapely.simplify(rings, tolerance_m, preserve_topology=False)
+    ok = shapely.get_type_id(rings) == shapely.GeometryType.LINEARRING
+    ok &= shapely.get_num_coordinates(rings) >= 4
+    # a part whose shell collapsed goes with its holes
+    ok &= np.isin(ring_part, ring_part[shell & ok])
     out = np.array([shapely.MultiPolygon()] * len(values), dtype=object)
-    if keep.any():
-        shapely.multipolygons(flat[keep], indices=owner[which[keep]], out=out)
+    if ok.any():
+        kept, new_part = np.unique(ring_part[ok], return_inverse=True)
+        polys = shapely.polygons(rings[ok], indices=new_part)
+        shapely.multipolygons(polys, indices=owner[kept], out=out)
     return out
 
 
