@@ -93,6 +93,10 @@ GLYPHS: dict[str, tuple[str, str]] = {
     "pharmacy": ("PH", "药"),
     "self_service": ("SS", "自"),
     "legal_aid": ("LA", "法"),
+    "breakfast": ("BF", "早"),
+    "laundry": ("LD", "洗"),
+    "hairdresser": ("HD", "发"),
+    "repair": ("RP", "修"),
 }
 
 #: Coverage classes of the community colouring: upper bounds and colours.
