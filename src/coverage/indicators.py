@@ -293,7 +293,9 @@ def equity_columns(
     For an aggregate scope, over its communities with residents: the Gini
     coefficient and Palma ratio of community coverage weighted by residents,
     and the share of residents in communities below half the row's target.
-    Community rows, and every row without ``community``, are NaN.
+    Community rows, and every row without ``community``, are NaN; so is a
+    Palma ratio without bound (the worst-served 40 % have no coverage while
+    someone has: a Gini with an empty Palma), as files cannot all hold ``inf``.
     """
     out = {c: np.full(rep.size, np.nan) for c in EQUITY_COLUMNS}
     if community is None:
@@ -306,7 +308,8 @@ def equity_columns(
             continue
         x, w = share[mask], tot_c[mask]
         out["gini"][rows] = weighted_gini(x, w)
-        out["palma"][rows] = palma_ratio(x, w)
+        palma = palma_ratio(x, w)  # unbounded (the bottom 40 % uncovered): left empty
+        out["palma"][rows] = palma if np.isfinite(palma) else np.nan
         out["below_half_target_share"][rows] = [share_below(x, w, t / 2.0) for t in target[rows]]
     return out
 
@@ -907,9 +910,10 @@ def _second_columns(
     spec: IndicatorSpec, pop: FloatArray, cindex: npt.NDArray[np.int64], share: FloatArray
 ) -> dict[str, FloatArray]:
     """Per community, the median resident's minutes to the second-nearest facility (of every
-    category of the set); ``inf`` beyond the search bound. Empty where the share is."""
+    category of the set). Empty where the share is, and where that median lies beyond the
+    search bound (files cannot all hold ``inf``)."""
     median = weighted_median_by_group(spec.costs.max(axis=1), pop, cindex, share.size)
-    median[np.isnan(share)] = np.nan
+    median[np.isnan(share) | np.isinf(median)] = np.nan
     return {f"{spec.column}_second_median_min": np.round(median, 3)}
 
 

@@ -35,7 +35,7 @@ from coverage.categories import STATUS_LABELS as _STATUS
 from coverage.categories import label as category_label
 from coverage.indicators import rounded_indicators
 from coverage.maps import PALETTE
-from coverage.messages import SCOPE_LABELS, render, render_all, word
+from coverage.messages import SCOPE_LABELS, Message, Note, render, render_all, word
 from coverage.sites import rule_message
 from coverage.terms import TOLERANCE
 
@@ -96,6 +96,9 @@ TEXT: dict[str, dict[str, str]] = {
         "headline_lead": "Value: population-weighted share of residents covered. Communities: fully covered / with residents. Gap: target − value, in percentage points (positive: short). Rule rows (mode “rule”): share of the applicable communities that comply; uncovered residents are those of the communities that do not.",
         "preset": "Target preset: {name}",
         "reference": "For reference (no target)",
+        "equity_cell": "Spread between communities: Gini {gini}, Palma {palma}, below half the target {below}",
+        "equity_lead": "Spread between communities (aggregate rows): the Gini coefficient and the Palma ratio (best-served 10 % of residents over the worst-served 40 %) of community coverage weighted by residents, and the share of residents in communities below half the target.",
+        "profiles": "walking profiles: residents over 60 {older:g} km/h, children {child:g} km/h",
         "indicator": "indicator",
         "wording": "plan wording",
         "scope": "scope",
@@ -111,7 +114,7 @@ TEXT: dict[str, dict[str, str]] = {
         "note": "note",
         "no_headline": "No indicator of this run has a target.",
         "no_data_heading": "Targets without data",
-        "no_data_lead": "These targets cannot be measured from the inputs given; supply what each row names (or declare the categories surveyed) to measure them.",
+        "no_data_lead": "These targets (and reference indicators, without target) cannot be measured from the inputs given; supply what each row names to measure them: missing facilities in the facilities layer, or, if the study area has none, their categories listed in [inputs] surveyed_categories.",
         "no_data_cols": "indicator|scopes|target|what to supply",
         "not_applicable_line": "Targets that apply to no community of this study: {names}.",
         "charts": "Charts",
@@ -237,6 +240,9 @@ TEXT: dict[str, dict[str, str]] = {
         "headline_lead": "覆盖率：按人口加权的居民覆盖比例。社区：全部居民均覆盖的社区数 / 有居民的社区数。差距：目标 − 现状，单位为百分点（正值为未达标）。规则类指标（方式为“规则”）：适用社区中达标社区的比例；未覆盖人口为未达标社区的居民。",
         "preset": "目标方案：{name}",
         "reference": "参考（无目标）",
+        "equity_cell": "社区间差异：基尼系数 {gini}，帕尔马比值 {palma}，低于目标一半 {below}",
+        "equity_lead": "社区间差异（汇总行）：按居民加权的社区覆盖率基尼系数与帕尔马比值（覆盖最好的10%居民与最差的40%居民之比），以及居住在覆盖率低于目标一半的社区中的居民比例。",
+        "profiles": "步行速度分档：60岁以上居民 {older:g} 公里/小时，儿童 {child:g} 公里/小时",
         "indicator": "指标",
         "wording": "规划表述",
         "scope": "范围",
@@ -252,7 +258,7 @@ TEXT: dict[str, dict[str, str]] = {
         "note": "说明",
         "no_headline": "本次运行没有设定目标的指标。",
         "no_data_heading": "缺少数据的目标",
-        "no_data_lead": "以下目标无法由现有输入数据测算；请补充各行所列数据（或声明相应设施类别已调查确认为无），方可测算。",
+        "no_data_lead": "以下目标（及无目标的参考指标）无法由现有输入数据测算；请补充各行所列数据方可测算：缺少的设施请在设施图层中提供；如研究区确无此类设施，请在 [inputs] surveyed_categories 中列出其类别。",
         "no_data_cols": "指标|范围|目标|需补充的数据",
         "not_applicable_line": "不适用于本研究任何社区的目标：{names}。",
         "charts": "图表",
@@ -508,6 +514,28 @@ def _count(value: object, lang: str) -> str:
     return f"{float(value):,.0f}"  # type: ignore[arg-type]
 
 
+def _ratio(value: object, lang: str) -> str:
+    """A Gini coefficient or Palma ratio to 2 decimals."""
+    if _missing(value):
+        return TEXT[lang]["none"]
+    return f"{float(value):.2f}"  # type: ignore[arg-type]
+
+
+def _equity_cell(row: pd.Series, lang: str) -> str:
+    """The spread between communities of an aggregate row (:data:`EQUITY_COLUMNS`), as a
+    line of the wording cell (HTML; nothing for a row without it)."""
+    gini, palma = row.get("gini"), row.get("palma")
+    if _missing(gini):
+        return ""
+    below = row.get("below_half_target_share")
+    # an empty Palma beside a Gini: the worst-served 40 % have no coverage (unbounded)
+    palma_text = "∞" if _missing(palma) else _ratio(palma, lang)
+    text = _t(
+        lang, "equity_cell", gini=_ratio(gini, lang), palma=palma_text, below=_share(below, lang)
+    )
+    return f'<span class="cats">{_esc(text)}</span>'
+
+
 def _threshold(value: float, unit: str, lang: str) -> str:
     return _t(lang, "m" if unit == "m" else "min", v=value)
 
@@ -690,7 +718,20 @@ def _summary(result: StudyResult, lang: str) -> str:
     )
 
 
-def headline_rows(indicators: pd.DataFrame) -> list[tuple[str | None, pd.DataFrame]]:
+def reference_indicators(result: StudyResult) -> tuple[str, ...]:
+    """Indicators the headline shows without a target: A1 (and A1 for older residents),
+    the redundancy indicators (``nth = 2``) and the walking profiles of the catalogue."""
+    extra = [
+        e.id
+        for e in result.catalogue.values()
+        if isinstance(e, AccessIndicator) and (e.nth == 2 or e.profile)
+    ]
+    return ("A1_service_circle", "A1_service_circle_older", *extra)
+
+
+def headline_rows(
+    indicators: pd.DataFrame, reference: Sequence[str] = ("A1_service_circle",)
+) -> list[tuple[str | None, pd.DataFrame]]:
     """The rows of the headline table, grouped by target preset.
 
     Parameters
@@ -704,8 +745,9 @@ def headline_rows(indicators: pd.DataFrame) -> list[tuple[str | None, pd.DataFra
         ``(preset, rows)`` pairs: the aggregate rows (scope ``all``, ``urban``,
         ``rural``) that have a target, grouped by the ``preset`` column in order
         of appearance (one group named ``""`` when the table has no such
-        column); then ``(None, rows)`` with the A1 row for the whole area when
-        it has no target (shown for reference).
+        column); then ``(None, rows)`` with the first aggregate row (``all``,
+        or the one scope an indicator is for) of each ``reference`` indicator
+        that has no target (shown for reference; by default A1).
 
     Examples
     --------
@@ -723,11 +765,10 @@ def headline_rows(indicators: pd.DataFrame) -> list[tuple[str | None, pd.DataFra
             groups.append((name, targeted[presets == name]))
     elif len(targeted):
         groups.append(("", targeted))
-    reference = agg[
-        (agg["indicator"] == "A1_service_circle") & (agg["scope"] == "all") & agg["target"].isna()
-    ]
-    if len(reference):
-        groups.append((None, reference))
+    untargeted = agg[agg["indicator"].isin(list(reference)) & agg["target"].isna()]
+    first = untargeted.drop_duplicates("indicator", keep="first")
+    if len(first):
+        groups.append((None, first))
     return groups
 
 
@@ -750,9 +791,10 @@ def _headline(result: StudyResult, table: pd.DataFrame, lang: str) -> str:
     headers = [(_esc(h), n) for h, n in headers]
     parts = [
         f'<section id="headline"><h2>{_esc(_t(lang, "headline"))}</h2>'
-        f'<p class="lead">{_esc(_t(lang, "headline_lead"))}</p>'
+        f'<p class="lead">{_esc(_t(lang, "headline_lead"))} {_esc(_t(lang, "equity_lead"))}</p>'
     ]
-    groups = headline_rows(table[~table["status"].isin(["no data", "not applicable"])])
+    reference = reference_indicators(result)
+    groups = headline_rows(table[~table["status"].isin(["no data", "not applicable"])], reference)
     if not any(name is not None for name, _ in groups):
         parts.append(f"<p>{_esc(_t(lang, 'no_headline'))}</p>")
     for name, rows in groups:
@@ -789,7 +831,7 @@ def _headline(result: StudyResult, table: pd.DataFrame, lang: str) -> str:
                 "<tr>"
                 f"<td>{name_cell}</td>"
                 f"<td>{'' if _missing(wording) else _esc(wording)}"
-                f"{_src(_source(r, result, lang))}</td>"
+                f"{_src(_source(r, result, lang))}{_equity_cell(r, lang)}</td>"
                 f"<td>{_esc(_SCOPES[lang].get(str(r['scope']), r['scope']))}</td>"
                 f'<td class="nw">{_mode_threshold(r, units, lang)}</td>'
                 f'<td class="num">{_target(r["target"], lang)}</td>'
@@ -802,7 +844,7 @@ def _headline(result: StudyResult, table: pd.DataFrame, lang: str) -> str:
                 "</tr>"
             )
         parts.append(_table(headers, body, "headline"))
-    parts.append(_without_data(result, table, lang))
+    parts.append(_without_data(result, table, lang, reference))
     parts.append(_not_applicable(result, table, lang))
     parts.append("</section>")
     return "".join(parts)
@@ -822,6 +864,15 @@ def _not_applicable(result: StudyResult, table: pd.DataFrame, lang: str) -> str:
     return f'<p class="small">{_esc(_t(lang, "not_applicable_line", names=sep.join(names)))}</p>'
 
 
+def _brief_note(note: object, lang: str) -> str:
+    """A no-data row's note with the absent categories said briefly (the table's lead
+    says how to supply them)."""
+    if not isinstance(note, Note) or not note.messages:
+        return _note(note, lang)
+    brief = [Message("absent_brief", m.params) if m.code == "absent" else m for m in note.messages]
+    return render_all(brief, lang)
+
+
 def _src(source: object) -> str:
     return f'<span class="cats">{_esc(source)}</span>' if source else ""
 
@@ -838,10 +889,14 @@ def _source(row: pd.Series, result: StudyResult, lang: str) -> str:
     return str(source)
 
 
-def _without_data(result: StudyResult, table: pd.DataFrame, lang: str) -> str:
-    """The targeted indicators without data, one line each: what to supply to measure them."""
+def _without_data(
+    result: StudyResult, table: pd.DataFrame, lang: str, reference: Sequence[str] = ()
+) -> str:
+    """The targeted (and ``reference``) indicators without data, one line each: what to
+    supply to measure them."""
     agg = table[table["scope"].isin(["all", "urban", "rural"])]
-    rows = agg[(agg["status"] == "no data") & agg["target"].notna()]
+    wanted = agg["target"].notna() | agg["indicator"].isin(list(reference))
+    rows = agg[(agg["status"] == "no data") & wanted]
     if rows.empty:
         return ""
     body = []
@@ -858,7 +913,7 @@ def _without_data(result: StudyResult, table: pd.DataFrame, lang: str) -> str:
             f'<span class="id">{_esc(ident)}</span></td>'
             f"<td>{_esc(scope_text)}</td>"
             f'<td class="num">{targets}</td>'
-            f'<td class="small">{_esc(_note(note, lang))}</td>'
+            f'<td class="small">{_esc(_brief_note(note, lang))}</td>'
             "</tr>"
         )
     heads = [(_esc(h), i == 2) for i, h in enumerate(_t(lang, "no_data_cols").split("|"))]
@@ -957,16 +1012,18 @@ def _rendered(row: pd.Series, messages: str, text: str, lang: str) -> str:
 
 
 def _speeds(study: Any, lang: str) -> str:
-    """The speeds in words; in English as :meth:`Speeds.describe` writes them."""
+    """The speeds in words (in English as :meth:`Speeds.describe` writes them), then the
+    walking profiles."""
     speeds = study.speeds
+    profiles = _t(lang, "profiles", older=speeds.older_walk_kmh, child=speeds.child_walk_kmh)
     if lang != "zh":
-        return str(speeds.describe())
+        return f"{speeds.describe()}; {profiles}"
     parts = []
     for mode, kmh in (("walk", speeds.walk_kmh), ("cycle", speeds.cycle_kmh)):
         extra = "，".join(f"{k} {v:g}" for k, v in sorted(speeds.highway_kmh(mode).items()))
         text = f"{_MODES['zh'][mode]} {kmh:g} 公里/小时"
         parts.append(text + (f"（{extra} 公里/小时）" if extra else ""))
-    return "；".join(parts)
+    return "；".join([*parts, profiles])
 
 
 def _file_row(key: str, info: dict[str, Any], lang: str) -> str:
