@@ -116,7 +116,9 @@ def test_headline_figures_equal_indicators_csv(demo, lang, scope, share, status)
     ref = every[every["indicator"].str.match(r"A1_service_circle|R\d|P\d") & every["target"].isna()]
     shown = ref[ref["status"] != "no data"]["indicator"].nunique()
     assert shown >= 4  # A1, A1 older, R1, R3, P1, P3 in the demo
-    assert len(rows) == len(tables(page(demo, lang), "headline")) + len(with_data) + shown
+    more = [r for t in tables(page(demo, lang), "more") for r in t][1:]  # R and P: own table
+    assert len(rows) == len(tables(page(demo, lang), "headline")) + len(with_data) + 2
+    assert len(more) == shown - 2 and all(re.search(r"[RP]\d_", r[0]) for r in more)
     missing = [r for t in tables(page(demo, lang), "nodata") for r in t][1:]
     no_data = pd.concat([agg, ref])
     no_data = no_data[no_data["status"] == "no data"]

@@ -81,7 +81,7 @@ OFF_NETWORK_NOTE_SHARE = 0.05
 
 #: How far the second-nearest facility is searched for: this many times the largest
 #: threshold of the redundancy indicators (``nth = 2``) of the mode.
-SECOND_SEARCH_FACTOR = 2.0
+SECOND_SEARCH_FACTOR = 1.5
 
 
 @dataclass(frozen=True)

@@ -97,6 +97,8 @@ TEXT: dict[str, dict[str, str]] = {
         "preset": "Target preset: {name}",
         "reference": "For reference (no target)",
         "equity_cell": "Spread between communities: Gini {gini}, Palma {palma}, below half the target {below}",
+        "more_heading": "Redundancy and walking profiles (no target)",
+        "spread": "spread between communities",
         "equity_lead": "Spread between communities (aggregate rows): the Gini coefficient and the Palma ratio (best-served 10 % of residents over the worst-served 40 %) of community coverage weighted by residents, and the share of residents in communities below half the target.",
         "profiles": "walking profiles: residents over 60 {older:g} km/h, children {child:g} km/h",
         "indicator": "indicator",
@@ -241,6 +243,8 @@ TEXT: dict[str, dict[str, str]] = {
         "preset": "目标方案：{name}",
         "reference": "参考（无目标）",
         "equity_cell": "社区间差异：基尼系数 {gini}，帕尔马比值 {palma}，低于目标一半 {below}",
+        "more_heading": "设施冗余与分人群步行速度（无目标）",
+        "spread": "社区间差异",
         "equity_lead": "社区间差异（汇总行）：按居民加权的社区覆盖率基尼系数与帕尔马比值（覆盖最好的10%居民与最差的40%居民之比），以及居住在覆盖率低于目标一半的社区中的居民比例。",
         "profiles": "步行速度分档：60岁以上居民 {older:g} 公里/小时，儿童 {child:g} 公里/小时",
         "indicator": "指标",
@@ -452,6 +456,8 @@ table.headline td:nth-child(2) {{ width: 32%; }}
   figure {{ margin: 8pt 0 10pt; }}
   .chart svg {{ max-height: 120mm; width: auto; max-width: 100%; }}
   section.appendix {{ break-before: page; }}
+  table.nodata {{ font-size: 7.5pt; }}
+  table.nodata .id {{ display: inline; margin-left: 4pt; }}
 }}
 """
 
@@ -794,7 +800,8 @@ def _headline(result: StudyResult, table: pd.DataFrame, lang: str) -> str:
         f'<p class="lead">{_esc(_t(lang, "headline_lead"))} {_esc(_t(lang, "equity_lead"))}</p>'
     ]
     reference = reference_indicators(result)
-    groups = headline_rows(table[~table["status"].isin(["no data", "not applicable"])], reference)
+    with_data = table[~table["status"].isin(["no data", "not applicable"])]
+    groups = headline_rows(with_data, reference[:2])
     if not any(name is not None for name, _ in groups):
         parts.append(f"<p>{_esc(_t(lang, 'no_headline'))}</p>")
     for name, rows in groups:
@@ -844,10 +851,43 @@ def _headline(result: StudyResult, table: pd.DataFrame, lang: str) -> str:
                 "</tr>"
             )
         parts.append(_table(headers, body, "headline"))
+    parts.append(_more_indicators(result, with_data, reference[2:], lang))
     parts.append(_without_data(result, table, lang, reference))
     parts.append(_not_applicable(result, table, lang))
     parts.append("</section>")
     return "".join(parts)
+
+
+def _more_indicators(
+    result: StudyResult, table: pd.DataFrame, idents: Sequence[str], lang: str
+) -> str:
+    """Redundancy and walking-profile indicators (no target), one compact line each: the
+    first aggregate row of each, with its spread between communities."""
+    agg = table[table["scope"].isin(["all", "urban", "rural"]) & table["indicator"].isin(idents)]
+    rows = agg.drop_duplicates("indicator", keep="first")
+    if rows.empty:
+        return ""
+    units = _units(result)
+    body = []
+    for _, r in rows.iterrows():
+        ident = str(r["indicator"])
+        comms = f"{int(r['communities_fully_covered'])}/{int(r['communities_with_residents'])}"
+        body.append(
+            "<tr>"
+            f"<td>{_esc(indicator_label(ident, lang, result.catalogue))}"
+            f'<span class="id">{_esc(ident)}</span></td>'
+            f"<td>{_esc(_SCOPES[lang].get(str(r['scope']), r['scope']))}</td>"
+            f'<td class="nw">{_mode_threshold(r, units, lang)}</td>'
+            f'<td class="num">{_share(r["value"], lang)}</td>'
+            f'<td class="num">{comms}</td>'
+            f'<td class="small">{_equity_cell(r, lang)}</td>'
+            "</tr>"
+        )
+    heads = [
+        (_esc(_t(lang, k)), k in ("value", "communities"))
+        for k in ("indicator", "scope", "mode_threshold", "value", "communities", "spread")
+    ]
+    return f"<h3>{_esc(_t(lang, 'more_heading'))}</h3>" + _table(heads, body, "more")
 
 
 def _not_applicable(result: StudyResult, table: pd.DataFrame, lang: str) -> str:
