@@ -149,6 +149,7 @@ TEXT: dict[str, dict[str, str]] = {
         "m": "m",
         "km": "km",
         "caption": "{label}: share of residents covered",
+        "spread": "; spread between communities: Gini {gini}, Palma {palma}",
         "data": "Data: {sources}",
         "roads": "roads © OpenStreetMap contributors (ODbL)",
         "speed": "{mode} {kmh:g} km/h",
@@ -191,6 +192,7 @@ TEXT: dict[str, dict[str, str]] = {
         "m": "米",
         "km": "公里",
         "caption": "{label}：居民覆盖率",
+        "spread": "；社区间差异：基尼系数 {gini}，帕尔马比值 {palma}",
         "data": "数据：{sources}",
         "roads": "路网 © OpenStreetMap 贡献者（ODbL）",
         "speed": "{mode}{kmh:g}公里/小时",
@@ -608,11 +610,27 @@ class _Choice:
     name: str = ""  # ``short`` before escaping
 
 
+def _spread(aggregates: pd.DataFrame, spec: Any, lang: str) -> str:
+    """The spread between communities of an indicator's first aggregate row, for its caption
+    (nothing without it; an empty Palma beside a Gini is unbounded, ∞)."""
+    rows = aggregates[
+        (aggregates["indicator"] == spec.indicator)
+        & (aggregates["mode"] == spec.mode)
+        & (aggregates["minutes_or_metres"] == spec.threshold)
+        & (aggregates["categories"] == "+".join(spec.categories))
+    ]
+    if rows.empty or "gini" not in rows.columns or not np.isfinite(rows["gini"].iloc[0]):
+        return ""
+    gini, palma = float(rows["gini"].iloc[0]), float(rows["palma"].iloc[0])
+    return _t(lang, "spread", gini=f"{gini:.2f}", palma="∞" if np.isnan(palma) else f"{palma:.2f}")
+
+
 def _choices(result: StudyResult, lang: str, siting: Any = None) -> list[_Choice]:
     """The access indicators with values, by their names: the sited category's first when
     sites were proposed (the map opens on what the siting changes), else A1 first."""
     out: list[_Choice] = []
     comm = result.communities
+    aggregates = result.indicators[result.indicators["scope"].isin(["all", "urban", "rural"])]
     for spec in result.specs:
         if spec.column not in comm.columns:
             continue
@@ -628,7 +646,7 @@ def _choices(result: StudyResult, lang: str, siting: Any = None) -> list[_Choice
             else f"{label(spec.categories[0], lang)}"
         )
         short = f"{name} ({_mode_word(spec.mode, lang)} {spec.threshold:g} {unit})"
-        caption = _t(lang, "caption", label=f"{short}: {cats}")
+        caption = _t(lang, "caption", label=f"{short}: {cats}") + _spread(aggregates, spec, lang)
         out.append(
             _Choice(
                 spec.indicator,
