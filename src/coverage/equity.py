@@ -39,7 +39,9 @@ PALMA_BOTTOM = 0.4
 def _valid(values: npt.ArrayLike, weights: npt.ArrayLike) -> tuple[FloatArray, FloatArray]:
     x, w = np.asarray(values, dtype=float), np.asarray(weights, dtype=float)
     keep = (w > 0) & np.isfinite(x)
-    return x[keep], w[keep]
+    x, w = x[keep], w[keep]
+    # the statistics do not depend on the weights' scale: scaled to 1 at most, no underflow
+    return x, (w / w.max() if w.size else w)
 
 
 def weighted_gini(values: npt.ArrayLike, weights: npt.ArrayLike) -> float:

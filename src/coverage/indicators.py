@@ -119,6 +119,8 @@ class IndicatorSpec:
         (:func:`community_figures`).
     nth
         2: ``costs`` are to the second-nearest facility (redundancy).
+    profile
+        The walking profile ``costs`` are at (``""``: the standard walker).
     """
 
     indicator: str
@@ -133,6 +135,7 @@ class IndicatorSpec:
     missing: tuple[str, ...] = ()
     items: bool = False
     nth: int = 1
+    profile: str = ""
 
     @property
     def covered(self) -> npt.NDArray[np.bool_]:
@@ -780,7 +783,13 @@ def core_specs(
         older = costs.of("walk", "min", ind.service_circle, profile="older")
         specs.append(
             IndicatorSpec(
-                "A1_service_circle_older", "walk", ind.circle_min, "min", ind.service_circle, older
+                "A1_service_circle_older",
+                "walk",
+                ind.circle_min,
+                "min",
+                ind.service_circle,
+                older,
+                profile="older",
             )
         )
     return [
@@ -821,6 +830,7 @@ def catalogue_specs(
                 missing=missing_data(e.categories, present, surveyed),
                 items=e.items,
                 nth=e.nth,
+                profile=e.profile,
             )
         )
     return out

@@ -608,6 +608,7 @@ class _Choice:
     categories: tuple[str, ...] = ()
     rule: tuple[str, float] = ("", 0.0)
     name: str = ""  # ``short`` before escaping
+    derived: bool = False  # redundancy or a walking profile: after the plain figure
 
 
 def _spread(aggregates: pd.DataFrame, spec: Any, lang: str) -> str:
@@ -656,6 +657,7 @@ def _choices(result: StudyResult, lang: str, siting: Any = None) -> list[_Choice
                 spec.categories,
                 (spec.mode, spec.threshold),
                 short,
+                spec.nth == 2 or bool(spec.profile),
             )
         )
     s = siting.settings if siting is not None else None
@@ -664,6 +666,7 @@ def _choices(result: StudyResult, lang: str, siting: Any = None) -> list[_Choice
         key=lambda c: (
             not (s is not None and c.categories == (s.category,)),
             c.rule != rule,
+            c.derived,
             c.indicator != "A1_service_circle",
             c.indicator == "category_coverage",
         )
