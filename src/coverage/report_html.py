@@ -96,7 +96,8 @@ TEXT: dict[str, dict[str, str]] = {
         "headline_lead": "Value: population-weighted share of residents covered. Communities: fully covered / with residents. Gap: target − value, in percentage points (positive: short). Rule rows (mode “rule”): share of the applicable communities that comply; uncovered residents are those of the communities that do not.",
         "preset": "Target preset: {name}",
         "reference": "For reference (no target)",
-        "equity_cell": "Spread between communities: Gini {gini}, Palma {palma}, below half the target {below}",
+        "equity_prefix": "Spread between communities: ",
+        "equity_parts": "Gini {gini}|Palma {palma}|below half the target {below}",
         "more_heading": "Redundancy and walking profiles (no target)",
         "spread": "spread between communities",
         "equity_lead": "Spread between communities (aggregate rows): the Gini coefficient and the Palma ratio (best-served 10 % of residents over the worst-served 40 %) of community coverage weighted by residents, and the share of residents in communities below half the target.",
@@ -170,8 +171,10 @@ TEXT: dict[str, dict[str, str]] = {
             "nearest facility (access leg + network path + egress leg). The headline figure is the "
             "population-weighted share of residents within the threshold; the second figure is "
             "the share of communities in which every resident is covered. Service circles (A1, "
-            "A2) need every category of their set within the threshold. The full contract is "
-            "docs/METHOD.md."
+            "A2) need every category of their set within the threshold. Redundancy indicators "
+            "count the second-nearest facility (at another place); walking profiles (older "
+            "residents, children) scale the walking times by the standard speed over theirs. "
+            "The full contract is docs/METHOD.md."
         ),
         "settings": "Settings",
         "setting": "setting",
@@ -242,7 +245,8 @@ TEXT: dict[str, dict[str, str]] = {
         "headline_lead": "覆盖率：按人口加权的居民覆盖比例。社区：全部居民均覆盖的社区数 / 有居民的社区数。差距：目标 − 现状，单位为百分点（正值为未达标）。规则类指标（方式为“规则”）：适用社区中达标社区的比例；未覆盖人口为未达标社区的居民。",
         "preset": "目标方案：{name}",
         "reference": "参考（无目标）",
-        "equity_cell": "社区间差异：基尼系数 {gini}，帕尔马比值 {palma}，低于目标一半 {below}",
+        "equity_prefix": "社区间差异：",
+        "equity_parts": "基尼系数 {gini}|帕尔马比值 {palma}|低于目标一半 {below}",
         "more_heading": "设施冗余与分人群步行速度（无目标）",
         "spread": "社区间差异",
         "equity_lead": "社区间差异（汇总行）：按居民加权的社区覆盖率基尼系数与帕尔马比值（覆盖最好的10%居民与最差的40%居民之比），以及居住在覆盖率低于目标一半的社区中的居民比例。",
@@ -313,6 +317,8 @@ TEXT: dict[str, dict[str, str]] = {
             "其居民按未覆盖计。到某类设施的出行时间为到最近一处该类设施的最短时间"
             "（接入段 + 路网路径 + 离开段）。主要指标为阈值内居民占比（按人口加权）；"
             "第二个数字为全部居民均覆盖的社区占比。服务圈指标（A1、A2）要求集合中的每类设施均在阈值内。"
+            "设施冗余指标计算到第二近（位于另一地点）的同类设施的时间；分人群步行速度（老年人、儿童）"
+            "按标准步速与该人群步速之比折算步行时间。"
             "完整定义见 docs/METHOD.md。"
         ),
         "settings": "参数",
@@ -527,18 +533,21 @@ def _ratio(value: object, lang: str) -> str:
     return f"{float(value):.2f}"  # type: ignore[arg-type]
 
 
-def _equity_cell(row: pd.Series, lang: str) -> str:
+def _equity_cell(row: pd.Series, lang: str, prefix: bool = True) -> str:
     """The spread between communities of an aggregate row (:data:`EQUITY_COLUMNS`), as a
-    line of the wording cell (HTML; nothing for a row without it)."""
+    line of the wording cell (HTML; nothing for a row without it). The share below half
+    the target is given where the row has a target."""
     gini, palma = row.get("gini"), row.get("palma")
     if _missing(gini):
         return ""
     below = row.get("below_half_target_share")
     # an empty Palma beside a Gini: the worst-served 40 % have no coverage (unbounded)
     palma_text = "∞" if _missing(palma) else _ratio(palma, lang)
-    text = _t(
-        lang, "equity_cell", gini=_ratio(gini, lang), palma=palma_text, below=_share(below, lang)
-    )
+    parts = _t(
+        lang, "equity_parts", gini=_ratio(gini, lang), palma=palma_text, below=_share(below, lang)
+    ).split("|")
+    text = ("，" if lang == "zh" else ", ").join(parts if not _missing(below) else parts[:2])
+    text = (_t(lang, "equity_prefix") if prefix else "") + text
     return f'<span class="cats">{_esc(text)}</span>'
 
 
@@ -880,7 +889,7 @@ def _more_indicators(
             f'<td class="nw">{_mode_threshold(r, units, lang)}</td>'
             f'<td class="num">{_share(r["value"], lang)}</td>'
             f'<td class="num">{comms}</td>'
-            f'<td class="small">{_equity_cell(r, lang)}</td>'
+            f'<td class="small">{_equity_cell(r, lang, prefix=False)}</td>'
             "</tr>"
         )
     heads = [
