@@ -175,6 +175,16 @@ def test_items_count_the_categories_every_resident_reaches():
     assert out["W1_items_mean"].tolist() == [pytest.approx(1.25), 3.0]
     row = table.set_index("scope").loc["all"]
     assert row["communities_fully_covered"] == 1  # the share of communities with every item: 1 of 2
+    # the report's line under the row: median community 2 of 3 items, 1 of 2 with all
+    from types import SimpleNamespace
+
+    import coverage.report_html as report_html_mod
+
+    result = SimpleNamespace(specs=[spec], communities=out)
+    agg = table[table["scope"] == "all"].iloc[0]
+    en, zh = (report_html_mod._items_line(result, agg, lang) for lang in ("en", "zh"))
+    assert "median community 2 of 3; all 3: 1 of 2 communities" in en
+    assert "社区中位数 2/3 项；3 项齐全：1/2 个社区" in zh
 
 
 # ------------------------------------------------------------------ catalogue and presets

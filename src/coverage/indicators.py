@@ -37,6 +37,7 @@ __all__ = [
     "community_figures",
     "core_specs",
     "coverage_by_group",
+    "equity_columns",
     "evaluate",
     "indicator_frame",
     "indicator_rows",

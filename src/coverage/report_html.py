@@ -97,6 +97,7 @@ TEXT: dict[str, dict[str, str]] = {
         "preset": "Target preset: {name}",
         "reference": "For reference (no target)",
         "equity_prefix": "Spread between communities: ",
+        "items_line": "Items within reach of every resident: median community {median} of {n}; all {n}: {full} of {counted} communities",
         "equity_parts": "Gini {gini}|Palma {palma}|below half the target {below}",
         "more_heading": "Redundancy and walking profiles (no target)",
         "spread": "spread between communities",
@@ -246,6 +247,7 @@ TEXT: dict[str, dict[str, str]] = {
         "preset": "目标方案：{name}",
         "reference": "参考（无目标）",
         "equity_prefix": "社区间差异：",
+        "items_line": "全部居民均可达的设施项目：社区中位数 {median}/{n} 项；{n} 项齐全：{full}/{counted} 个社区",
         "equity_parts": "基尼系数 {gini}|帕尔马比值 {palma}|低于目标一半 {below}",
         "more_heading": "设施冗余与分人群步行速度（无目标）",
         "spread": "社区间差异",
@@ -551,6 +553,44 @@ def _equity_cell(row: pd.Series, lang: str, prefix: bool = True) -> str:
     return f'<span class="cats">{_esc(text)}</span>'
 
 
+def items_summary(items: npt.ArrayLike, n_items: int) -> tuple[float, int, int]:
+    """Median items per community, communities with all ``n_items``, communities counted.
+
+    ``items``: per community, the items every resident reaches (NaN: not counted).
+
+    Examples
+    --------
+    >>> items_summary([8.0, 6.0, 5.0, float("nan")], 8)
+    (6.0, 1, 3)
+    """
+    v = np.asarray(items, dtype=float)
+    v = v[np.isfinite(v)]
+    if v.size == 0:
+        return float("nan"), 0, 0
+    return float(np.median(v)), int((v >= n_items).sum()), int(v.size)
+
+
+def _items_line(result: StudyResult, row: pd.Series, lang: str) -> str:
+    """For an indicator that counts items (the complete community), the median community's
+    items within reach of every resident, and the communities with all (HTML line)."""
+    spec = next((s for s in result.specs if s.indicator == row["indicator"] and s.items), None)
+    column = f"{spec.column}_items" if spec is not None else ""
+    if spec is None or column not in result.communities.columns:
+        return ""
+    scope = str(row["scope"])
+    comm = result.communities
+    inside = np.ones(len(comm), bool) if scope == "all" else (comm["kind"] == scope).to_numpy()
+    median, full, counted = items_summary(
+        comm[column].to_numpy(dtype=float)[inside], len(spec.categories)
+    )
+    if not counted:
+        return ""
+    text = _t(
+        lang, "items_line", median=f"{median:g}", n=len(spec.categories), full=full, counted=counted
+    )
+    return f'<span class="cats">{_esc(text)}</span>'
+
+
 def _threshold(value: float, unit: str, lang: str) -> str:
     return _t(lang, "m" if unit == "m" else "min", v=value)
 
@@ -847,7 +887,8 @@ def _headline(result: StudyResult, table: pd.DataFrame, lang: str) -> str:
                 "<tr>"
                 f"<td>{name_cell}</td>"
                 f"<td>{'' if _missing(wording) else _esc(wording)}"
-                f"{_src(_source(r, result, lang))}{_equity_cell(r, lang)}</td>"
+                f"{_src(_source(r, result, lang))}{_equity_cell(r, lang)}"
+                f"{_items_line(result, r, lang)}</td>"
                 f"<td>{_esc(_SCOPES[lang].get(str(r['scope']), r['scope']))}</td>"
                 f'<td class="nw">{_mode_threshold(r, units, lang)}</td>'
                 f'<td class="num">{_target(r["target"], lang)}</td>'
