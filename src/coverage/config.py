@@ -568,7 +568,7 @@ def _typed(where: str, key: str, value: Any, default: Any, annotation: str) -> A
         if not isinstance(value, str) or not value:
             raise StudyFileError(f"{where}: {key} must be a file path string, got {value!r}")
         return value
-    if "tuple[str" in annotation:
+    if "tuple[str" in annotation and not annotation.startswith("dict["):
         if isinstance(value, str):
             value = [value]
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
