@@ -40,8 +40,9 @@ def _valid(values: npt.ArrayLike, weights: npt.ArrayLike) -> tuple[FloatArray, F
     x, w = np.asarray(values, dtype=float), np.asarray(weights, dtype=float)
     keep = (w > 0) & np.isfinite(x)
     x, w = x[keep], w[keep]
-    # the statistics do not depend on the weights' scale: scaled to 1 at most, no underflow
-    return x, (w / w.max() if w.size else w)
+    # the statistics do not depend on the weights' scale: scaled by a power of two (exact)
+    # to at most 1, so that tiny weights do not underflow
+    return x, (np.ldexp(w, -int(np.frexp(w.max())[1])) if w.size else w)
 
 
 def weighted_gini(values: npt.ArrayLike, weights: npt.ArrayLike) -> float:
