@@ -634,10 +634,11 @@ def shortfall_areas(
     part_of[pi[::-1]] = pj[::-1]  # first matching part per piece
     uncovered_pop = np.bincount(part_of, weights=population[sel], minlength=parts.size)
     counts = np.bincount(part_of, minlength=parts.size)
-    comms = [
-        ", ".join(sorted(set(community_ids[sel][part_of == k].astype(str))))
-        for k in range(parts.size)
-    ]
+    # each part's communities, in one sort (not a scan of every piece per part)
+    pairs = pd.DataFrame({"part": part_of, "id": community_ids[sel].astype(str)})
+    pairs = pairs.drop_duplicates().sort_values(["part", "id"], kind="stable")
+    joined = pairs.groupby("part", sort=True)["id"].agg(", ".join)
+    comms = joined.reindex(np.arange(parts.size), fill_value="").tolist()
     frame = gpd.GeoDataFrame(
         {
             "indicator": indicator,

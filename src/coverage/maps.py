@@ -27,9 +27,11 @@ import base64
 import html
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 from urllib.parse import urlsplit
 
 import folium
@@ -54,6 +56,8 @@ if TYPE_CHECKING:
     from coverage.pipeline import StudyResult
 
 #: Colours per category (ColorBrewer Set1/Dark2, distinct for up to 16 categories).
+_T = TypeVar("_T")
+
 PALETTE = [
     "#e41a1c",
     "#377eb8",
@@ -310,19 +314,54 @@ def _lonlat(
 
     ``coverage``: shared edges stay shared; ``display``: a shape drawn only (a service
     area of a whole city's streets, millions of vertices), simplified without keeping
-    its topology, in time that stays near linear in its vertices.
+    its topology, part by part (GEOS mends a simplified polygon as a whole: a city's
+    band of a hundred thousand parts took minutes), in time near linear in its vertices.
     """
     if len(geoms) == 0:
         return []
-    values = geoms.values
-    if tolerance_m > 0:
-        if coverage:
-            values = shapely.coverage_simplify(values, tolerance_m)
-        else:
-            values = shapely.simplify(values, tolerance_m, preserve_topology=not display)
+    values = np.asarray(geoms.values, dtype=object)
+    if tolerance_m > 0 and coverage:
+        values = shapely.coverage_simplify(values, tolerance_m)
+    elif tolerance_m > 0 and display:
+        values = _simplify_parts(values, tolerance_m)
+    elif tolerance_m > 0:
+        values = shapely.simplify(values, tolerance_m)
     ll = gpd.GeoSeries(values, crs=geoms.crs).to_crs("EPSG:4326").values
     ll = shapely.transform(ll, lambda xy: np.round(xy, DECIMALS))
     return [json.loads(g) if g is not None else None for g in shapely.to_geojson(ll)]
+
+
+def _simplify_parts(values: Any, tolerance_m: float) -> Any:
+    """Each geometry simplified without keeping its topology: polygons part by part
+    (parts that vanish are left out; a geometry with none left becomes empty), lines
+    whole (they need no mending)."""
+    parts, owner = shapely.get_parts(values, return_index=True)
+    polygon = shapely.get_type_id(parts) == shapely.GeometryType.POLYGON
+    if not polygon.all():
+        return shapely.simplify(values, tolerance_m, preserve_topology=False)
+    simple = shapely.simplify(parts, tolerance_m, preserve_topology=False)
+    # a mended part may come back in pieces: flatten again, keep the polygons
+    flat, which = shapely.get_parts(simple, return_index=True)
+    keep = (shapely.get_type_id(flat) == shapely.GeometryType.POLYGON) & ~shapely.is_empty(flat)
+    out = np.array([shapely.MultiPolygon()] * len(values), dtype=object)
+    if keep.any():
+        shapely.multipolygons(flat[keep], indices=owner[which[keep]], out=out)
+    return out
+
+
+def _shape_data(geoms: gpd.GeoSeries, tolerance_m: float, props: dict[str, Any]) -> str:
+    """One drawn shape as a GeoJSON collection (JSON text), simplified for display."""
+    return _js_json(_collection(_lonlat(geoms, tolerance_m, display=True), [props]))
+
+
+def _memo(cache: dict[Any, Any] | None, key: tuple[Any, ...], make: Callable[[], _T]) -> _T:
+    """``make()``, kept in ``cache`` under ``key``: the size cap rebuilds a map at
+    coarser simplifications, and what does not change with the tolerance is made once."""
+    if cache is None:
+        return make()
+    if key not in cache:
+        cache[key] = make()
+    return cast(_T, cache[key])
 
 
 def _collection(geometries: list[Any], props: list[dict[str, Any]]) -> dict[str, Any]:
@@ -344,6 +383,17 @@ class _Map(folium.Map):
 
     default_js = []  # noqa: RUF012 - folium's own class attributes, emptied
     default_css = []  # noqa: RUF012
+
+
+class _Raw(Element):
+    """Markup put into the page as it is (``Element(markup)`` would compile the markup,
+    Leaflet's whole script among it, as a template on every build)."""
+
+    _template = Template("{{ this.markup }}")
+
+    def __init__(self, markup: str) -> None:
+        super().__init__()
+        self.markup = markup
 
 
 class _Script(MacroElement):
@@ -755,10 +805,26 @@ def _popup_title(rec: dict[str, Any], lang: str) -> str:
 
 
 def _communities_payload(
-    result: StudyResult, choices: list[_Choice], lang: str, tolerance_m: float
+    result: StudyResult,
+    choices: list[_Choice],
+    lang: str,
+    tolerance_m: float,
+    cache: dict[Any, Any] | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """The communities as GeoJSON (names, values, below-target flags, popup rows) and the
-    popups' shared table (:class:`_PopupTable`)."""
+    popups' shared table (:class:`_PopupTable`); all but the outlines kept in ``cache``."""
+    props, table = _memo(
+        cache, ("community_props",), lambda: _community_props(result, choices, lang)
+    )
+    geoms = _lonlat(result.communities.geometry, tolerance_m, coverage=True)
+    return _collection(geoms, props), table
+
+
+def _community_props(
+    result: StudyResult, choices: list[_Choice], lang: str
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Each community's properties on the map (name, values, below-target flags, popup
+    rows) and the popups' shared table."""
     comm = result.communities
     rows = _first_target_rows(result)
     circle_min = result.study.indicators.circle_min
@@ -785,8 +851,7 @@ def _communities_payload(
                 "r": table.rows.get(f"community:{cid}", []),
             }
         )
-    geoms = _lonlat(comm.geometry, tolerance_m, coverage=True)
-    return _collection(geoms, props), table.record(lang)
+    return props, table.record(lang)
 
 
 def _facility_payload(
@@ -1002,11 +1067,11 @@ def _page_head(fmap: folium.Map, settings: MapSettings, lang: str) -> None:
     }
     header = fmap.get_root().header  # type: ignore[attr-defined]
     header.add_child(
-        Element(f'<meta http-equiv="Content-Security-Policy" content="{csp}">'), name="sc_csp"
+        _Raw(f'<meta http-equiv="Content-Security-Policy" content="{csp}">'), name="sc_csp"
     )
-    header.add_child(Element(f"<style>{css}</style><style>{PAGE_CSS}</style>"), name="sc_css")
-    header.add_child(Element(f"<script>{js}</script>"), name="sc_leaflet")
-    header.add_child(Element(f"<script>{runtime}</script>"), name="sc_runtime")
+    header.add_child(_Raw(f"<style>{css}</style><style>{PAGE_CSS}</style>"), name="sc_css")
+    header.add_child(_Raw(f"<script>{js}</script>"), name="sc_leaflet")
+    header.add_child(_Raw(f"<script>{runtime}</script>"), name="sc_runtime")
 
 
 def _shortfall_layers(
@@ -1051,6 +1116,7 @@ def _service_layers(
     lang: str,
     tol: float,
     sizes: dict[str, int],
+    cache: dict[Any, Any] | None = None,
 ) -> list[str]:
     """Service areas per mode and category (hidden): outlines over a faint fill, so the
     community colours stay readable beneath them."""
@@ -1063,11 +1129,12 @@ def _service_layers(
         colour = colours.get(cat, "#555555")
         words = {"cat": _esc(label(cat, lang)), "t": minutes, "mode": _mode_word(mode, lang)}
         grp = folium.FeatureGroup(name=_t(lang, "service_area", **words), show=False).add_to(fmap)
-        data = _js_json(
-            _collection(
-                _lonlat(service.geometry.iloc[[rec_i]], service_tol, display=True),
-                [{"tip": _t(lang, "service_tip", **words)}],
-            )
+        tip = {"tip": _t(lang, "service_tip", **words)}
+        shape = service.geometry.iloc[[rec_i]]
+        data = _memo(
+            cache,
+            ("service_area", rec_i, service_tol),
+            partial(_shape_data, shape, service_tol, tip),
         )
         sizes[f"service_area:{mode}:{cat}"] = len(data.encode())
         style = {"fillColor": colour, "fillOpacity": 0.05, "color": colour, "weight": 2.5}
@@ -1090,7 +1157,12 @@ def streets_backdrop(
     cache = {} if cache is None else cache
     if "streets" in cache:
         merged, crs = cache["streets"]
-        return _collection(_lonlat(gpd.GeoSeries([merged], crs=crs), max(tolerance_m, 5.0)), [{}])
+        tol = max(tolerance_m, 5.0)
+        return _memo(
+            cache,
+            ("streets", tol),
+            lambda: _collection(_lonlat(gpd.GeoSeries([merged], crs=crs), tol, display=True), [{}]),
+        )
     net = result.networks.get("walk")
     if net is None or not len(net.seg_u):
         return None
@@ -1106,7 +1178,7 @@ def streets_backdrop(
     merged = shapely.line_merge(shapely.multilinestrings(shapely.linestrings(ends)))
     cache["streets"] = (merged, net.crs)
     geoms = gpd.GeoSeries([merged], crs=net.crs)
-    return _collection(_lonlat(geoms, max(tolerance_m, 5.0)), [{}])
+    return _collection(_lonlat(geoms, max(tolerance_m, 5.0), display=True), [{}])
 
 
 def _facility_layers(
@@ -1116,6 +1188,7 @@ def _facility_layers(
     colours: dict[str, str],
     lang: str,
     sizes: dict[str, int],
+    cache: dict[Any, Any] | None = None,
 ) -> list[str]:
     """One shown layer per facility category."""
     calls = []
@@ -1123,7 +1196,9 @@ def _facility_layers(
         grp = folium.FeatureGroup(
             name=_esc(_t(lang, "facility_layer", cat=label(cat, lang))), show=True
         ).add_to(fmap)
-        payload, template = _facility_payload(result, cat, colours[cat], lang)
+        payload, template = _memo(
+            cache, ("facilities", cat), partial(_facility_payload, result, cat, colours[cat], lang)
+        )
         data = _js_json(payload)
         sizes[f"facilities:{cat}"] = len(data.encode())
         icon = _js_json(_icon_html(cat, colours[cat], lang))
@@ -1173,9 +1248,10 @@ def build_map(
     _page_head(fmap, settings, lang)
 
     # communities
-    choices = _choices(result, lang, siting)
+    cache = {} if cache is None else cache  # what does not change with the simplification
+    choices = _memo(cache, ("choices",), lambda: _choices(result, lang, siting))
     group = folium.FeatureGroup(name=_esc(_t(lang, "communities")), show=True).add_to(fmap)
-    payload, popups = _communities_payload(result, choices, lang, tol)
+    payload, popups = _communities_payload(result, choices, lang, tol, cache)
     data = _js_json(payload)
     sizes["communities"] = len(data.encode())
     inds = _js_json([{"short": c.short, "caption": c.caption} for c in choices])
@@ -1183,7 +1259,6 @@ def build_map(
         f"scMap.communities({group.get_name()}, {data}, {inds}, {_js_json(popups)}, "
         '"sc-indicator", "sc-caption");'
     ]
-    cache = {} if cache is None else cache  # what does not change with the simplification
     streets = streets_backdrop(result, tol, cache) if settings.tiles() == "none" else None
     if streets is not None:
         grp = folium.FeatureGroup(name=_t(lang, "streets_layer"), show=True).add_to(fmap)
@@ -1195,9 +1270,9 @@ def build_map(
     fac = result.facilities
     cats = [c for c in result.categories if c in set(fac["category"])]
     colours = {c: PALETTE[i % len(PALETTE)] for i, c in enumerate(cats)}
-    calls += _service_layers(fmap, result, colours, lang, tol, sizes)
+    calls += _service_layers(fmap, result, colours, lang, tol, sizes, cache)
     grid_label = _grid_layer(fmap, result, choices, settings, lang, sizes, cache)
-    calls += _facility_layers(fmap, result, cats, colours, lang, sizes)
+    calls += _facility_layers(fmap, result, cats, colours, lang, sizes, cache)
     if siting is not None:
         calls += _sites(fmap, siting, lang, tol, sizes, result)
     fmap.add_child(_Script("\n".join(calls)))
@@ -1417,15 +1492,40 @@ def render_map(
         if size <= cap:
             figures = MapFigures(size, tol, sizes, settings.tiles(), settings.offline, notes)
             return page, figures
+        fixed = size - sum(v for k, v in sizes.items() if k.startswith(POLYGON_LAYERS))
+        if fixed > cap:  # no simplification can help: say so now, not after every round
+            raise _too_large(fixed, settings, sizes, None)
         notes.append(
             f"map: {size / 1e6:.1f} MB at {tol:g} m simplification exceeds the "
             f"{settings.max_size_mb:g} MB cap; simplifying at {2 * tol:g} m"
         )
         tol *= 2
+    raise _too_large(size, settings, sizes, tol / 2)
+
+
+#: Layers whose size the simplification changes (the names of ``build_map``'s sizes).
+POLYGON_LAYERS = (
+    "communities",
+    "streets",
+    "shortfall_areas",
+    "service_area",
+    "proposed_catchments",
+)
+
+
+def _too_large(
+    size: int, settings: MapSettings, sizes: dict[str, int], tolerance_m: float | None
+) -> MapSizeError:
+    """The error of a page over its cap, with its largest layers and the fix."""
     largest = sorted(sizes.items(), key=lambda kv: -kv[1])[:5]
-    raise MapSizeError(
+    how = (
+        f"even with polygons simplified at {tolerance_m:g} m"
+        if tolerance_m is not None
+        else "in the layers no simplification shrinks (points and the demand grid)"
+    )
+    return MapSizeError(
         f"map: the page stays at {size / 1e6:.1f} MB, over the {settings.max_size_mb:g} MB cap, "
-        f"even with polygons simplified at {tol / 2:g} m. Largest layers: "
+        f"{how}. Largest layers: "
         + ", ".join(f"{k} {v / 1e6:.1f} MB" for k, v in largest)
         + ". Fix: raise map.max_size_mb in the study file, or set map.demand_grid = false"
     )

@@ -1131,32 +1131,54 @@ def _local_windows(
     rg: ReachGraph, source: IntArray, limit: float, block_bytes: int
 ) -> Iterator[tuple[IntArray, IntArray | None]]:
     """Blocks of sources (row indices into ``source``) with the nodes their passes can
-    reach: the nodes within the reach radius of the block's bounding box (sorted), or
-    ``None`` for the whole graph. Sources are grouped by square tiles of the radius, so
-    a city's passes each touch their neighbourhood, not the whole network."""
+    reach: the nodes of the square tiles (of the reach radius) around the block's tile
+    (sorted), or ``None`` for the whole graph. Sources are grouped by tile, so a city's
+    passes each touch their neighbourhood, not the whole network; nodes are bucketed by
+    tile once, so finding a window costs its size, not the graph's."""
     n_nodes = rg.reversed_costs.shape[0]
     radius = _reach_radius(rg, limit) if source.size > 1 else float("inf")
-    nodes_xy = _node_coordinates(rg) if np.isfinite(radius) else rg.node_xy
-    xy = nodes_xy[source] if np.isfinite(radius) else np.zeros((source.size, 2))
     if not np.isfinite(radius) or radius <= 0:
-        tiles = np.zeros(source.size, dtype=np.int64)
-    else:
-        cell = np.floor((xy - xy.min(axis=0)) / radius).astype(np.int64)
-        tiles = cell[:, 0] * (int(cell[:, 1].max()) + 1) + cell[:, 1]
-    order = np.argsort(tiles, kind="stable")
-    bounds = np.flatnonzero(np.r_[True, tiles[order][1:] != tiles[order][:-1], True])
+        yield from _blocks(np.arange(source.size), None, n_nodes, block_bytes)
+        return
+    nodes_xy = _node_coordinates(rg)
+    xy = nodes_xy[source]
+    origin = xy.min(axis=0) - radius  # tiles start one tile before the first source's
+    n_y = int(np.floor((xy[:, 1].max() - origin[1]) / radius)) + 3
+    tile = _tile_keys(xy, origin, radius, n_y)
+    node_tile = _tile_keys(nodes_xy, origin, radius, n_y)
+    by_tile = np.argsort(node_tile, kind="stable")
+    sorted_tile = node_tile[by_tile]
+    order = np.argsort(tile, kind="stable")
+    bounds = np.flatnonzero(np.r_[True, tile[order][1:] != tile[order][:-1], True])
     for lo, hi in itertools.pairwise(bounds):
-        rows = order[lo:hi]
-        window: IntArray | None = None
-        if np.isfinite(radius):
-            box_lo, box_hi = xy[rows].min(axis=0) - radius, xy[rows].max(axis=0) + radius
-            inside = np.all((nodes_xy >= box_lo) & (nodes_xy <= box_hi), axis=1)
-            if inside.sum() < 0.5 * n_nodes:
-                window = np.flatnonzero(inside)
-        width = n_nodes if window is None else window.size
-        block = max(1, int(block_bytes // (8 * max(width, 1))))
-        for k in range(0, rows.size, block):
-            yield rows[k : k + block], window
+        key = tile[order[lo]]
+        # the 3 x 3 tiles around: three runs of consecutive keys
+        firsts = key + np.array([-n_y, 0, n_y]) - 1
+        a = np.searchsorted(sorted_tile, firsts)
+        b = np.searchsorted(sorted_tile, firsts + 3)
+        window = np.sort(np.concatenate([by_tile[i:j] for i, j in zip(a, b, strict=True)]))
+        whole = window.size >= 0.5 * n_nodes
+        yield from _blocks(order[lo:hi], None if whole else window, n_nodes, block_bytes)
+
+
+def _tile_keys(xy: FloatArray, origin: FloatArray, size: float, n_y: int) -> IntArray:
+    """Key of the square tile of side ``size`` (from ``origin``) holding each point;
+    points outside the ``n_y`` rows of tiles get ``-1`` (no window reaches them)."""
+    cell = np.floor((xy - origin) / size)
+    inside = (cell[:, 0] >= 0) & (cell[:, 1] >= 0) & (cell[:, 1] < n_y)
+    key = np.full(len(xy), -1, dtype=np.int64)
+    key[inside] = cell[inside, 0].astype(np.int64) * n_y + cell[inside, 1].astype(np.int64)
+    return key
+
+
+def _blocks(
+    rows: IntArray, window: IntArray | None, n_nodes: int, block_bytes: int
+) -> Iterator[tuple[IntArray, IntArray | None]]:
+    """``rows`` cut into blocks whose dense passes over the window fit ``block_bytes``."""
+    width = n_nodes if window is None else window.size
+    block = max(1, int(block_bytes // (8 * max(width, 1))))
+    for k in range(0, rows.size, block):
+        yield rows[k : k + block], window
 
 
 def first_at_same_place(group: IntArray, snaps: Snaps) -> IntArray:
