@@ -83,7 +83,7 @@ def _user_words(folder) -> list[str]:
 def _leaks(text: str, folder) -> list[str]:
     # ids: communities, demand cells, candidates, hashes, indicators and their columns; files
     ids = (
-        r"POA-\d+|[0-9a-f]{15}|node-\d+|[0-9a-f]{12}|[A-D]\d+(?:_\w+)?|cov_(?:walk|cycle)_\w+"
+        r"POA-\d+|[0-9a-f]{15}|node-\d+|[0-9a-f]{12}|[A-DMWTRP]\d+(?:_\w+)?|cov_(?:walk|cycle)_\w+"
         r"|[\w.-]+\.(?:csv|xlsx|json|gpkg|html|geojson|pbf|tif)"
     )
     text = re.sub(rf"(?<![\w-])(?:{ids})(?![\w-])", " ", text)

@@ -176,3 +176,17 @@ def test_one_way_tie_setting(tmp_path):
 def test_refusals_of_tiers_presets_capacity_and_siting(tmp_path, body, match):
     with pytest.raises(StudyFileError, match=match):
         load_study(study_file(tmp_path, body))
+
+
+def test_walking_profiles_and_catalogue_sets_in_a_study_file(tmp_path):
+    body = (
+        "[speeds]\nolder_walk_kmh = 3.0\n"
+        '[indicators.sets]\nT2_village_circle = ["health", "community_service"]\n'
+    )
+    study = load_study(study_file(tmp_path, body))
+    assert study.speeds.profile_kmh("older") == 3.0 and study.speeds.profile_kmh("child") == 3.2
+    assert study.indicators.sets == {"T2_village_circle": ("health", "community_service")}
+    with pytest.raises(StudyFileError, match="speeds.child_walk_kmh must be a positive"):
+        load_study(study_file(tmp_path, "[speeds]\nchild_walk_kmh = 0\n"))
+    with pytest.raises(StudyFileError, match="indicators.sets must be a table of category lists"):
+        load_study(study_file(tmp_path, '[indicators]\nsets = ["health"]\n'))

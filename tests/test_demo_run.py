@@ -126,6 +126,8 @@ def test_run_json_records_settings_hashes_versions(run_dir):
         "walk_highway_kmh": {},
         "cycle_highway_kmh": {},
         "cycle_push_kmh": 0.0,
+        "older_walk_kmh": 3.2,
+        "child_walk_kmh": 3.2,
     }
     assert run["settings"]["network"] == {
         "component": "largest",

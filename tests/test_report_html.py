@@ -102,14 +102,26 @@ def test_headline_figures_equal_indicators_csv(demo, lang, scope, share, status)
     assert row[8] == f"{a1['total_population'] - a1['covered_population']:,.0f}"
     assert row[9] == f"{a1['communities_fully_covered']}/{a1['communities_with_residents']}"
     assert row[10] == "2025"
+    # the spread between communities, under the plan's wording
+    assert f"{a1['gini']:.2f}" in row[1] and f"{a1['palma']:.2f}" in row[1]
+    assert share.format(100 * a1["below_half_target_share"]) in row[1]
     assert "遂宁" in row[1]  # the plan's source under its wording
-    # every aggregate row with a target and data is in the table, and the whole-area A1 for
-    # reference; targets without data get one line each in their own table
-    agg = ind[ind["scope"].isin(["all", "urban", "rural"]) & ind["target"].notna()]
+    # every aggregate row with a target and data is in the table, and for reference the
+    # first aggregate row of A1, A1 for older residents, the redundancy and walking-profile
+    # indicators; targets (and reference indicators) without data get one line each in
+    # their own table
+    every = ind[ind["scope"].isin(["all", "urban", "rural"])]
+    agg = every[every["target"].notna()]
     with_data = agg[~agg["status"].isin(["no data", "not applicable"])]
-    assert len(rows) == len(tables(page(demo, lang), "headline")) + len(with_data) + 1
+    ref = every[every["indicator"].str.match(r"A1_service_circle|R\d|P\d") & every["target"].isna()]
+    shown = ref[ref["status"] != "no data"]["indicator"].nunique()
+    assert shown >= 4  # A1, A1 older, R1, R3, P1, P3 in the demo
+    more = [r for t in tables(page(demo, lang), "more") for r in t][1:]  # R and P: own table
+    assert len(rows) == len(tables(page(demo, lang), "headline")) + len(with_data) + 2
+    assert len(more) == shown - 2 and all(re.search(r"[RP]\d_", r[0]) for r in more)
     missing = [r for t in tables(page(demo, lang), "nodata") for r in t][1:]
-    no_data = agg[agg["status"] == "no data"]
+    no_data = pd.concat([agg, ref])
+    no_data = no_data[no_data["status"] == "no data"]
     assert len(missing) == no_data["indicator"].nunique() > 0
 
 

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from coverage.categories import CATEGORIES
 from coverage.errors import StudyFileError
+from coverage.terms import PROFILES
 
 if TYPE_CHECKING:
     from coverage.config import Study
@@ -39,6 +40,10 @@ WHEN_MEASURES = ("households", "residents")
 #: Labels of the core indicators (the catalogue carries its own).
 CORE_LABELS: dict[str, tuple[str, str]] = {
     "A1_service_circle": ("城市社区“15分钟社区服务圈”覆盖率", "15-minute community service circle"),
+    "A1_service_circle_older": (
+        "城市社区“15分钟社区服务圈”覆盖率（60岁以上居民，按老年人步行速度）",
+        "15-minute community service circle for residents over 60 (older walkers' speed)",
+    ),
     "A2_rural_cycling": (
         "乡村社区骑行15分钟基本公共服务居民覆盖率",
         "rural residents within a 15-minute bicycle ride of basic public services",
@@ -75,6 +80,16 @@ class AccessIndicator:
         ``all``, ``urban`` or ``rural``: which communities' demand is counted.
     origins
         ``residents`` or ``workplaces`` (the study's workplaces layer).
+    nth
+        1: the nearest facility of each category counts; 2: the second nearest
+        (redundancy: a resident is covered when two facilities of each
+        category are within the threshold).
+    profile
+        ``""``: the standard walker; a walking profile of :data:`coverage.terms.PROFILES`
+        (``older``, ``child``): times at that profile's walking speed.
+    items
+        Also count, per community, the categories of the set within reach
+        (complete-community items).
     """
 
     id: str
@@ -87,6 +102,9 @@ class AccessIndicator:
     label_zh: str = ""
     label_en: str = ""
     source: str = ""
+    nth: int = 1
+    profile: str = ""
+    items: bool = False
 
 
 @dataclass(frozen=True)
@@ -141,7 +159,18 @@ def _bounds(lo: float | None, hi: float | None) -> str:
     return ""
 
 
-_ACCESS_KEYS = {"kind", "mode", "minutes", "metres", "categories", "scope", "origins"}
+_ACCESS_KEYS = {
+    "kind",
+    "mode",
+    "minutes",
+    "metres",
+    "categories",
+    "scope",
+    "origins",
+    "nth",
+    "profile",
+    "items",
+}
 _RULE_KEYS = {
     "kind",
     "measure",
@@ -187,6 +216,28 @@ def _choice(where: str, key: str, value: Any, valid: tuple[str, ...]) -> str:
     return str(value)
 
 
+def _access_options(where: str, entry: dict[str, Any], minutes: bool) -> tuple[int, str, bool]:
+    """The ``nth``, ``profile`` and ``items`` keys of an access entry, checked."""
+    nth = entry.get("nth", 1)
+    if nth not in (1, 2) or isinstance(nth, bool):
+        raise StudyFileError(f"{where}: nth must be 1 (nearest) or 2 (second nearest), got {nth!r}")
+    profile = entry.get("profile", "")
+    if profile != "":
+        profile = _choice(where, "profile", profile, PROFILES)
+    timed = minutes and entry.get("mode") in ("walk", "cycle")
+    if nth == 2 and not (timed and entry.get("origins", "residents") == "residents"):
+        raise StudyFileError(
+            f"{where}: nth = 2 (second nearest) is measured in minutes, walking or cycling, "
+            "over residents"
+        )
+    if profile and not (minutes and entry.get("mode") == "walk"):
+        raise StudyFileError(f'{where}: a walking profile needs mode = "walk" and minutes')
+    items = entry.get("items", False)
+    if not isinstance(items, bool):
+        raise StudyFileError(f"{where}: items must be true or false, got {items!r}")
+    return int(nth), str(profile), items
+
+
 def parse_entry(ident: str, entry: dict[str, Any], where: str) -> Indicator:
     """Validate one catalogue entry and build its indicator."""
     here = f"{where}, [{ident}]"
@@ -221,6 +272,7 @@ def parse_entry(ident: str, entry: dict[str, Any], where: str) -> Indicator:
                 f"{here}: indicators over workplaces are measured in metres (walking along the "
                 "network, or straight): give metres instead of minutes"
             )
+        nth, profile, items = _access_options(here, entry, minutes is not None)
         return AccessIndicator(
             ident,
             mode,
@@ -230,6 +282,9 @@ def parse_entry(ident: str, entry: dict[str, Any], where: str) -> Indicator:
             scope,
             origins,
             **text,
+            nth=nth,
+            profile=profile,
+            items=items,
         )
     measure = _choice(here, "measure", entry.get("measure"), MEASURES)
     needs_categories = measure not in ("households", "residents")

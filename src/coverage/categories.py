@@ -22,6 +22,10 @@ CATEGORIES: dict[str, tuple[str, str]] = {
     "pharmacy": ("药店", "pharmacy"),
     "self_service": ("自助公共服务终端", "self-service public terminal"),
     "legal_aid": ("公共法律服务站/法律援助", "legal-aid and public legal service point"),
+    "breakfast": ("早餐店", "breakfast shop"),
+    "laundry": ("洗染店", "laundry and dry cleaner"),
+    "hairdresser": ("美容美发店", "hairdresser"),
+    "repair": ("维修点", "repair point (appliances, shoes, keys)"),
 }
 
 #: Travel modes in words, per language (reports and map).
@@ -70,6 +74,13 @@ OSM_TAG_CATEGORIES: dict[tuple[str, str], str] = {
     ("amenity", "police"): "police",
     ("amenity", "post_office"): "post",
     ("amenity", "pharmacy"): "pharmacy",
+    ("shop", "laundry"): "laundry",
+    ("shop", "dry_cleaning"): "laundry",
+    ("shop", "hairdresser"): "hairdresser",
+    ("shop", "beauty"): "hairdresser",
+    ("craft", "shoemaker"): "repair",
+    ("craft", "key_cutter"): "repair",
+    ("shop", "repair"): "repair",
 }
 
 
@@ -130,6 +141,19 @@ SYNONYMS: dict[str, str] = {
     "drugstore": "pharmacy",
     "法律": "legal_aid",
     "legal": "legal_aid",
+    "早餐": "breakfast",
+    "breakfast": "breakfast",
+    "洗衣": "laundry",
+    "洗染": "laundry",
+    "laundry": "laundry",
+    "理发": "hairdresser",
+    "美发": "hairdresser",
+    "hairdresser": "hairdresser",
+    "barber": "hairdresser",
+    "维修": "repair",
+    "修鞋": "repair",
+    "配钥匙": "repair",
+    "repair": "repair",
 }
 
 

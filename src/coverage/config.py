@@ -18,6 +18,8 @@ the closest valid key::
     walk_kmh = 4.0
     cycle_kmh = 12.0
     cycle_push_kmh = 0.0          # > 0: cyclists may push on footways/steps at this speed
+    older_walk_kmh = 3.2          # walking profile of residents over 60 (A1 "for older residents")
+    child_walk_kmh = 3.2          # walking profile of children (school indicators)
     [speeds.walk_highway_kmh]     # optional speeds for particular OSM highway values
     steps = 2.0
     [speeds.cycle_highway_kmh]
@@ -104,6 +106,18 @@ class Speeds:
     legs and every other street use the mode's speed. ``cycle_push_kmh > 0``
     adds footways and steps to the cycle network, travelled at that speed
     (pushing), unless ``cycle_highway_kmh`` names them.
+
+    ``older_walk_kmh`` and ``child_walk_kmh`` are the walking profiles of
+    :data:`coverage.terms.PROFILES` (METHOD.md, "Walking profiles"): a profile
+    walks every street, and its access legs, at ``walk_kmh`` scaled by
+    ``profile / walk_kmh`` (a ``walk_highway_kmh`` speed scales alike), so its
+    times are the standard walker's times times ``walk_kmh / profile``.
+    Default 3.2 km/h (0.89 m/s) for both: GB 50180-2018's 15-minute circle at
+    its lower bound of 800 m, and just under the 0.91 m/s (3.0 ft/s, 3.3 km/h)
+    design speed recommended for older pedestrians by Knoblauch, Pietrucha and
+    Nitzburg (1996, Transportation Research Record 1538; from memory, check
+    against the paper). No children's figure is verified here: the child
+    default is the same cautious 3.2 km/h.
     """
 
     walk_kmh: float = 4.0
@@ -111,6 +125,18 @@ class Speeds:
     walk_highway_kmh: dict[str, float] = field(default_factory=dict)
     cycle_highway_kmh: dict[str, float] = field(default_factory=dict)
     cycle_push_kmh: float = 0.0
+    older_walk_kmh: float = 3.2
+    child_walk_kmh: float = 3.2
+
+    def profile_kmh(self, profile: str) -> float:
+        """The walking speed of a profile (``""``: the standard walker).
+
+        Examples
+        --------
+        >>> Speeds().profile_kmh("older"), Speeds().profile_kmh("")
+        (3.2, 4.0)
+        """
+        return float(getattr(self, f"{profile}_walk_kmh")) if profile else self.walk_kmh
 
     def highway_kmh(self, mode: str) -> dict[str, float]:
         """Speeds by ``highway`` value for a mode, pushing speeds included."""
@@ -367,6 +393,8 @@ def _validate(study: Study) -> None:  # noqa: C901
     for name, value in (
         ("speeds.walk_kmh", study.speeds.walk_kmh),
         ("speeds.cycle_kmh", study.speeds.cycle_kmh),
+        ("speeds.older_walk_kmh", study.speeds.older_walk_kmh),
+        ("speeds.child_walk_kmh", study.speeds.child_walk_kmh),
         ("snapping.walk_limit_m", study.snapping.walk_limit_m),
         ("snapping.cycle_limit_m", study.snapping.cycle_limit_m),
         ("indicators.circle_min", study.indicators.circle_min),
@@ -540,7 +568,7 @@ def _typed(where: str, key: str, value: Any, default: Any, annotation: str) -> A
         if not isinstance(value, str) or not value:
             raise StudyFileError(f"{where}: {key} must be a file path string, got {value!r}")
         return value
-    if "tuple[str" in annotation:
+    if "tuple[str" in annotation and not annotation.startswith("dict["):
         if isinstance(value, str):
             value = [value]
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):

@@ -10,7 +10,7 @@ within the threshold (a comparison tolerance of 1e-9 absorbs rounding).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 import geopandas as gpd
@@ -20,11 +20,13 @@ import pandas as pd
 import shapely
 
 from coverage.catalogue import AccessIndicator
+from coverage.equity import palma_ratio, share_below, weighted_gini, weighted_median_by_group
 from coverage.messages import NO_NOTE, Message, Note, render_all
 from coverage.targets import Target
 from coverage.terms import TOLERANCE
 
 __all__ = [
+    "EQUITY_COLUMNS",
     "INDICATOR_COLUMNS",
     "MESSAGE_COLUMNS",
     "Costs",
@@ -35,6 +37,7 @@ __all__ = [
     "community_figures",
     "core_specs",
     "coverage_by_group",
+    "equity_columns",
     "evaluate",
     "indicator_frame",
     "indicator_rows",
@@ -73,7 +76,14 @@ INDICATOR_COLUMNS = [
     "source",
     "note",
     "preset",
+    "gini",
+    "palma",
+    "below_half_target_share",
 ]
+
+#: Columns of :data:`INDICATOR_COLUMNS` on the spread between communities (aggregate
+#: rows of access indicators; empty elsewhere): :mod:`coverage.equity`.
+EQUITY_COLUMNS = ["gini", "palma", "below_half_target_share"]
 
 
 @dataclass(frozen=True)
@@ -105,6 +115,13 @@ class IndicatorSpec:
     missing
         Categories of the set with no data (absent from the facilities layer
         and not declared surveyed): the indicator reads ``no data``.
+    items
+        Per community, also count the categories of the set within reach
+        (:func:`community_figures`).
+    nth
+        2: ``costs`` are to the second-nearest facility (redundancy).
+    profile
+        The walking profile ``costs`` are at (``""``: the standard walker).
     """
 
     indicator: str
@@ -117,6 +134,9 @@ class IndicatorSpec:
     note: Note = NO_NOTE
     name: str = ""
     missing: tuple[str, ...] = ()
+    items: bool = False
+    nth: int = 1
+    profile: str = ""
 
     @property
     def covered(self) -> npt.NDArray[np.bool_]:
@@ -202,6 +222,7 @@ def indicator_rows(
     empty: npt.ArrayLike = "no residents",
     population: tuple[FloatArray, FloatArray] | None = None,
     no_data: bool = False,
+    community: tuple[FloatArray, FloatArray] | None = None,
 ) -> dict[str, np.ndarray]:
     """Rows of ``indicators.csv`` (:data:`INDICATOR_COLUMNS`) for one indicator: the only place rows are made.
 
@@ -212,8 +233,10 @@ def indicator_rows(
     (communities, for rules). ``fully`` and ``counted`` fill
     ``communities_fully_covered`` / ``communities_with_residents``. With
     ``no_data`` an input the figure needs is missing: every row reads ``no
-    data`` with no value (METHOD.md, "Statuses"). Columns are returned as
-    arrays; :func:`indicator_frame` makes the table.
+    data`` with no value (METHOD.md, "Statuses"). ``community`` (covered and
+    total residents of every community) fills :data:`EQUITY_COLUMNS` of the
+    aggregate rows (:func:`equity_columns`). Columns are returned as arrays;
+    :func:`indicator_frame` makes the table.
     """
     per_kind = {k: targets_for(targets, indicator, k) for k in set(scopes.kinds)}
     chosen = [per_kind[k] for k in scopes.kinds]
@@ -233,6 +256,7 @@ def indicator_rows(
         status = np.full(rep.size, "no data", dtype=object)
         pop_cov = np.full(len(scopes.names), np.nan)
     m = rep.size
+    equity = equity_columns(scopes, rep, target, None if no_data else community)
 
     def text(values: list[str]) -> np.ndarray:
         return np.asarray(values, dtype=object).reshape(m)
@@ -258,7 +282,40 @@ def indicator_rows(
         "source": text([t.source if t else "" for t in flat]),
         "note": each(note),
         "preset": text([t.preset if t else "" for t in flat]),
+        **equity,
     }
+
+
+def equity_columns(
+    scopes: ScopeRows,
+    rep: npt.NDArray[np.int64],
+    target: FloatArray,
+    community: tuple[FloatArray, FloatArray] | None,
+) -> dict[str, FloatArray]:
+    """:data:`EQUITY_COLUMNS` of rows ``rep`` (positions in ``scopes``) with ``target``.
+
+    For an aggregate scope, over its communities with residents: the Gini
+    coefficient and Palma ratio of community coverage weighted by residents,
+    and the share of residents in communities below half the row's target.
+    Community rows, and every row without ``community``, are NaN; so is a
+    Palma ratio without bound (the worst-served 40 % have no coverage while
+    someone has: a Gini with an empty Palma), as files cannot all hold ``inf``.
+    """
+    out = {c: np.full(rep.size, np.nan) for c in EQUITY_COLUMNS}
+    if community is None:
+        return out
+    cov_c, tot_c = (np.asarray(a, dtype=float) for a in community)
+    share = np.divide(cov_c, tot_c, out=np.zeros_like(tot_c), where=tot_c > 0)
+    for k, mask in enumerate(scopes.masks):
+        rows = np.flatnonzero(rep == k)
+        if rows.size == 0:
+            continue
+        x, w = share[mask], tot_c[mask]
+        out["gini"][rows] = weighted_gini(x, w)
+        palma = palma_ratio(x, w)  # unbounded (the bottom 40 % uncovered): left empty
+        out["palma"][rows] = palma if np.isfinite(palma) else np.nan
+        out["below_half_target_share"][rows] = [share_below(x, w, t / 2.0) for t in target[rows]]
+    return out
 
 
 def targets_for(targets: list[Target], indicator: str, scope_kind: str) -> list[Target | None]:
@@ -381,6 +438,7 @@ def evaluate(
                 note=spec.note,
                 targets=targets,
                 no_data=bool(spec.missing),
+                community=(cov_c, tot_c),
             )
         )
     return indicator_frame(frames)
@@ -428,7 +486,7 @@ def _reasons(
 def rounded_indicators(table: pd.DataFrame) -> pd.DataFrame:
     """The indicator table as written: shares to 6 decimals, residents to 3 (a new frame)."""
     t = table.copy()
-    for col in ("target", "value", "gap"):
+    for col in ("target", "value", "gap", *(c for c in EQUITY_COLUMNS if c in t)):
         t[col] = t[col].astype(float).round(6)
     for col in ("covered_population", "total_population"):
         t[col] = t[col].astype(float).round(3)
@@ -605,17 +663,38 @@ class Costs:
 
     ``minutes[mode]`` by travel time, ``walk_m`` along the walk network and
     ``straight_m`` in a straight line, each ``(n_origins, len(groups))``.
+    ``second_minutes[mode]``: minutes to the second-nearest facility of each
+    group (``inf`` beyond its search bound or where the group has fewer than
+    two); ``walk_factor[profile]``: a walking profile's times over the
+    standard walker's (``walk_kmh / profile_kmh``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> c = Costs(("health",), {"walk": np.array([[10.0]])}, np.zeros((1, 1)), np.zeros((1, 1)),
+    ...           walk_factor={"older": 1.25})
+    >>> c.of("walk", "min", ("health",), profile="older"), c.of("walk", "min", ("post",))
+    (array([[12.5]]), array([[inf]]))
     """
 
     groups: tuple[str, ...]
     minutes: dict[str, FloatArray]
     walk_m: FloatArray
     straight_m: FloatArray
+    second_minutes: dict[str, FloatArray] = field(default_factory=dict)
+    walk_factor: dict[str, float] = field(default_factory=dict)
 
-    def of(self, mode: str, unit: str, cats: tuple[str, ...]) -> FloatArray:
-        """``(n_origins, len(cats))`` costs; a category without facilities is unreachable."""
+    def of(
+        self, mode: str, unit: str, cats: tuple[str, ...], nth: int = 1, profile: str = ""
+    ) -> FloatArray:
+        """``(n_origins, len(cats))`` costs to the ``nth`` nearest facility (1 or 2), at a
+        walking ``profile``'s speed when given; a category without facilities is unreachable."""
         if unit == "min":
-            table = self.minutes[mode]
+            table = (self.second_minutes if nth == 2 else self.minutes).get(mode)
+            if table is None:  # no second-nearest pass for this mode
+                table = np.full_like(self.minutes[mode], np.inf)
+            if profile:
+                table = table * self.walk_factor[profile]
         else:
             table = self.straight_m if mode == "straight" else self.walk_m
         col = {c: i for i, c in enumerate(self.groups)}
@@ -702,6 +781,19 @@ def core_specs(
             ("A3_complex_radius_network", "walk"),
         )
     ]
+    if "older" in costs.walk_factor:  # A1 read for residents over 60, at their speed
+        older = costs.of("walk", "min", ind.service_circle, profile="older")
+        specs.append(
+            IndicatorSpec(
+                "A1_service_circle_older",
+                "walk",
+                ind.circle_min,
+                "min",
+                ind.service_circle,
+                older,
+                profile="older",
+            )
+        )
     return [
         replace(
             s,
@@ -733,11 +825,14 @@ def catalogue_specs(
                 e.threshold,
                 e.unit,
                 e.categories,
-                costs.of(e.mode, e.unit, e.categories),
+                costs.of(e.mode, e.unit, e.categories, e.nth, e.profile),
                 scope=e.scope,
                 note=text,
                 name=e.id,
                 missing=missing_data(e.categories, present, surveyed),
+                items=e.items,
+                nth=e.nth,
+                profile=e.profile,
             )
         )
     return out
@@ -774,6 +869,10 @@ def community_figures(
         if spec.missing:
             share[:] = np.nan
         cols[spec.column] = np.round(share, 6)
+        if spec.items:
+            cols |= _item_columns(spec, pop, cindex, np.asarray(total, dtype=float), share)
+        if spec.nth == 2:
+            cols |= _second_columns(spec, pop, cindex, share)
     for name, values in (counts or {}).items():
         cols[name] = np.round(values, 3)
     rows = table[table["scope"].str.startswith("community:") & (table["status"] == "short")]
@@ -790,6 +889,44 @@ def community_figures(
         base[name] = cols.pop(name)
     frame = pd.concat([base, pd.DataFrame(cols, index=communities.index)], axis=1)
     return gpd.GeoDataFrame(frame, geometry=communities.geometry.name, crs=communities.crs)
+
+
+def _item_columns(
+    spec: IndicatorSpec,
+    pop: FloatArray,
+    cindex: npt.NDArray[np.int64],
+    total: FloatArray,
+    share: FloatArray,
+) -> dict[str, FloatArray]:
+    """Per community, the categories of a set within reach (complete-community items).
+
+    ``<column>_items``: the categories every resident of the community reaches
+    within the threshold; ``<column>_items_mean``: the mean number a resident
+    reaches. Empty where the indicator's share is (another kind, no residents,
+    no data).
+    """
+    nc = total.size
+    within = spec.costs <= spec.threshold + TOLERANCE
+    lacking = np.stack(
+        [np.bincount(cindex, weights=np.where(w, 0.0, pop), minlength=nc) for w in within.T]
+    )
+    full = (lacking <= TOLERANCE * np.maximum(total, 1.0)).sum(axis=0).astype(float)
+    reached = np.bincount(cindex, weights=within.sum(axis=1) * pop, minlength=nc)
+    mean = np.divide(reached, total, out=np.full(nc, np.nan), where=total > 0)
+    blank = np.isnan(share)
+    full[blank], mean[blank] = np.nan, np.nan
+    return {f"{spec.column}_items": full, f"{spec.column}_items_mean": np.round(mean, 3)}
+
+
+def _second_columns(
+    spec: IndicatorSpec, pop: FloatArray, cindex: npt.NDArray[np.int64], share: FloatArray
+) -> dict[str, FloatArray]:
+    """Per community, the median resident's minutes to the second-nearest facility (of every
+    category of the set). Empty where the share is, and where that median lies beyond the
+    search bound (files cannot all hold ``inf``)."""
+    median = weighted_median_by_group(spec.costs.max(axis=1), pop, cindex, share.size)
+    median[np.isnan(share) | np.isinf(median)] = np.nan
+    return {f"{spec.column}_second_median_min": np.round(median, 3)}
 
 
 def targeted_shortfall_areas(

@@ -97,6 +97,10 @@ GLYPHS: dict[str, tuple[str, str]] = {
     "pharmacy": ("PH", "药"),
     "self_service": ("SS", "自"),
     "legal_aid": ("LA", "法"),
+    "breakfast": ("BF", "早"),
+    "laundry": ("LD", "洗"),
+    "hairdresser": ("HD", "发"),
+    "repair": ("RP", "修"),
 }
 
 #: Coverage classes of the community colouring: upper bounds and colours.
@@ -149,6 +153,7 @@ TEXT: dict[str, dict[str, str]] = {
         "m": "m",
         "km": "km",
         "caption": "{label}: share of residents covered",
+        "spread": "; spread between communities: Gini {gini}, Palma {palma}",
         "data": "Data: {sources}",
         "roads": "roads © OpenStreetMap contributors (ODbL)",
         "speed": "{mode} {kmh:g} km/h",
@@ -191,6 +196,7 @@ TEXT: dict[str, dict[str, str]] = {
         "m": "米",
         "km": "公里",
         "caption": "{label}：居民覆盖率",
+        "spread": "；社区间差异：基尼系数 {gini}，帕尔马比值 {palma}",
         "data": "数据：{sources}",
         "roads": "路网 © OpenStreetMap 贡献者（ODbL）",
         "speed": "{mode}{kmh:g}公里/小时",
@@ -668,6 +674,22 @@ class _Choice:
     categories: tuple[str, ...] = ()
     rule: tuple[str, float] = ("", 0.0)
     name: str = ""  # ``short`` before escaping
+    derived: bool = False  # redundancy or a walking profile: after the plain figure
+
+
+def _spread(aggregates: pd.DataFrame, spec: Any, lang: str) -> str:
+    """The spread between communities of an indicator's first aggregate row, for its caption
+    (nothing without it; an empty Palma beside a Gini is unbounded, ∞)."""
+    rows = aggregates[
+        (aggregates["indicator"] == spec.indicator)
+        & (aggregates["mode"] == spec.mode)
+        & (aggregates["minutes_or_metres"] == spec.threshold)
+        & (aggregates["categories"] == "+".join(spec.categories))
+    ]
+    if rows.empty or "gini" not in rows.columns or not np.isfinite(rows["gini"].iloc[0]):
+        return ""
+    gini, palma = float(rows["gini"].iloc[0]), float(rows["palma"].iloc[0])
+    return _t(lang, "spread", gini=f"{gini:.2f}", palma="∞" if np.isnan(palma) else f"{palma:.2f}")
 
 
 def _choices(result: StudyResult, lang: str, siting: Any = None) -> list[_Choice]:
@@ -675,6 +697,7 @@ def _choices(result: StudyResult, lang: str, siting: Any = None) -> list[_Choice
     sites were proposed (the map opens on what the siting changes), else A1 first."""
     out: list[_Choice] = []
     comm = result.communities
+    aggregates = result.indicators[result.indicators["scope"].isin(["all", "urban", "rural"])]
     for spec in result.specs:
         if spec.column not in comm.columns:
             continue
@@ -690,7 +713,7 @@ def _choices(result: StudyResult, lang: str, siting: Any = None) -> list[_Choice
             else f"{label(spec.categories[0], lang)}"
         )
         short = f"{name} ({_mode_word(spec.mode, lang)} {spec.threshold:g} {unit})"
-        caption = _t(lang, "caption", label=f"{short}: {cats}")
+        caption = _t(lang, "caption", label=f"{short}: {cats}") + _spread(aggregates, spec, lang)
         out.append(
             _Choice(
                 spec.indicator,
@@ -700,6 +723,7 @@ def _choices(result: StudyResult, lang: str, siting: Any = None) -> list[_Choice
                 spec.categories,
                 (spec.mode, spec.threshold),
                 short,
+                spec.nth == 2 or bool(spec.profile),
             )
         )
     s = siting.settings if siting is not None else None
@@ -708,6 +732,7 @@ def _choices(result: StudyResult, lang: str, siting: Any = None) -> list[_Choice
         key=lambda c: (
             not (s is not None and c.categories == (s.category,)),
             c.rule != rule,
+            c.derived,
             c.indicator != "A1_service_circle",
             c.indicator == "category_coverage",
         )

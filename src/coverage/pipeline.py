@@ -56,8 +56,10 @@ from coverage.reach import (
     Segments,
     Snaps,
     build_reach_graph,
+    costs_to_new,
     costs_within,
     first_at_same_place,
+    kth_nearest_cost,
     nearest,
     nearest_what_if,
     new_node_costs,
@@ -67,7 +69,7 @@ from coverage.reach import (
 from coverage.rules import RuleCheck, check_rules, evaluate_rules, facility_community, rule_details
 from coverage.service_areas import facility_pieces, reachable_pieces, service_area_polygon
 from coverage.targets import Target, load_presets
-from coverage.terms import MODES, TOLERANCE, Mode
+from coverage.terms import MODES, PROFILES, TOLERANCE, Mode
 
 __all__ = ["LoadedStudy", "ModeReach", "StudyResult", "run_study"]
 
@@ -76,6 +78,10 @@ TOTALS_PLAUSIBLE = (0.5, 2.0)
 
 #: Share of residents off the network above which the run says so in a note.
 OFF_NETWORK_NOTE_SHARE = 0.05
+
+#: How far the second-nearest facility is searched for: this many times the largest
+#: threshold of the redundancy indicators (``nth = 2``) of the mode.
+SECOND_SEARCH_FACTOR = 1.5
 
 
 @dataclass(frozen=True)
@@ -461,9 +467,10 @@ class LoadedStudy:
         self._union: Any = None  # the communities' union, prepared on the first what-if
         self._cap_within: dict[str, csr_matrix] = {}
         self._base = self._reach_all(layers.facilities)
+        second = self._second_nearest(layers.facilities, self._base)
         clock = self._stage("reach", clock)
         progress(Message("progress_indicators"))
-        self.result = self._result(layers.facilities, self._base, self.notes)
+        self.result = self._result(layers.facilities, self._base, self.notes, second)
         self._stage("indicators", clock)
 
     def _stage(self, name: str, clock: float) -> float:
@@ -534,7 +541,8 @@ class LoadedStudy:
             notes.append(Message("whatif", {"added": len(added), "removed": int((~keep).sum())}))
         if len(added) and not exact:
             notes.append(self._bound_note())
-        result = self._result(facilities, reach, notes)
+        second = self._second_nearest(facilities, reach, keep, added)
+        result = self._result(facilities, reach, notes, second)
         result.timings_s["what-if"] = round(time.perf_counter() - clock, 3)
         return result
 
@@ -830,17 +838,96 @@ class LoadedStudy:
         nodes = new_node_costs(rg, joined, limit)
         return csr_matrix(vstack([held, _dense_within(rg, nodes, limit)]))
 
+    # ---------------------------------------------------------------- second nearest
+
+    def _second_wanted(self) -> dict[str, tuple[set[str], float]]:
+        """Per street mode, the categories of the redundancy indicators (``nth = 2``) and
+        how far to search, in seconds (:data:`SECOND_SEARCH_FACTOR`)."""
+        out: dict[str, tuple[set[str], float]] = {}
+        for e in self.catalogue.values():
+            if isinstance(e, AccessIndicator) and e.nth == 2:
+                cats, bound = out.get(e.mode, (set(), 0.0))
+                limit = SECOND_SEARCH_FACTOR * e.threshold * 60.0
+                out[e.mode] = (cats | set(e.categories), max(bound, limit))
+        return out
+
+    def _second_nearest(
+        self,
+        facilities: gpd.GeoDataFrame,
+        reach: _Reach,
+        keep: np.ndarray | None = None,
+        added: gpd.GeoDataFrame | None = None,
+    ) -> dict[str, np.ndarray]:
+        """Minutes from each demand point to the second-nearest facility of each group, per
+        street mode (``inf`` beyond the search bound), for the redundancy indicators.
+
+        Facilities at the same place count once (:func:`~coverage.reach.first_at_same_place`):
+        the second must stand elsewhere. Bounded passes from the study's own
+        facilities of those categories are held (as the 2SFCA's are); a what-if
+        takes the kept ones' and adds passes from the added ones (``keep``,
+        ``added``), so it gives what a full run gives.
+        """
+        groups = reach.groups
+        cats_of = facilities["category"].to_numpy()
+        out: dict[str, np.ndarray] = {}
+        for mode, (cats, limit) in self._second_wanted().items():
+            table = np.full((len(self.population), len(groups)), np.inf)
+            first = first_at_same_place(reach.fgroup, reach.modes[mode].snaps)  # type: ignore[index]
+            distinct = first == np.arange(first.size)
+            for cat in sorted(cats & set(groups)):
+                within = self._within_category(mode, cat, limit, keep, added)
+                within = within[np.flatnonzero(distinct[cats_of == cat])]
+                table[:, groups.index(cat)] = kth_nearest_cost(within, 2) / 60.0
+            out[mode] = table
+        return out
+
+    def _within_category(
+        self,
+        mode: str,
+        cat: str,
+        limit: float,
+        keep: np.ndarray | None,
+        added: gpd.GeoDataFrame | None,
+    ) -> csr_matrix:
+        """Seconds from the facilities of a category (kept, then added) to each demand point,
+        within ``limit``."""
+        rg = self._graphs[mode]
+        members = np.flatnonzero(self.layers.facilities["category"].to_numpy() == cat)
+        key = f"second:{mode}:{cat}"
+        if key not in self._cap_within:
+            self._cap_within[key] = costs_within(rg, members, limit)
+        held = self._cap_within[key]
+        if keep is not None:
+            held = held[np.flatnonzero(keep[members])]
+        if added is None or not (added["category"] == cat).any():
+            return csr_matrix(held)
+        joined = self._modes["walk" if mode == "walk" else "cycle"].join(
+            _xy(added[added["category"] == cat])
+        )
+        return csr_matrix(vstack([held, costs_to_new(rg, joined, limit)]))
+
     # ---------------------------------------------------------------- figures
 
     def _result(
-        self, facilities: gpd.GeoDataFrame, reach: _Reach, notes: list[Message]
+        self,
+        facilities: gpd.GeoDataFrame,
+        reach: _Reach,
+        notes: list[Message],
+        second: dict[str, np.ndarray] | None = None,
     ) -> StudyResult:
-        """Every figure of one set of facilities, from its reach."""
+        """Every figure of one set of facilities, from its reach (and the minutes to the
+        second-nearest facility, :meth:`_second_nearest`)."""
         comm = self.layers.communities
         categories = _groups(facilities, self.study)[0]
         modes = {m: self._mode_reach(m, reach) for m in MODES}
+        speeds = self.study.speeds
         costs = Costs(
-            reach.groups, {m: modes[m].minutes for m in MODES}, reach.walk_m.cost, reach.straight_m
+            reach.groups,
+            {m: modes[m].minutes for m in MODES},
+            reach.walk_m.cost,
+            reach.straight_m,
+            second_minutes=second or {},
+            walk_factor={p: speeds.walk_kmh / speeds.profile_kmh(p) for p in PROFILES},
         )
         present = set(facilities["category"])
         specs = self._specs(categories, costs, present)

@@ -55,6 +55,7 @@ __all__ = [
     "costs_within",
     "facility_entries",
     "first_at_same_place",
+    "kth_nearest_cost",
     "nearest",
     "nearest_costs",
     "nearest_what_if",
@@ -961,6 +962,42 @@ def costs_to_new(
     """
     k, node, cost = facility_entries(rg, facilities)
     return _demand_within(rg, k, node, cost, len(facilities), limit, block_bytes)
+
+
+def kth_nearest_cost(within: csr_matrix, k: int = 2) -> FloatArray:
+    """Per demand point, the ``k``-th smallest cost among the facilities within reach.
+
+    Parameters
+    ----------
+    within
+        ``(n_facilities, n_demand)`` costs within a limit (:func:`costs_within`,
+        :func:`costs_to_new`; a stored zero is a demand point at the facility).
+    k
+        1: the nearest; 2: the second nearest (redundancy).
+
+    Returns
+    -------
+    ndarray
+        ``(n_demand,)``; ``inf`` where fewer than ``k`` facilities are within
+        the limit. Two facilities at the same place count as two.
+
+    Examples
+    --------
+    >>> from scipy.sparse import csr_matrix
+    >>> # facility 0 reaches demand 0 in 5, demand 1 in 0 (standing at it), demand 2 in 3
+    >>> m = csr_matrix(([5.0, 0.0, 3.0, 2.0, 7.0], ([0, 0, 0, 1, 2], [0, 1, 2, 0, 0])), (3, 3))
+    >>> kth_nearest_cost(m, 2), kth_nearest_cost(m, 1)
+    (array([ 5., inf, inf]), array([2., 0., 3.]))
+    """
+    coo = within.tocoo()
+    out = np.full(within.shape[1], np.inf)
+    order = np.lexsort((coo.data, coo.col))
+    col, data = coo.col[order], coo.data[order]
+    first = np.searchsorted(col, np.arange(within.shape[1]), side="left")
+    count = np.bincount(col, minlength=within.shape[1])
+    has = count >= k
+    out[has] = data[first[has] + k - 1]
+    return out
 
 
 def _within_blocks(

@@ -35,7 +35,7 @@ from coverage.categories import STATUS_LABELS as _STATUS
 from coverage.categories import label as category_label
 from coverage.indicators import rounded_indicators
 from coverage.maps import PALETTE
-from coverage.messages import SCOPE_LABELS, render, render_all, word
+from coverage.messages import SCOPE_LABELS, Message, Note, render, render_all, word
 from coverage.sites import rule_message
 from coverage.terms import TOLERANCE
 
@@ -96,6 +96,13 @@ TEXT: dict[str, dict[str, str]] = {
         "headline_lead": "Value: population-weighted share of residents covered. Communities: fully covered / with residents. Gap: target − value, in percentage points (positive: short). Rule rows (mode “rule”): share of the applicable communities that comply; uncovered residents are those of the communities that do not.",
         "preset": "Target preset: {name}",
         "reference": "For reference (no target)",
+        "equity_prefix": "Spread between communities: ",
+        "items_line": "Items within reach of every resident: median community {median} of {n}; all {n}: {full} of {counted} communities",
+        "equity_parts": "Gini {gini}|Palma {palma}|below half the target {below}",
+        "more_heading": "Redundancy and walking profiles (no target)",
+        "spread": "spread between communities",
+        "equity_lead": "Spread between communities (aggregate rows): the Gini coefficient and the Palma ratio (best-served 10 % of residents over the worst-served 40 %) of community coverage weighted by residents, and the share of residents in communities below half the target.",
+        "profiles": "walking profiles: residents over 60 {older:g} km/h, children {child:g} km/h",
         "indicator": "indicator",
         "wording": "plan wording",
         "scope": "scope",
@@ -111,7 +118,7 @@ TEXT: dict[str, dict[str, str]] = {
         "note": "note",
         "no_headline": "No indicator of this run has a target.",
         "no_data_heading": "Targets without data",
-        "no_data_lead": "These targets cannot be measured from the inputs given; supply what each row names (or declare the categories surveyed) to measure them.",
+        "no_data_lead": "These targets (and reference indicators, without target) cannot be measured from the inputs given; supply what each row names to measure them: missing facilities in the facilities layer, or, if the study area has none, their categories listed in [inputs] surveyed_categories.",
         "no_data_cols": "indicator|scopes|target|what to supply",
         "not_applicable_line": "Targets that apply to no community of this study: {names}.",
         "charts": "Charts",
@@ -165,8 +172,10 @@ TEXT: dict[str, dict[str, str]] = {
             "nearest facility (access leg + network path + egress leg). The headline figure is the "
             "population-weighted share of residents within the threshold; the second figure is "
             "the share of communities in which every resident is covered. Service circles (A1, "
-            "A2) need every category of their set within the threshold. The full contract is "
-            "docs/METHOD.md."
+            "A2) need every category of their set within the threshold. Redundancy indicators "
+            "count the second-nearest facility (at another place); walking profiles (older "
+            "residents, children) scale the walking times by the standard speed over theirs. "
+            "The full contract is docs/METHOD.md."
         ),
         "settings": "Settings",
         "setting": "setting",
@@ -237,6 +246,13 @@ TEXT: dict[str, dict[str, str]] = {
         "headline_lead": "覆盖率：按人口加权的居民覆盖比例。社区：全部居民均覆盖的社区数 / 有居民的社区数。差距：目标 − 现状，单位为百分点（正值为未达标）。规则类指标（方式为“规则”）：适用社区中达标社区的比例；未覆盖人口为未达标社区的居民。",
         "preset": "目标方案：{name}",
         "reference": "参考（无目标）",
+        "equity_prefix": "社区间差异：",
+        "items_line": "全部居民均可达的设施项目：社区中位数 {median}/{n} 项；{n} 项齐全：{full}/{counted} 个社区",
+        "equity_parts": "基尼系数 {gini}|帕尔马比值 {palma}|低于目标一半 {below}",
+        "more_heading": "设施冗余与分人群步行速度（无目标）",
+        "spread": "社区间差异",
+        "equity_lead": "社区间差异（汇总行）：按居民加权的社区覆盖率基尼系数与帕尔马比值（覆盖最好的10%居民与最差的40%居民之比），以及居住在覆盖率低于目标一半的社区中的居民比例。",
+        "profiles": "步行速度分档：60岁以上居民 {older:g} 公里/小时，儿童 {child:g} 公里/小时",
         "indicator": "指标",
         "wording": "规划表述",
         "scope": "范围",
@@ -252,7 +268,7 @@ TEXT: dict[str, dict[str, str]] = {
         "note": "说明",
         "no_headline": "本次运行没有设定目标的指标。",
         "no_data_heading": "缺少数据的目标",
-        "no_data_lead": "以下目标无法由现有输入数据测算；请补充各行所列数据（或声明相应设施类别已调查确认为无），方可测算。",
+        "no_data_lead": "以下目标（及无目标的参考指标）无法由现有输入数据测算；请补充各行所列数据方可测算：缺少的设施请在设施图层中提供；如研究区确无此类设施，请在 [inputs] surveyed_categories 中列出其类别。",
         "no_data_cols": "指标|范围|目标|需补充的数据",
         "not_applicable_line": "不适用于本研究任何社区的目标：{names}。",
         "charts": "图表",
@@ -303,6 +319,8 @@ TEXT: dict[str, dict[str, str]] = {
             "其居民按未覆盖计。到某类设施的出行时间为到最近一处该类设施的最短时间"
             "（接入段 + 路网路径 + 离开段）。主要指标为阈值内居民占比（按人口加权）；"
             "第二个数字为全部居民均覆盖的社区占比。服务圈指标（A1、A2）要求集合中的每类设施均在阈值内。"
+            "设施冗余指标计算到第二近（位于另一地点）的同类设施的时间；分人群步行速度（老年人、儿童）"
+            "按标准步速与该人群步速之比折算步行时间。"
             "完整定义见 docs/METHOD.md。"
         ),
         "settings": "参数",
@@ -446,6 +464,8 @@ table.headline td:nth-child(2) {{ width: 32%; }}
   figure {{ margin: 8pt 0 10pt; }}
   .chart svg {{ max-height: 120mm; width: auto; max-width: 100%; }}
   section.appendix {{ break-before: page; }}
+  table.nodata {{ font-size: 7.5pt; }}
+  table.nodata .id {{ display: inline; margin-left: 4pt; }}
 }}
 """
 
@@ -506,6 +526,69 @@ def _count(value: object, lang: str) -> str:
     if _missing(value):
         return TEXT[lang]["none"]
     return f"{float(value):,.0f}"  # type: ignore[arg-type]
+
+
+def _ratio(value: object, lang: str) -> str:
+    """A Gini coefficient or Palma ratio to 2 decimals."""
+    if _missing(value):
+        return TEXT[lang]["none"]
+    return f"{float(value):.2f}"  # type: ignore[arg-type]
+
+
+def _equity_cell(row: pd.Series, lang: str, prefix: bool = True) -> str:
+    """The spread between communities of an aggregate row (:data:`EQUITY_COLUMNS`), as a
+    line of the wording cell (HTML; nothing for a row without it). The share below half
+    the target is given where the row has a target."""
+    gini, palma = row.get("gini"), row.get("palma")
+    if _missing(gini):
+        return ""
+    below = row.get("below_half_target_share")
+    # an empty Palma beside a Gini: the worst-served 40 % have no coverage (unbounded)
+    palma_text = "∞" if _missing(palma) else _ratio(palma, lang)
+    parts = _t(
+        lang, "equity_parts", gini=_ratio(gini, lang), palma=palma_text, below=_share(below, lang)
+    ).split("|")
+    text = ("，" if lang == "zh" else ", ").join(parts if not _missing(below) else parts[:2])
+    text = (_t(lang, "equity_prefix") if prefix else "") + text
+    return f'<span class="cats">{_esc(text)}</span>'
+
+
+def items_summary(items: npt.ArrayLike, n_items: int) -> tuple[float, int, int]:
+    """Median items per community, communities with all ``n_items``, communities counted.
+
+    ``items``: per community, the items every resident reaches (NaN: not counted).
+
+    Examples
+    --------
+    >>> items_summary([8.0, 6.0, 5.0, float("nan")], 8)
+    (6.0, 1, 3)
+    """
+    v = np.asarray(items, dtype=float)
+    v = v[np.isfinite(v)]
+    if v.size == 0:
+        return float("nan"), 0, 0
+    return float(np.median(v)), int((v >= n_items).sum()), int(v.size)
+
+
+def _items_line(result: StudyResult, row: pd.Series, lang: str) -> str:
+    """For an indicator that counts items (the complete community), the median community's
+    items within reach of every resident, and the communities with all (HTML line)."""
+    spec = next((s for s in result.specs if s.indicator == row["indicator"] and s.items), None)
+    column = f"{spec.column}_items" if spec is not None else ""
+    if spec is None or column not in result.communities.columns:
+        return ""
+    scope = str(row["scope"])
+    comm = result.communities
+    inside = np.ones(len(comm), bool) if scope == "all" else (comm["kind"] == scope).to_numpy()
+    median, full, counted = items_summary(
+        comm[column].to_numpy(dtype=float)[inside], len(spec.categories)
+    )
+    if not counted:
+        return ""
+    text = _t(
+        lang, "items_line", median=f"{median:g}", n=len(spec.categories), full=full, counted=counted
+    )
+    return f'<span class="cats">{_esc(text)}</span>'
 
 
 def _threshold(value: float, unit: str, lang: str) -> str:
@@ -690,7 +773,20 @@ def _summary(result: StudyResult, lang: str) -> str:
     )
 
 
-def headline_rows(indicators: pd.DataFrame) -> list[tuple[str | None, pd.DataFrame]]:
+def reference_indicators(result: StudyResult) -> tuple[str, ...]:
+    """Indicators the headline shows without a target: A1 (and A1 for older residents),
+    the redundancy indicators (``nth = 2``) and the walking profiles of the catalogue."""
+    extra = [
+        e.id
+        for e in result.catalogue.values()
+        if isinstance(e, AccessIndicator) and (e.nth == 2 or e.profile)
+    ]
+    return ("A1_service_circle", "A1_service_circle_older", *extra)
+
+
+def headline_rows(
+    indicators: pd.DataFrame, reference: Sequence[str] = ("A1_service_circle",)
+) -> list[tuple[str | None, pd.DataFrame]]:
     """The rows of the headline table, grouped by target preset.
 
     Parameters
@@ -704,8 +800,9 @@ def headline_rows(indicators: pd.DataFrame) -> list[tuple[str | None, pd.DataFra
         ``(preset, rows)`` pairs: the aggregate rows (scope ``all``, ``urban``,
         ``rural``) that have a target, grouped by the ``preset`` column in order
         of appearance (one group named ``""`` when the table has no such
-        column); then ``(None, rows)`` with the A1 row for the whole area when
-        it has no target (shown for reference).
+        column); then ``(None, rows)`` with the first aggregate row (``all``,
+        or the one scope an indicator is for) of each ``reference`` indicator
+        that has no target (shown for reference; by default A1).
 
     Examples
     --------
@@ -723,11 +820,10 @@ def headline_rows(indicators: pd.DataFrame) -> list[tuple[str | None, pd.DataFra
             groups.append((name, targeted[presets == name]))
     elif len(targeted):
         groups.append(("", targeted))
-    reference = agg[
-        (agg["indicator"] == "A1_service_circle") & (agg["scope"] == "all") & agg["target"].isna()
-    ]
-    if len(reference):
-        groups.append((None, reference))
+    untargeted = agg[agg["indicator"].isin(list(reference)) & agg["target"].isna()]
+    first = untargeted.drop_duplicates("indicator", keep="first")
+    if len(first):
+        groups.append((None, first))
     return groups
 
 
@@ -750,9 +846,11 @@ def _headline(result: StudyResult, table: pd.DataFrame, lang: str) -> str:
     headers = [(_esc(h), n) for h, n in headers]
     parts = [
         f'<section id="headline"><h2>{_esc(_t(lang, "headline"))}</h2>'
-        f'<p class="lead">{_esc(_t(lang, "headline_lead"))}</p>'
+        f'<p class="lead">{_esc(_t(lang, "headline_lead"))} {_esc(_t(lang, "equity_lead"))}</p>'
     ]
-    groups = headline_rows(table[~table["status"].isin(["no data", "not applicable"])])
+    reference = reference_indicators(result)
+    with_data = table[~table["status"].isin(["no data", "not applicable"])]
+    groups = headline_rows(with_data, reference[:2])
     if not any(name is not None for name, _ in groups):
         parts.append(f"<p>{_esc(_t(lang, 'no_headline'))}</p>")
     for name, rows in groups:
@@ -789,7 +887,8 @@ def _headline(result: StudyResult, table: pd.DataFrame, lang: str) -> str:
                 "<tr>"
                 f"<td>{name_cell}</td>"
                 f"<td>{'' if _missing(wording) else _esc(wording)}"
-                f"{_src(_source(r, result, lang))}</td>"
+                f"{_src(_source(r, result, lang))}{_equity_cell(r, lang)}"
+                f"{_items_line(result, r, lang)}</td>"
                 f"<td>{_esc(_SCOPES[lang].get(str(r['scope']), r['scope']))}</td>"
                 f'<td class="nw">{_mode_threshold(r, units, lang)}</td>'
                 f'<td class="num">{_target(r["target"], lang)}</td>'
@@ -802,10 +901,43 @@ def _headline(result: StudyResult, table: pd.DataFrame, lang: str) -> str:
                 "</tr>"
             )
         parts.append(_table(headers, body, "headline"))
-    parts.append(_without_data(result, table, lang))
+    parts.append(_more_indicators(result, with_data, reference[2:], lang))
+    parts.append(_without_data(result, table, lang, reference))
     parts.append(_not_applicable(result, table, lang))
     parts.append("</section>")
     return "".join(parts)
+
+
+def _more_indicators(
+    result: StudyResult, table: pd.DataFrame, idents: Sequence[str], lang: str
+) -> str:
+    """Redundancy and walking-profile indicators (no target), one compact line each: the
+    first aggregate row of each, with its spread between communities."""
+    agg = table[table["scope"].isin(["all", "urban", "rural"]) & table["indicator"].isin(idents)]
+    rows = agg.drop_duplicates("indicator", keep="first")
+    if rows.empty:
+        return ""
+    units = _units(result)
+    body = []
+    for _, r in rows.iterrows():
+        ident = str(r["indicator"])
+        comms = f"{int(r['communities_fully_covered'])}/{int(r['communities_with_residents'])}"
+        body.append(
+            "<tr>"
+            f"<td>{_esc(indicator_label(ident, lang, result.catalogue))}"
+            f'<span class="id">{_esc(ident)}</span></td>'
+            f"<td>{_esc(_SCOPES[lang].get(str(r['scope']), r['scope']))}</td>"
+            f'<td class="nw">{_mode_threshold(r, units, lang)}</td>'
+            f'<td class="num">{_share(r["value"], lang)}</td>'
+            f'<td class="num">{comms}</td>'
+            f'<td class="small">{_equity_cell(r, lang, prefix=False)}</td>'
+            "</tr>"
+        )
+    heads = [
+        (_esc(_t(lang, k)), k in ("value", "communities"))
+        for k in ("indicator", "scope", "mode_threshold", "value", "communities", "spread")
+    ]
+    return f"<h3>{_esc(_t(lang, 'more_heading'))}</h3>" + _table(heads, body, "more")
 
 
 def _not_applicable(result: StudyResult, table: pd.DataFrame, lang: str) -> str:
@@ -820,6 +952,15 @@ def _not_applicable(result: StudyResult, table: pd.DataFrame, lang: str) -> str:
     ]
     sep = "；" if lang == "zh" else "; "
     return f'<p class="small">{_esc(_t(lang, "not_applicable_line", names=sep.join(names)))}</p>'
+
+
+def _brief_note(note: object, lang: str) -> str:
+    """A no-data row's note with the absent categories said briefly (the table's lead
+    says how to supply them)."""
+    if not isinstance(note, Note) or not note.messages:
+        return _note(note, lang)
+    brief = [Message("absent_brief", m.params) if m.code == "absent" else m for m in note.messages]
+    return render_all(brief, lang)
 
 
 def _src(source: object) -> str:
@@ -838,10 +979,14 @@ def _source(row: pd.Series, result: StudyResult, lang: str) -> str:
     return str(source)
 
 
-def _without_data(result: StudyResult, table: pd.DataFrame, lang: str) -> str:
-    """The targeted indicators without data, one line each: what to supply to measure them."""
+def _without_data(
+    result: StudyResult, table: pd.DataFrame, lang: str, reference: Sequence[str] = ()
+) -> str:
+    """The targeted (and ``reference``) indicators without data, one line each: what to
+    supply to measure them."""
     agg = table[table["scope"].isin(["all", "urban", "rural"])]
-    rows = agg[(agg["status"] == "no data") & agg["target"].notna()]
+    wanted = agg["target"].notna() | agg["indicator"].isin(list(reference))
+    rows = agg[(agg["status"] == "no data") & wanted]
     if rows.empty:
         return ""
     body = []
@@ -858,7 +1003,7 @@ def _without_data(result: StudyResult, table: pd.DataFrame, lang: str) -> str:
             f'<span class="id">{_esc(ident)}</span></td>'
             f"<td>{_esc(scope_text)}</td>"
             f'<td class="num">{targets}</td>'
-            f'<td class="small">{_esc(_note(note, lang))}</td>'
+            f'<td class="small">{_esc(_brief_note(note, lang))}</td>'
             "</tr>"
         )
     heads = [(_esc(h), i == 2) for i, h in enumerate(_t(lang, "no_data_cols").split("|"))]
@@ -957,16 +1102,18 @@ def _rendered(row: pd.Series, messages: str, text: str, lang: str) -> str:
 
 
 def _speeds(study: Any, lang: str) -> str:
-    """The speeds in words; in English as :meth:`Speeds.describe` writes them."""
+    """The speeds in words (in English as :meth:`Speeds.describe` writes them), then the
+    walking profiles."""
     speeds = study.speeds
+    profiles = _t(lang, "profiles", older=speeds.older_walk_kmh, child=speeds.child_walk_kmh)
     if lang != "zh":
-        return str(speeds.describe())
+        return f"{speeds.describe()}; {profiles}"
     parts = []
     for mode, kmh in (("walk", speeds.walk_kmh), ("cycle", speeds.cycle_kmh)):
         extra = "，".join(f"{k} {v:g}" for k, v in sorted(speeds.highway_kmh(mode).items()))
         text = f"{_MODES['zh'][mode]} {kmh:g} 公里/小时"
         parts.append(text + (f"（{extra} 公里/小时）" if extra else ""))
-    return "；".join(parts)
+    return "；".join([*parts, profiles])
 
 
 def _file_row(key: str, info: dict[str, Any], lang: str) -> str:

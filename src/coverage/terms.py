@@ -11,6 +11,7 @@ from typing import Literal
 __all__ = [
     "MODES",
     "ONEWAY_TIE_M",
+    "PROFILES",
     "TOLERANCE",
     "Mode",
 ]
@@ -20,6 +21,10 @@ Mode = Literal["walk", "cycle"]
 
 #: The street-network modes, in the order tables list them.
 MODES: tuple[Mode, ...] = ("walk", "cycle")
+
+#: Walking profiles of the people served, besides the standard walker: each walks at its
+#: own speed (``[speeds] older_walk_kmh``, ``child_walk_kmh``) on the walk network.
+PROFILES: tuple[str, ...] = ("older", "child")
 
 #: Comparison tolerance of costs against thresholds (minutes or metres): a
 #: resident at 15 min plus rounding noise is within 15 min.

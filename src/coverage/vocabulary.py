@@ -186,7 +186,7 @@ def _code_text(value: Any) -> str:
 
 
 #: OSM keys whose tags the ``osm`` preset reads.
-OSM_KEYS = ("amenity", "shop", "healthcare", "leisure", "social_facility")
+OSM_KEYS = ("amenity", "shop", "healthcare", "leisure", "social_facility", "craft")
 
 
 def osm_category(tags: dict[str, str], table: dict[str, str]) -> str | None:
