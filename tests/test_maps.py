@@ -190,19 +190,24 @@ def test_chinese_labels(demo_result):
 
 def test_size_cap_simplifies_then_refuses(demo_result):
     _, fig = render_map(demo_result, "en", settings=MapSettings(offline=True))
-    # a cap below the page: the tolerance doubles until the page fits
-    cap_mb = 0.9 * fig.bytes / 1e6
+    # a cap well below the page: the hidden service areas are drawn more coarsely
+    # first (each within a tenth of the cap), then the tolerance doubles until it fits
+    cap_mb = 0.7 * fig.bytes / 1e6
     page, fig2 = render_map(
         demo_result, "en", settings=MapSettings(offline=True, max_size_mb=cap_mb)
     )
     assert fig2.bytes <= cap_mb * 1e6 < fig.bytes
     assert fig2.simplify_m > fig.simplify_m and fig2.notes
+    service = {k: v for k, v in fig2.layers_bytes.items() if k.startswith("service_area")}
+    assert service and all(v <= 0.1 * cap_mb * 1e6 for v in service.values())
     # every community is still there
     assert len(_payloads(page)[0]["features"]) == len(demo_result.communities)
     # the rounds reuse what the tolerance does not change: the page is the one a first
     # build at the final tolerance gives
     direct, _ = render_map(
-        demo_result, "en", settings=MapSettings(offline=True, simplify_m=fig2.simplify_m)
+        demo_result,
+        "en",
+        settings=MapSettings(offline=True, simplify_m=fig2.simplify_m, max_size_mb=cap_mb),
     )
     assert direct == page
     # points alone over the cap: refused at once, saying simplification cannot help

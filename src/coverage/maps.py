@@ -333,8 +333,9 @@ def _lonlat(
 
 def _simplify_parts(values: Any, tolerance_m: float) -> Any:
     """Each geometry simplified without keeping its topology and without mending it
-    (drawn only): polygons ring by ring, rings that collapse left out (a hole, or a
-    part with its holes), a geometry with no part left empty; lines whole. GEOS mends
+    (drawn only): polygons ring by ring, rings that collapse or enclose less than two
+    tolerances squared left out (a hole, or a part with its holes), a geometry with no
+    part left empty; lines whole. GEOS mends
     a simplified polygon as a whole, and a prefecture's band of streets, one polygon
     with a hundred thousand holes, took minutes.
 
@@ -355,6 +356,8 @@ def _simplify_parts(values: Any, tolerance_m: float) -> Any:
     rings = shapely.simplify(rings, tolerance_m, preserve_topology=False)
     ok = shapely.get_type_id(rings) == shapely.GeometryType.LINEARRING
     ok &= shapely.get_num_coordinates(rings) >= 4
+    # holes and islands under two tolerances across are noise at this tolerance
+    ok[ok] &= shapely.area(shapely.polygons(rings[ok])) >= (2 * tolerance_m) ** 2
     # a part whose shell collapsed goes with its holes
     ok &= np.isin(ring_part, ring_part[shell & ok])
     out = np.array([shapely.MultiPolygon()] * len(values), dtype=object)
@@ -1125,6 +1128,12 @@ def _shortfall_layers(
     return calls
 
 
+#: The most of the page's size cap one service area may take (a hidden layer: drawn
+#: more coarsely beyond, before the communities' outlines are) and its coarsest tolerance.
+SERVICE_AREA_SHARE = 0.1
+SERVICE_AREA_MAX_TOL_M = 512.0
+
+
 def _service_layers(
     fmap: folium.Map,
     result: StudyResult,
@@ -1133,9 +1142,11 @@ def _service_layers(
     tol: float,
     sizes: dict[str, int],
     cache: dict[Any, Any] | None = None,
+    budget_bytes: float = float("inf"),
 ) -> list[str]:
     """Service areas per mode and category (hidden): outlines over a faint fill, so the
-    community colours stay readable beneath them."""
+    community colours stay readable beneath them. One over ``budget_bytes`` is drawn
+    more coarsely (its tolerance doubled, up to :data:`SERVICE_AREA_MAX_TOL_M`)."""
     calls = []
     service = result.service_areas
     # service areas are traced from a grid of a quarter of their band: finer is noise
@@ -1147,11 +1158,13 @@ def _service_layers(
         grp = folium.FeatureGroup(name=_t(lang, "service_area", **words), show=False).add_to(fmap)
         tip = {"tip": _t(lang, "service_tip", **words)}
         shape = service.geometry.iloc[[rec_i]]
-        data = _memo(
-            cache,
-            ("service_area", rec_i, service_tol),
-            partial(_shape_data, shape, service_tol, tip),
-        )
+        own_tol = service_tol
+        while True:
+            key = ("service_area", rec_i, own_tol)
+            data = _memo(cache, key, partial(_shape_data, shape, own_tol, tip))
+            if len(data.encode()) <= budget_bytes or own_tol >= SERVICE_AREA_MAX_TOL_M:
+                break
+            own_tol *= 2
         sizes[f"service_area:{mode}:{cat}"] = len(data.encode())
         style = {"fillColor": colour, "fillOpacity": 0.05, "color": colour, "weight": 2.5}
         calls.append(f"scMap.polygons({grp.get_name()}, {data}, {_js_json(style)}, 320);")
@@ -1286,7 +1299,8 @@ def build_map(
     fac = result.facilities
     cats = [c for c in result.categories if c in set(fac["category"])]
     colours = {c: PALETTE[i % len(PALETTE)] for i, c in enumerate(cats)}
-    calls += _service_layers(fmap, result, colours, lang, tol, sizes, cache)
+    budget = SERVICE_AREA_SHARE * settings.max_size_mb * 1e6
+    calls += _service_layers(fmap, result, colours, lang, tol, sizes, cache, budget)
     grid_label = _grid_layer(fmap, result, choices, settings, lang, sizes, cache)
     calls += _facility_layers(fmap, result, cats, colours, lang, sizes, cache)
     if siting is not None:
