@@ -32,6 +32,7 @@ from coverage.siting import (
     build_order,
     covered_weight,
     greedy_max_cover,
+    greedy_with_bound,
     milp_max_cover,
     milp_p_median,
     milp_set_cover,
@@ -475,7 +476,7 @@ def _solve(s: Siting, red: Any, total: float, before: float) -> Solution:
         need = s.target_share * total - before
         return milp_set_cover(red.cover, red.weight, need, s.time_limit_s)
     if s.solver == "greedy":
-        return greedy_max_cover(red.cover, red.weight, s.p)
+        return greedy_with_bound(red.cover, red.weight, s.p, s.time_limit_s)
     return milp_max_cover(red.cover, red.weight, s.p, s.time_limit_s)
 
 
