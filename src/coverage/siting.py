@@ -79,6 +79,10 @@ DIRECT_MILP_MAX_PAIRS = 20_000
 #: ``p``-th largest candidate score, with L-BFGS-B iterations per stage.
 DUAL_STAGES: tuple[tuple[float, int], ...] = ((1e-2, 150), (1e-3, 150), (1e-4, 150), (1e-5, 150))
 
+#: Bound-and-fix gives the Lagrangian bound at most this share of its time limit
+#: (the rest goes to the kernel MILP and the branch-and-cut).
+DUAL_TIME_SHARE = 0.5
+
 #: The kernel MILP of bound-and-fix (its step 3) takes the candidates the dual
 #: solution uses while they hold at most a quarter of this many coverage pairs.
 RESTRICTED_MILP_MAX_PAIRS = 1_000_000
@@ -766,7 +770,8 @@ def _bound_and_fix(
     extra |= {"incumbent_greedy": greedy.covered, "incumbent_swaps": value}
     lap = _laps(extra, start)
     lap("seconds_incumbent")
-    dual = lagrangian_bound(cover, w, p, target=value + tolerance, deadline=deadline)
+    dual_deadline = min(deadline, start + DUAL_TIME_SHARE * float(time_limit_s))
+    dual = lagrangian_bound(cover, w, p, target=value + tolerance, deadline=dual_deadline)
     upper = min(dual.bound, greedy.bound)
     extra["lagrangian_bound"] = dual.bound
     lap("seconds_dual")
