@@ -61,7 +61,7 @@ MAX_RESTARTS = 500
 #: Problems with at most this many coverage pairs get one group per demand unit
 #: (the master is then the usual MILP, whose LP HiGHS solves in seconds at this
 #: size); larger ones are grouped by :func:`unit_groups`.
-UNIT_GROUPS_MAX_PAIRS = 150_000
+UNIT_GROUPS_MAX_PAIRS = 50_000
 
 
 @dataclass
