@@ -84,7 +84,11 @@ GREEDY_DUAL_STAGES = DUAL_STAGES[:2]
 
 #: Bound-and-fix gives the Lagrangian bound at most this share of its time limit
 #: (the rest goes to the kernel MILP and the branch-and-cut).
-DUAL_TIME_SHARE = 0.5
+DUAL_TIME_SHARE = 0.7
+
+#: Bound-and-fix stops its branch-and-cut this share of the time limit early, for
+#: the set-up of that stage and the answer's build order to fit within the limit.
+WRAP_UP_SHARE = 0.02
 
 #: The kernel MILP of bound-and-fix (its step 3) takes the candidates the dual
 #: solution uses while they hold at most a quarter of this many coverage pairs.
@@ -725,7 +729,10 @@ def _restricted(
         chosen = np.r_[fixed, free]
         value = covered_weight(cover, w, chosen)
         return chosen, value, value, True, "", {}
-    red = reduce_problem(sp.csc_array(cover[open_rows][:, free]), w[open_rows])
+    if fixed.size == 0 and free.size == cover.shape[1]:  # nothing fixed: as given
+        red = _as_reduced(cover, w)
+    else:
+        red = reduce_problem(sp.csc_array(cover[open_rows][:, free]), w[open_rows])
     if red.cover.shape[1] == 0:
         return np.r_[fixed, free[:k]], base, base, True, "", {}
     k = min(k, red.cover.shape[1])
@@ -739,6 +746,14 @@ def _restricted(
         picked = np.r_[picked, rest]
     chosen = np.r_[fixed, picked]
     return chosen, base + sol.value, base + sol.bound, sol.optimal, sol.message, sol.stats
+
+
+def _as_reduced(cover: sp.csc_array, weight: FloatArray) -> Reduced:
+    """A problem taken as it is (no reduction): every unit and candidate kept."""
+    n_units, n_cand = cover.shape
+    sizes = dict.fromkeys(("demand_points", "demand_units"), n_units)
+    sizes |= dict.fromkeys(("candidates", "candidates_kept"), n_cand)
+    return Reduced(cover, weight, np.arange(n_cand, dtype=np.int64), 0.0, sizes)
 
 
 def _restricted_start(
@@ -825,7 +840,13 @@ def _bound_and_fix(
             cover, w, chosen, upper, False, start, message + "; time limit reached", extra
         )
     sites, found, region_bound, proven, milp_message, stats = _restricted(
-        cover, w, p, free, fixed, deadline - time.perf_counter(), chosen
+        cover,
+        w,
+        p,
+        free,
+        fixed,
+        deadline - WRAP_UP_SHARE * time_limit_s - time.perf_counter(),
+        chosen,
     )
     extra |= {f"benders_{key}": v for key, v in stats.items()}
     lap("seconds_milp")
