@@ -3,21 +3,25 @@
 Synthetic but city-like instances: demand points in a 20 km square, clustered
 around a few centres (lognormal residents per point), candidates spread over
 the same square, coverage by the 1 500 m straight-line rule of community
-complexes. Sizes are candidates x demand points; ``p`` new sites.
+complexes. Sizes are candidates x demand points; ``p`` new sites. Coverage
+pairs come from a k-d tree over the candidates, queried in chunks (a million
+demand points fit in memory).
 
 Methods (each in a child process: clean timing and peak memory)
 ----------------------------------------------------------------
 ours-milp
-    ``coverage.siting.reduce_problem`` then ``milp_max_cover`` (60 s limit):
-    greedy and swaps, the Lagrangian bound, a kernel MILP, reduced-cost fixing,
-    then HiGHS (through ``scipy.optimize.milp``) on the candidates left:
-    proven optimal or a proven gap.
+    ``coverage.siting.reduce_problem`` then ``milp_max_cover`` (60 s limit,
+    the reduction included; 300 s at a million demand points): greedy and
+    swaps, the Lagrangian bound, a kernel MILP, reduced-cost fixing, then the
+    Benders branch-and-cut (``coverage.benders``, HiGHS through ``highspy``) on
+    the candidates left: proven optimal or a proven gap.
 highs-direct
     ``reduce_problem`` then the whole model handed to HiGHS through
     ``scipy.optimize.milp`` (60 s limit): what ``milp_max_cover`` did before
     bound-and-fix. Skipped above ``--direct-max-cells``.
 ours-greedy
-    ``reduce_problem`` then ``greedy_max_cover`` (lazy greedy with its bound).
+    ``reduce_problem`` then ``greedy_with_bound`` (lazy greedy, with the
+    Lagrangian bound within the time limit).
 spopt
     ``spopt.locate.MCLP.from_cost_matrix`` on the dense cost matrix, solved
     with PuLP's bundled CBC (time limit as given). Skipped above
@@ -38,6 +42,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import platform
 import resource
@@ -51,16 +56,16 @@ import numpy as np
 
 RADIUS_M = 1500.0
 SIDE_M = 20_000.0
-SIZES = ("200x2000", "1000x10000", "5000x50000")
+SIZES = ("200x2000", "1000x10000", "5000x50000", "2000x1000000")
+
+#: Sizes with at least this many demand points get ``--time-limit-million``.
+MILLION = 1_000_000
 
 
 def instance(
     n_cand: int, n_demand: int, seed: int = 0, radius_m: float = RADIUS_M
 ) -> tuple[Any, np.ndarray, np.ndarray, np.ndarray]:
     """Coverage matrix (demand x candidates, CSC), residents, demand and candidate points."""
-    import scipy.sparse as sp
-    from scipy.spatial import cKDTree
-
     rng = np.random.default_rng(seed)
     centres = rng.uniform(0.15 * SIDE_M, 0.85 * SIDE_M, (6, 2))
     which = rng.integers(0, len(centres), n_demand)
@@ -68,13 +73,34 @@ def instance(
     demand = np.clip(demand, 0, SIDE_M)
     weight = np.round(rng.lognormal(4.0, 1.0, n_demand))
     cand = rng.uniform(0, SIDE_M, (n_cand, 2))
-    lists = cKDTree(cand).query_ball_point(demand, r=radius_m)
-    sizes = np.fromiter((len(x) for x in lists), dtype=np.int64, count=n_demand)
-    idx = np.fromiter((j for x in lists for j in sorted(x)), dtype=np.int64)
+    return radius_pairs(demand, cand, radius_m), weight, demand, cand
+
+
+def radius_pairs(
+    demand: np.ndarray, cand: np.ndarray, radius_m: float, chunk: int = 100_000
+) -> Any:
+    """Which candidates lie within the radius of each demand point, as a sparse CSC matrix.
+
+    A k-d tree over the candidates, queried a chunk of demand points at a time
+    (a million points at once would hold tens of millions of Python integers).
+    """
+    import scipy.sparse as sp
+    from scipy.spatial import cKDTree
+
+    tree = cKDTree(cand)
+    sizes, parts = [], []
+    for lo in range(0, len(demand), chunk):
+        lists = tree.query_ball_point(demand[lo : lo + chunk], r=radius_m, return_sorted=True)
+        size = np.fromiter(map(len, lists), dtype=np.int64, count=len(lists))
+        parts.append(np.fromiter(itertools.chain.from_iterable(lists), np.int32, int(size.sum())))
+        sizes.append(size)
+    size = np.concatenate(sizes) if sizes else np.zeros(0, np.int64)
+    idx = np.concatenate(parts) if parts else np.zeros(0, np.int32)
     cover = sp.csr_array(
-        (np.ones(idx.size, dtype=bool), idx, np.r_[0, np.cumsum(sizes)]), shape=(n_demand, n_cand)
+        (np.ones(idx.size, dtype=bool), idx, np.r_[0, np.cumsum(size)]),
+        shape=(len(demand), len(cand)),
     )
-    return sp.csc_array(cover), weight, demand, cand
+    return sp.csc_array(cover)
 
 
 def run_method(
@@ -94,14 +120,13 @@ def run_method(
 
         start = time.perf_counter()
         red = siting.reduce_problem(cover, weight)
+        left = time_limit - (time.perf_counter() - start)  # the limit counts the reduction
         if method == "ours-milp":
-            sol = siting.milp_max_cover(red.cover, red.weight, p, time_limit)
+            sol = siting.milp_max_cover(red.cover, red.weight, p, left)
         elif method == "highs-direct":
-            sol = siting.milp_max_cover(
-                red.cover, red.weight, p, time_limit, direct_max_pairs=10**12
-            )
+            sol = siting.milp_max_cover(red.cover, red.weight, p, left, direct_max_pairs=10**12)
         else:
-            sol = siting.greedy_max_cover(red.cover, red.weight, p)
+            sol = siting.greedy_with_bound(red.cover, red.weight, p, left)
         out["seconds"] = time.perf_counter() - start
         out |= {
             "objective": sol.covered,
@@ -141,6 +166,12 @@ def main() -> None:
         "--methods", nargs="+", default=["ours-milp", "ours-greedy", "highs-direct", "spopt"]
     )
     parser.add_argument("--time-limit", type=float, default=60.0, help="ours-milp, seconds")
+    parser.add_argument(
+        "--time-limit-million",
+        type=float,
+        default=300.0,
+        help="ours-milp and ours-greedy at a million demand points or more, seconds",
+    )
     parser.add_argument("--spopt-time-limit", type=float, default=600.0)
     parser.add_argument("--spopt-max-cells", type=float, default=6e7)
     parser.add_argument("--direct-max-cells", type=float, default=1e7)
@@ -177,6 +208,8 @@ def main() -> None:
                     print(f"    {method:<12} skipped: above --direct-max-cells")
                     continue
                 limit = args.spopt_time_limit if method == "spopt" else args.time_limit
+                if method != "spopt" and n_demand >= MILLION:
+                    limit = args.time_limit_million
                 cmd = [sys.executable, __file__, "--child", method, size, str(p), str(limit)]
                 cmd.append(str(args.radius_m))
                 done = subprocess.run(cmd, capture_output=True, text=True, check=False)

@@ -278,15 +278,95 @@ def test_bound_and_fix_without_milp_answer_keeps_a_true_bound(monkeypatch):
         assert out.optimal == (out.covered == pytest.approx(best) and out.gap == 0.0)
 
 
-def test_bound_and_fix_leaves_a_too_large_region_unsolved(monkeypatch):
+def test_bound_and_fix_hands_a_large_region_to_benders(monkeypatch):
     import coverage.siting as siting
 
-    monkeypatch.setattr(siting, "RESTRICTED_MILP_MAX_PAIRS", 0)
+    # nothing fixed: the whole problem goes to the Benders branch-and-cut, which proves it
+    monkeypatch.setattr(siting, "fix_by_bound", lambda dual, p, inc, tol: (dual.scores < -1,) * 2)
     cover, weight = random_instance(2, n_demand=80, n_cand=20, density=0.3)
     best = brute_force(cover, weight, 4)
     out = siting.milp_max_cover(cover, weight, 4, direct_max_pairs=0)
-    assert out.covered <= best + 1e-9 <= out.bound + 1e-9
-    assert not out.optimal and "not started" in out.message and out.gap > 0
+    assert out.optimal and out.covered == pytest.approx(best) and "Benders" in out.message
+    assert out.extra["free"] == 20
+
+
+# --- Benders branch-and-cut ---------------------------------------------------------------
+
+
+def brute_force_set_cover(cover, weight, need):
+    dense = cover.toarray().astype(bool)
+    for k in range(dense.shape[1] + 1):
+        for combo in itertools.combinations(range(dense.shape[1]), k):
+            if weight[dense[:, list(combo)].any(axis=1)].sum() >= need - 1e-9:
+                return k
+    return None
+
+
+@pytest.mark.parametrize("grouping", ["units", "catchments", "no-lp"])
+@pytest.mark.parametrize("seed", range(5))
+def test_benders_max_cover_matches_brute_force(monkeypatch, grouping, seed):
+    import time
+
+    from coverage import benders
+
+    if grouping != "units":  # catchment groups even on tiny problems
+        monkeypatch.setattr(benders, "UNIT_GROUPS_MAX_PAIRS", 0)
+    if grouping == "no-lp":  # straight to branch-and-check: restarts on overstated solutions
+        monkeypatch.setattr(benders, "LP_MAX_ROUNDS", 0)
+    cover, weight = random_instance(seed, n_demand=50, n_cand=12, density=0.25)
+    restarts = 0.0
+    for p in (1, 2, 3, 4):
+        best = brute_force(cover, weight, p)
+        out = benders.benders_max_cover(
+            cover, weight, p, np.arange(p), time.perf_counter() + 30, 1e-9
+        )
+        assert out.optimal and out.value == pytest.approx(best) and out.bound == out.value
+        assert out.chosen.size == p and covered_weight(cover, weight, out.chosen) == out.value
+        restarts += out.stats["restarts"]
+    if grouping == "no-lp" and seed == 0:
+        assert restarts > 0  # the test reaches the restarts
+
+
+@pytest.mark.parametrize("catchments", [False, True])
+@pytest.mark.parametrize("seed", range(5))
+def test_benders_set_cover_matches_brute_force(monkeypatch, catchments, seed):
+    from coverage import benders
+
+    if catchments:
+        monkeypatch.setattr(benders, "UNIT_GROUPS_MAX_PAIRS", 0)
+    cover, weight = random_instance(seed, n_demand=50, n_cand=12, density=0.25)
+    for share in (0.3, 0.6, 0.9, 1.0):
+        need = share * covered_weight(cover, weight, np.arange(12))
+        fewest = brute_force_set_cover(cover, weight, need)
+        out = milp_set_cover(cover, weight, need, direct_max_pairs=0)
+        assert out.optimal and out.chosen.size == fewest and out.bound == fewest
+        assert out.covered >= need * (1 - 1e-9)
+
+
+def test_benders_out_of_time_answers_with_a_true_bound():
+    from coverage.benders import benders_max_cover, benders_set_cover
+
+    cover, weight = random_instance(4, n_demand=60, n_cand=14, density=0.3)
+    best = brute_force(cover, weight, 3)
+    out = benders_max_cover(cover, weight, 3, np.array([0, 1, 2]), 0.0)
+    assert out.chosen.tolist() == [0, 1, 2] and not out.optimal
+    assert out.value <= best <= out.bound
+    need = 0.8 * weight.sum()
+    sc = benders_set_cover(cover, weight, need, np.arange(14), 0.0)
+    assert sc.value == 14 and 0 <= sc.bound <= brute_force_set_cover(cover, weight, need)
+
+
+def test_unit_groups_partition_the_units_by_catchment():
+    from coverage.benders import unit_groups
+
+    cover, _ = random_instance(3, n_demand=60, n_cand=14, density=0.2)
+    group = unit_groups(cover)
+    dense = cover.toarray()
+    reached = dense.any(axis=1)
+    assert (group >= 0).all()
+    # each group of reached units lies inside one candidate's catchment
+    for g in np.unique(group[reached]):
+        assert dense[group == g].all(axis=0).any()
 
 
 def test_bound_and_fix_out_of_time_still_answers_with_a_true_bound():
@@ -360,3 +440,18 @@ def test_past_deadline_stops_the_dual_and_the_swaps():
     start = np.array([0, 1, 2])
     sites, value = swap_improve(cover, weight, start, deadline=0.0)
     assert sites.tolist() == [0, 1, 2] and value == covered_weight(cover, weight, start)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_greedy_reports_the_lagrangian_bound(seed):
+    from coverage.siting import greedy_with_bound
+
+    cover, weight = random_instance(seed, n_demand=60, n_cand=14, density=0.2)
+    plain = greedy_max_cover(cover, weight, 3)
+    out = greedy_with_bound(cover, weight, 3)
+    best = brute_force(cover, weight, 3)
+    assert out.chosen.tolist() == plain.chosen.tolist() and out.covered == plain.covered
+    assert best - 1e-9 <= out.bound <= plain.bound + 1e-9
+    if not out.optimal:
+        assert out.bound == pytest.approx(min(plain.bound, out.extra["lagrangian_bound"]))
+        assert out.extra["lagrangian_bound"] < plain.bound  # the tighter of the two here

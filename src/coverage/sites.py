@@ -10,6 +10,7 @@ added (no second run).
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,7 @@ from coverage.siting import (
     build_order,
     covered_weight,
     greedy_max_cover,
+    greedy_with_bound,
     milp_max_cover,
     milp_p_median,
     milp_set_cover,
@@ -285,6 +287,7 @@ def site_study(loaded: LoadedStudy, settings: Siting | None = None) -> SitingRes
         notes.append(Message("candidates_off", {"count": off}))
     total = float(pop[counted].sum())
     before = float(pop[counted & existing].sum())
+    started = time.perf_counter()  # the solver's time limit counts the reduction too
     red = reduce_problem(cover, weight)
     csc = sp.csc_array(cover)
     if s.model == "p_median":
@@ -297,7 +300,7 @@ def site_study(loaded: LoadedStudy, settings: Siting | None = None) -> SitingRes
         }
         notes.append(Message("p_median", totals))
     else:
-        solution = _solve(s, red, total, before)
+        solution = _solve(s, red, total, before, s.time_limit_s - time.perf_counter() + started)
         chosen = red.candidates[solution.chosen] if s.model != "test" else np.arange(len(cands))
     order, inc = build_order(csc, weight, chosen)
     sites = _sites_frame(cands, csc, weight, order, inc, before, total, result.crs)
@@ -468,15 +471,17 @@ def _p_median(
     return milp_p_median(pairs, np.where(counted, pop, 0.0), existing, s.p, s.time_limit_s)
 
 
-def _solve(s: Siting, red: Any, total: float, before: float) -> Solution:
+def _solve(s: Siting, red: Any, total: float, before: float, limit_s: float) -> Solution:
+    """The chosen model on the reduced problem, within ``limit_s`` seconds."""
+    limit_s = max(limit_s, 0.0)
     if s.model == "test":
         return greedy_max_cover(red.cover, red.weight, red.cover.shape[1])
     if s.model == "set_cover":
         need = s.target_share * total - before
-        return milp_set_cover(red.cover, red.weight, need, s.time_limit_s)
+        return milp_set_cover(red.cover, red.weight, need, limit_s)
     if s.solver == "greedy":
-        return greedy_max_cover(red.cover, red.weight, s.p)
-    return milp_max_cover(red.cover, red.weight, s.p, s.time_limit_s)
+        return greedy_with_bound(red.cover, red.weight, s.p, limit_s)
+    return milp_max_cover(red.cover, red.weight, s.p, limit_s)
 
 
 def _catchments(

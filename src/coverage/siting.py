@@ -63,6 +63,8 @@ import scipy.sparse as sp
 from scipy.optimize import Bounds, LinearConstraint, milp, minimize
 from scipy.special import expit, xlogy
 
+from coverage.benders import MasterResult, benders_max_cover, benders_set_cover
+
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 
@@ -77,8 +79,19 @@ DIRECT_MILP_MAX_PAIRS = 20_000
 #: ``p``-th largest candidate score, with L-BFGS-B iterations per stage.
 DUAL_STAGES: tuple[tuple[float, int], ...] = ((1e-2, 150), (1e-3, 150), (1e-4, 150), (1e-5, 150))
 
-#: Bound-and-fix leaves the free candidates to the MILP only when they hold at
-#: most this many coverage pairs (HiGHS overruns its time limit on larger ones).
+#: The Lagrangian stages of ``--solver greedy``: the coarser half (a bound, not fixing).
+GREEDY_DUAL_STAGES = DUAL_STAGES[:2]
+
+#: Bound-and-fix gives the Lagrangian bound at most this share of its time limit
+#: (the rest goes to the kernel MILP and the branch-and-cut).
+DUAL_TIME_SHARE = 0.7
+
+#: Bound-and-fix stops its branch-and-cut this share of the time limit early, for
+#: the set-up of that stage and the answer's build order to fit within the limit.
+WRAP_UP_SHARE = 0.02
+
+#: The kernel MILP of bound-and-fix (its step 3) takes the candidates the dual
+#: solution uses while they hold at most a quarter of this many coverage pairs.
 RESTRICTED_MILP_MAX_PAIRS = 1_000_000
 
 
@@ -318,6 +331,55 @@ def greedy_max_cover(cover: sp.csc_array, weight: FloatArray, p: int) -> Solutio
         gap=float(gap),
         method="greedy",
         seconds=time.perf_counter() - start,
+    )
+
+
+def greedy_with_bound(
+    cover: sp.csc_array, weight: FloatArray, p: int, time_limit_s: float = 60.0
+) -> Solution:
+    """The lazy greedy answer with the Lagrangian bound (``--solver greedy``).
+
+    The greedy answer of :func:`greedy_max_cover`, its bound the smaller of
+    the submodularity bound and the Lagrangian one (:func:`lagrangian_bound`
+    with the first two smoothing stages, :data:`GREEDY_DUAL_STAGES`: within a
+    few hundredths of a per cent of the LP relaxation's value and much the
+    tighter; seconds on large problems, never past ``time_limit_s``).
+
+    Examples
+    --------
+    >>> import numpy as np, scipy.sparse as sp
+    >>> cover = sp.csc_array(np.array([[1, 0, 1], [1, 0, 0], [0, 1, 1], [0, 1, 0]], dtype=bool))
+    >>> s = greedy_with_bound(cover, np.array([3.0, 3.0, 2.0, 1.0]), 2)
+    >>> s.chosen.tolist(), s.covered, s.bound, s.optimal
+    ([0, 1], 9.0, 9.0, True)
+    """
+    start = time.perf_counter()
+    m = _pattern(cover)
+    greedy = greedy_max_cover(m, weight, p)
+    if greedy.chosen.size >= m.shape[1] or greedy.optimal:
+        return greedy
+    dual = lagrangian_bound(
+        m,
+        weight,
+        greedy.chosen.size,
+        stages=GREEDY_DUAL_STAGES,
+        target=greedy.covered,
+        deadline=start + time_limit_s,
+    )
+    bound = max(min(greedy.bound, dual.bound), greedy.covered)
+    gap = (bound - greedy.covered) / bound if bound > 0 else 0.0
+    optimal = gap <= WEIGHT_TOLERANCE
+    return Solution(
+        chosen=greedy.chosen,
+        gains=greedy.gains,
+        covered=greedy.covered,
+        bound=greedy.covered if optimal else bound,
+        optimal=optimal,
+        gap=0.0 if optimal else float(gap),
+        method="greedy",
+        seconds=time.perf_counter() - start,
+        message="bound: the Lagrangian one" if dual.bound < greedy.bound else "",
+        extra={"lagrangian_bound": dual.bound, "submodularity_bound": greedy.bound},
     )
 
 
@@ -646,11 +708,19 @@ def _restricted(
     free: IntArray,
     fixed: IntArray,
     time_limit_s: float,
-) -> tuple[IntArray, float, float, bool, str]:
+    incumbent: IntArray | None = None,
+    whole: bool = False,
+) -> tuple[IntArray, float, float, bool, str, dict[str, float]]:
     """Maximal covering over ``free`` candidates with ``fixed`` ones already chosen.
 
+    Solved by the Benders branch-and-cut, started from the better of the greedy
+    answer improved by swaps and ``incumbent`` (its sites among ``free``); with
+    ``whole``, handed to HiGHS whole (the kernel step: on the 5 000 x 50 000
+    instances HiGHS's own heuristics found better answers there than the
+    branch-and-cut in the same time).
     Returns the chosen sites (fixed and free), their coverage, the proven bound
-    on that restricted problem, whether it is proven optimal, and HiGHS's message.
+    on that restricted problem, whether it is proven optimal, the solver's
+    message and its statistics.
     """
     counts = _unit_counts(cover, fixed)
     open_rows = np.flatnonzero(counts == 0)
@@ -658,21 +728,61 @@ def _restricted(
     base = float(w.sum() - w[open_rows].sum())
     k = p - fixed.size
     if k <= 0 or free.size == 0:
-        return fixed, base, base, True, ""
+        return fixed, base, base, True, "", {}
     if free.size <= k:
         chosen = np.r_[fixed, free]
         value = covered_weight(cover, w, chosen)
-        return chosen, value, value, True, ""
-    sub = sp.csc_array(cover[open_rows][:, free])
-    red = reduce_problem(sub, w[open_rows])
+        return chosen, value, value, True, "", {}
+    if fixed.size == 0 and free.size == cover.shape[1]:  # nothing fixed: as given
+        red = _as_reduced(cover, w)
+    else:
+        red = reduce_problem(sp.csc_array(cover[open_rows][:, free]), w[open_rows])
     if red.cover.shape[1] == 0:
-        return np.r_[fixed, free[:k]], base, base, True, ""
-    sol = _milp_max_cover_direct(red.cover, red.weight, k, time_limit_s)
+        return np.r_[fixed, free[:k]], base, base, True, "", {}
+    k = min(k, red.cover.shape[1])
+    if whole:
+        direct = _milp_max_cover_direct(red.cover, red.weight, k, time_limit_s)
+        sol = MasterResult(
+            direct.chosen, direct.covered, direct.bound, direct.optimal, direct.message
+        )
+    else:
+        deadline = time.perf_counter() + time_limit_s
+        start = _restricted_start(red, free, k, incumbent, deadline)
+        tolerance = WEIGHT_TOLERANCE * float(w.sum())
+        sol = benders_max_cover(red.cover, red.weight, k, start, deadline, tolerance)
     picked = free[red.candidates[sol.chosen]]
-    if picked.size < k:  # dominated or useless candidates fill the remaining places
-        rest = np.setdiff1d(free, picked)[: k - picked.size]
+    if picked.size < p - fixed.size:  # dominated or useless candidates fill the remaining places
+        rest = np.setdiff1d(free, picked)[: p - fixed.size - picked.size]
         picked = np.r_[picked, rest]
-    return np.r_[fixed, picked], base + sol.covered, base + sol.bound, sol.optimal, sol.message
+    chosen = np.r_[fixed, picked]
+    return chosen, base + sol.value, base + sol.bound, sol.optimal, sol.message, sol.stats
+
+
+def _as_reduced(cover: sp.csc_array, weight: FloatArray) -> Reduced:
+    """A problem taken as it is (no reduction): every unit and candidate kept."""
+    n_units, n_cand = cover.shape
+    sizes = dict.fromkeys(("demand_points", "demand_units"), n_units)
+    sizes |= dict.fromkeys(("candidates", "candidates_kept"), n_cand)
+    return Reduced(cover, weight, np.arange(n_cand, dtype=np.int64), 0.0, sizes)
+
+
+def _restricted_start(
+    red: Reduced, free: IntArray, k: int, incumbent: IntArray | None, deadline: float
+) -> IntArray:
+    """``k`` columns of a restricted problem to start from: greedy or the incumbent, swapped."""
+    greedy = greedy_max_cover(red.cover, red.weight, k).chosen
+    starts = [greedy]
+    if incumbent is not None:
+        # the incumbent's sites that survived the reduction, topped up from the greedy answer
+        cols = np.flatnonzero(np.isin(free[red.candidates], incumbent))
+        cols = np.r_[cols, greedy[~np.isin(greedy, cols)]][:k]
+        starts.append(cols)
+    best, best_value = starts[0], -1.0
+    for first in starts:
+        sites, value = swap_improve(red.cover, red.weight, first, deadline)
+        if value > best_value:
+            best, best_value = sites, value
+    return best
 
 
 def _bound_and_fix(
@@ -694,7 +804,8 @@ def _bound_and_fix(
     extra |= {"incumbent_greedy": greedy.covered, "incumbent_swaps": value}
     lap = _laps(extra, start)
     lap("seconds_incumbent")
-    dual = lagrangian_bound(cover, w, p, target=value + tolerance, deadline=deadline)
+    dual_deadline = min(deadline, start + DUAL_TIME_SHARE * float(time_limit_s))
+    dual = lagrangian_bound(cover, w, p, target=value + tolerance, deadline=dual_deadline)
     upper = min(dual.bound, greedy.bound)
     extra["lagrangian_bound"] = dual.bound
     lap("seconds_dual")
@@ -718,7 +829,9 @@ def _bound_and_fix(
     kernel = np.union1d(used, chosen)
     if dual.stages and kernel.size < n_cand and time.perf_counter() < deadline:
         limit = 0.25 * (deadline - time.perf_counter())
-        sites, kernel_value, *_ = _restricted(cover, w, p, kernel, np.zeros(0, np.int64), limit)
+        sites, kernel_value, *_ = _restricted(
+            cover, w, p, kernel, np.zeros(0, np.int64), limit, chosen, whole=True
+        )
         extra["incumbent_kernel"] = kernel_value
         if kernel_value > value + tolerance:
             chosen, value = swap_improve(cover, w, sites, deadline)
@@ -736,18 +849,16 @@ def _bound_and_fix(
         return _finish(
             cover, w, chosen, upper, False, start, message + "; time limit reached", extra
         )
-    pairs = int(size[free].sum())
-    if pairs > RESTRICTED_MILP_MAX_PAIRS:
-        # HiGHS does not bound its set-up and root LP by its time limit: on a region this
-        # large it overruns by minutes, so the bound stands as it is
-        message += (
-            f"; the MILP was not started: the free candidates hold {pairs:,} coverage pairs, "
-            f"more than {RESTRICTED_MILP_MAX_PAIRS:,}; the bound is the Lagrangian one"
-        )
-        return _finish(cover, w, chosen, upper, False, start, message, extra)
-    sites, found, region_bound, proven, milp_message = _restricted(
-        cover, w, p, free, fixed, remaining
+    sites, found, region_bound, proven, milp_message, stats = _restricted(
+        cover,
+        w,
+        p,
+        free,
+        fixed,
+        deadline - WRAP_UP_SHARE * time_limit_s - time.perf_counter(),
+        chosen,
     )
+    extra |= {f"benders_{key}": v for key, v in stats.items()}
     lap("seconds_milp")
     if found > value + tolerance:
         chosen, value = sites, found
@@ -852,14 +963,29 @@ def _mclp_solution(
 
 
 def milp_set_cover(
-    cover: sp.csc_array, weight: FloatArray, need: float, time_limit_s: float = 60.0
+    cover: sp.csc_array,
+    weight: FloatArray,
+    need: float,
+    time_limit_s: float = 60.0,
+    direct_max_pairs: int = DIRECT_MILP_MAX_PAIRS,
 ) -> Solution:
     """The fewest candidates whose coverage reaches ``need`` residents.
 
     ``min sum_j x_j`` subject to ``sum_i w_i y_i >= need``, ``y_i <= sum_{j covers i} x_j``.
     ``need`` above what all candidates together reach is lowered to that (the
-    message says so). Among solutions with the fewest sites the solver's
-    is returned, ordered by incremental gain.
+    message says so). Problems with at most ``direct_max_pairs`` coverage pairs
+    go straight to HiGHS; larger ones to the Benders branch-and-cut
+    (:func:`coverage.benders.benders_set_cover`) started from the greedy answer.
+    Among solutions with the fewest sites the solver's is returned, ordered by
+    incremental gain.
+
+    Examples
+    --------
+    >>> import numpy as np, scipy.sparse as sp
+    >>> cover = sp.csc_array(np.array([[1, 0, 1], [1, 0, 0], [0, 1, 1], [0, 1, 0]], dtype=bool))
+    >>> w = np.array([3.0, 3.0, 2.0, 1.0])
+    >>> [milp_set_cover(cover, w, 8.0, direct_max_pairs=d).bound for d in (10**9, 0)]
+    [2.0, 2.0]
     """
     start = time.perf_counter()
     weight = np.asarray(weight, dtype=float)
@@ -874,30 +1000,20 @@ def milp_set_cover(
         need = reachable
     else:
         shortfall = {}
-    a, n_units, n_cand = _coverage_constraints(cover)
     if need <= 0:
         return Solution(
             np.zeros(0, dtype=np.int64), np.zeros(0), 0.0, 0.0, True, 0.0, "milp", 0.0, message
         )
-    c = np.concatenate([np.ones(n_cand), np.zeros(n_units)])
-    served = sp.csr_array(np.concatenate([np.zeros(n_cand), weight])[None, :])
+    m = _pattern(cover)
     # a hair of slack so that rounding in the weights never makes the target infeasible
     need_eff = need - WEIGHT_TOLERANCE * max(reachable, 1.0)
-    res = milp(
-        c,
-        constraints=[LinearConstraint(a, -np.inf, 0.0), LinearConstraint(served, need_eff, np.inf)],
-        integrality=np.concatenate([np.ones(n_cand), np.zeros(n_units)]),
-        bounds=Bounds(0.0, 1.0),
-        options={"time_limit": float(time_limit_s), "disp": False},
-    )
-    x = getattr(res, "x", None)
-    if x is None:
-        raise RuntimeError(f"the MILP solver found no solution: {res.message}")
-    chosen = np.flatnonzero(np.asarray(x[:n_cand]) > 0.5)
-    order, gains = build_order(cover, weight, chosen)
-    optimal = res.status == 0
-    dual = getattr(res, "mip_dual_bound", None)
-    lower = float(np.ceil(dual - 1e-6)) if dual is not None and np.isfinite(dual) else 0.0
+    if m.nnz <= direct_max_pairs:
+        chosen, optimal, lower, note = _set_cover_direct(m, weight, need_eff, time_limit_s)
+    else:
+        first = greedy_to_need(m, weight, need_eff)
+        res = benders_set_cover(m, weight, need_eff, first, start + float(time_limit_s))
+        chosen, optimal, lower, note = res.chosen, res.optimal, res.bound, res.message
+    order, gains = build_order(m, weight, chosen)
     sites = float(order.size)
     gap = 0.0 if optimal else ((sites - lower) / sites if sites > 0 else 0.0)
     return Solution(
@@ -909,9 +1025,68 @@ def milp_set_cover(
         gap=float(gap),
         method="milp",
         seconds=time.perf_counter() - start,
-        message="; ".join(m for m in (message, str(res.message)) if m),
+        message="; ".join(x for x in (message, note) if x),
         extra={"need": float(need)} | shortfall,
     )
+
+
+def _set_cover_direct(
+    cover: sp.csc_array, weight: FloatArray, need: float, time_limit_s: float
+) -> tuple[IntArray, bool, float, str]:
+    """Set cover to ``need`` handed to HiGHS whole: sites, optimal, lower bound, message."""
+    a, n_units, n_cand = _coverage_constraints(cover)
+    c = np.concatenate([np.ones(n_cand), np.zeros(n_units)])
+    served = sp.csr_array(np.concatenate([np.zeros(n_cand), weight])[None, :])
+    res = milp(
+        c,
+        constraints=[LinearConstraint(a, -np.inf, 0.0), LinearConstraint(served, need, np.inf)],
+        integrality=np.concatenate([np.ones(n_cand), np.zeros(n_units)]),
+        bounds=Bounds(0.0, 1.0),
+        options={"time_limit": max(float(time_limit_s), 0.01), "disp": False},
+    )
+    x = getattr(res, "x", None)
+    if x is None:
+        raise RuntimeError(f"the MILP solver found no solution: {res.message}")
+    dual = getattr(res, "mip_dual_bound", None)
+    lower = float(np.ceil(dual - 1e-6)) if dual is not None and np.isfinite(dual) else 0.0
+    chosen = np.flatnonzero(np.asarray(x[:n_cand]) > 0.5)
+    return chosen, res.status == 0, lower, str(res.message)
+
+
+def greedy_to_need(cover: sp.csc_array, weight: FloatArray, need: float) -> IntArray:
+    """Lazy greedy until the chosen columns cover ``need`` (or all that can be covered).
+
+    Examples
+    --------
+    >>> import numpy as np, scipy.sparse as sp
+    >>> cover = sp.csc_array(np.array([[1, 0, 1], [1, 0, 0], [0, 1, 1], [0, 1, 0]], dtype=bool))
+    >>> greedy_to_need(cover, np.array([3.0, 3.0, 2.0, 1.0]), 8.0).tolist()
+    [0, 1]
+    """
+    w = np.asarray(weight, dtype=float)
+    covered = np.zeros(cover.shape[0], dtype=bool)
+
+    def gain(c: int) -> float:
+        rows = cover.indices[cover.indptr[c] : cover.indptr[c + 1]]
+        return float(w[rows[~covered[rows]]].sum())
+
+    heap = [(-gain(c), c) for c in range(cover.shape[1])]
+    heapq.heapify(heap)
+    chosen: list[int] = []
+    total = 0.0
+    while heap and total < need:
+        _, c = heapq.heappop(heap)
+        fresh = gain(c)
+        if fresh <= 0:
+            continue
+        if heap and fresh < -heap[0][0]:
+            heapq.heappush(heap, (-fresh, c))
+            continue
+        chosen.append(c)
+        total += fresh
+        rows = cover.indices[cover.indptr[c] : cover.indptr[c + 1]]
+        covered[rows] = True
+    return np.asarray(chosen, dtype=np.int64)
 
 
 def milp_p_median(
