@@ -1164,7 +1164,7 @@ def _service_layers(
             data = _memo(cache, key, partial(_shape_data, shape, own_tol, tip))
             if len(data.encode()) <= budget_bytes or own_tol >= SERVICE_AREA_MAX_TOL_M:
                 break
-            own_tol *= 2
+            own_tol = min(2 * own_tol, SERVICE_AREA_MAX_TOL_M)
         sizes[f"service_area:{mode}:{cat}"] = len(data.encode())
         style = {"fillColor": colour, "fillOpacity": 0.05, "color": colour, "weight": 2.5}
         calls.append(f"scMap.polygons({grp.get_name()}, {data}, {_js_json(style)}, 320);")

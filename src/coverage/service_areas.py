@@ -129,8 +129,12 @@ def service_area_polygon(pieces: FloatArray, buffer_m: float, cell_m: float | No
     # topology-preserving simplification of a city's band (one polygon with a hundred
     # thousand holes) took 10 s a shape; its slips are mended by make_valid
     polys = shapely.simplify(polys, cell / 2, preserve_topology=False)
-    area = shapely.MultiPolygon(list(polys)) if len(polys) > 1 else polys[0]
-    return shapely.make_valid(area)
+    # a part mended after simplification may come back in pieces: flatten first
+    parts = shapely.get_parts(polys)
+    parts = parts[~shapely.is_empty(parts)]
+    if len(parts) == 0:
+        return shapely.Polygon()
+    return shapely.make_valid(shapely.multipolygons(parts) if len(parts) > 1 else parts[0])
 
 
 def facility_pieces(
