@@ -335,9 +335,8 @@ def _simplify_parts(values: Any, tolerance_m: float) -> Any:
     """Each geometry simplified without keeping its topology and without mending it
     (drawn only): polygons ring by ring, rings that collapse or enclose less than two
     tolerances squared left out (a hole, or a part with its holes), a geometry with no
-    part left empty; lines whole. GEOS mends
-    a simplified polygon as a whole, and a prefecture's band of streets, one polygon
-    with a hundred thousand holes, took minutes.
+    part left empty; lines whole. GEOS mends a simplified polygon as a whole, and a
+    prefecture's band of streets, one polygon with a hundred thousand holes, took minutes.
 
     Examples
     --------
@@ -1180,18 +1179,25 @@ def streets_backdrop(
     roads only beyond :data:`BACKDROP_MAX_SEGMENTS` streets), merged into lines and
     simplified at ``tolerance_m`` (at least 5 m): the
     context a map without a basemap lacks, small enough for the size cap.
-    ``None`` when the run has no walk network. ``cache`` keeps the merged lines across
-    builds of the same map (only the simplification changes).
+    ``None`` when the run has no walk network. ``cache`` keeps the merged lines, and
+    each tolerance's simplification, across builds of the same map.
     """
     cache = {} if cache is None else cache
-    if "streets" in cache:
-        merged, crs = cache["streets"]
-        tol = max(tolerance_m, 5.0)
-        return _memo(
-            cache,
-            ("streets", tol),
-            lambda: _collection(_lonlat(gpd.GeoSeries([merged], crs=crs), tol, display=True), [{}]),
-        )
+    lines = _memo(cache, ("streets",), partial(_street_lines, result))
+    if lines is None:
+        return None
+    tol = max(tolerance_m, 5.0)
+    return _memo(
+        cache,
+        ("streets", tol),
+        lambda: _collection(
+            _lonlat(gpd.GeoSeries([lines[0]], crs=lines[1]), tol, display=True), [{}]
+        ),
+    )
+
+
+def _street_lines(result: StudyResult) -> tuple[Any, Any] | None:
+    """The walk network's streets of the backdrop merged into lines, with their CRS."""
     net = result.networks.get("walk")
     if net is None or not len(net.seg_u):
         return None
@@ -1204,10 +1210,7 @@ def streets_backdrop(
         keep[:] = True
     xy = np.asarray(net.node_xy, dtype=float)
     ends = np.stack([xy[net.seg_u[keep]], xy[net.seg_v[keep]]], axis=1)
-    merged = shapely.line_merge(shapely.multilinestrings(shapely.linestrings(ends)))
-    cache["streets"] = (merged, net.crs)
-    geoms = gpd.GeoSeries([merged], crs=net.crs)
-    return _collection(_lonlat(geoms, max(tolerance_m, 5.0), display=True), [{}])
+    return shapely.line_merge(shapely.multilinestrings(shapely.linestrings(ends))), net.crs
 
 
 def _facility_layers(
