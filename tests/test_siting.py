@@ -136,26 +136,76 @@ def test_stored_zero_costs_count_as_coverage():
     assert red.weight.sum() == 5.0 and red.unreachable_weight == 0.0
 
 
-@pytest.mark.parametrize("seed", range(4))
-@pytest.mark.parametrize("p", [1, 2])
-def test_p_median_matches_brute_force(seed, p):
-    from coverage.siting import milp_p_median
-
+def p_median_instance(seed, n_demand=25, n_cand=7, ties=False):
     rng = np.random.default_rng(seed)
-    n_demand, n_cand = 25, 7
     times = rng.uniform(0, 30, (n_demand, n_cand))
+    if ties:  # whole minutes: many pairs at equal times, some at zero
+        times = np.floor(times / 3.0)
     within = times <= 20  # the cut-off: farther pairs are not stored
     pairs = sp.csr_array((times[within], np.nonzero(within)), shape=times.shape)
     weight = rng.integers(1, 20, n_demand).astype(float)
     existing = np.minimum(rng.uniform(5, 40, n_demand), 20.0)
+    return times, within, pairs, weight, existing
+
+
+def p_median_brute_force(times, within, weight, existing, p):
     best = np.inf
-    for combo in itertools.combinations(range(n_cand), p):
+    for combo in itertools.combinations(range(times.shape[1]), p):
         t = np.where(within[:, list(combo)], times[:, list(combo)], np.inf).min(axis=1)
         best = min(best, (weight * np.minimum(existing, t)).sum())
-    s = milp_p_median(pairs, weight, existing, p)
-    assert s.optimal and s.extra["total"] == pytest.approx(best)
-    assert s.covered == pytest.approx((weight * existing).sum() - best)
-    assert s.gains.sum() == pytest.approx(s.covered)
+    return best
+
+
+@pytest.mark.parametrize("path", ["direct", "benders", "benders-catchments", "benders-no-lp"])
+@pytest.mark.parametrize("seed", range(4))
+def test_p_median_matches_brute_force(monkeypatch, path, seed):
+    from coverage import benders
+    from coverage.pmedian import milp_p_median
+
+    if path in ("benders-catchments", "benders-no-lp"):
+        monkeypatch.setattr(benders, "UNIT_GROUPS_MAX_PAIRS", 0)
+    if path == "benders-no-lp":
+        monkeypatch.setattr(benders, "LP_MAX_ROUNDS", 0)
+    times, within, pairs, weight, existing = p_median_instance(seed, 30, 9, ties=seed % 2 == 1)
+    for p in (1, 2, 3):
+        best = p_median_brute_force(times, within, weight, existing, p)
+        direct = 10**9 if path == "direct" else 0
+        s = milp_p_median(pairs, weight, existing, p, direct_max_pairs=direct)
+        assert s.optimal and s.extra["total"] == pytest.approx(best)
+        assert s.covered == pytest.approx((weight * existing).sum() - best) == s.bound
+        assert s.gains.sum() == pytest.approx(s.covered) and s.chosen.size == p
+        assert list(s.gains) == sorted(s.gains, reverse=True)
+
+
+def test_p_median_swaps_never_lose_and_reach_a_swap_optimum():
+    from coverage.pmedian import Pairs, greedy_p_median, swap_p_median
+
+    *_, raw, weight, existing = p_median_instance(7, 40, 10)
+    pairs = Pairs.build(raw, weight, existing)
+    start = greedy_p_median(pairs, 3)
+    sites, value = swap_p_median(pairs, start)
+    assert value >= pairs.saving(start) - 1e-9 and value == pytest.approx(pairs.saving(sites))
+    for out, into in itertools.product(range(3), range(10)):  # no single swap gains
+        trial = sites.copy()
+        if into in trial:
+            continue
+        trial[out] = into
+        assert pairs.saving(trial) <= value + 1e-9
+
+
+def test_p_median_out_of_time_answers_with_a_true_bound(monkeypatch):
+    import coverage.pmedian as pmedian
+
+    times, within, pairs, weight, existing = p_median_instance(5, 40, 10)
+    best_total = p_median_brute_force(times, within, weight, existing, 3)
+    most = (weight * existing).sum() - best_total
+    out = pmedian.milp_p_median(pairs, weight, existing, 3, time_limit_s=0.0, direct_max_pairs=0)
+    assert out.chosen.size == 3 and out.covered <= most + 1e-9 <= out.bound + 1e-9
+    # HiGHS whole with no answer in time: the greedy answer swapped, with a true bound
+    monkeypatch.setattr(pmedian, "milp", lambda *a, **k: NoSolution())
+    out = pmedian.milp_p_median(pairs, weight, existing, 3)
+    assert not out.optimal and out.covered <= most + 1e-9 <= out.bound + 1e-9
+    assert out.method == "greedy" and "no solution" in out.message
 
 
 def test_mclp_without_an_incumbent_falls_back_to_greedy_with_a_true_bound(monkeypatch):

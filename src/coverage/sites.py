@@ -27,6 +27,7 @@ from coverage.errors import StudyFileError
 from coverage.inputs import check_geometry, check_near_communities, convert_datum, read_layer
 from coverage.messages import Message
 from coverage.pipeline import LoadedStudy, StudyResult
+from coverage.pmedian import milp_p_median
 from coverage.rules import facility_community
 from coverage.siting import (
     Solution,
@@ -35,7 +36,6 @@ from coverage.siting import (
     greedy_max_cover,
     greedy_with_bound,
     milp_max_cover,
-    milp_p_median,
     milp_set_cover,
     reduce_problem,
 )
@@ -291,7 +291,8 @@ def site_study(loaded: LoadedStudy, settings: Siting | None = None) -> SitingRes
     red = reduce_problem(cover, weight)
     csc = sp.csc_array(cover)
     if s.model == "p_median":
-        solution = _p_median(result, s, cover, pop, counted)
+        limit_s = s.time_limit_s - time.perf_counter() + started
+        solution = _p_median(result, s, cover, pop, counted, limit_s)
         chosen = solution.chosen
         totals = {
             "minutes": f"{s.minutes:g}",
@@ -457,7 +458,12 @@ def _solver_notes(solution: Solution) -> list[Message]:
 
 
 def _p_median(
-    result: StudyResult, s: Siting, cover: sp.csr_array, pop: np.ndarray, counted: np.ndarray
+    result: StudyResult,
+    s: Siting,
+    cover: sp.csr_array,
+    pop: np.ndarray,
+    counted: np.ndarray,
+    limit_s: float,
 ) -> Solution:
     """p-median on travel time: minutes of the pairs within the cut-off, existing times capped."""
     costs = result.costs
@@ -468,7 +474,7 @@ def _p_median(
     existing = np.minimum(existing, s.minutes)
     pairs = sp.csr_array(cover, dtype=float, copy=True)  # seconds, stored zeros kept
     pairs.data = pairs.data / 60.0
-    return milp_p_median(pairs, np.where(counted, pop, 0.0), existing, s.p, s.time_limit_s)
+    return milp_p_median(pairs, np.where(counted, pop, 0.0), existing, s.p, max(limit_s, 0.0))
 
 
 def _solve(s: Siting, red: Any, total: float, before: float, limit_s: float) -> Solution:
