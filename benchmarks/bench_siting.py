@@ -28,6 +28,16 @@ spopt
     ``--spopt-max-cells`` matrix cells (its dense matrix and model grow with
     candidates x demand points).
 
+With ``--model p-median`` the same instances are p-median problems: a demand
+point's time is its straight-line distance at 4 km/h, pairs beyond the radius
+are not stored and every point's time without new sites is the radius's time
+(no existing facilities), the objective the residents' total saving in
+resident-minutes. ``ours-milp`` is then ``coverage.pmedian.milp_p_median``
+(greedy, swaps and the Benders branch-and-cut above 20 000 pairs) and
+``highs-direct`` the whole model handed to HiGHS; spopt's ``PMedian`` assigns
+every point to a new site, with no cap and no existing facilities: another
+model, not run.
+
 Times include building each method's model from the same coverage data
 (ours from the sparse matrix, spopt from its dense cost matrix); building the
 instance is not timed. Compare the ratios, taken within one run: the machine is
@@ -57,6 +67,9 @@ import numpy as np
 RADIUS_M = 1500.0
 SIDE_M = 20_000.0
 SIZES = ("200x2000", "1000x10000", "5000x50000", "2000x1000000")
+
+#: Straight-line walking speed of the p-median instances, metres per minute (4 km/h).
+PMEDIAN_M_PER_MIN = 4000.0 / 60.0
 
 #: Sizes with at least this many demand points get ``--time-limit-million``.
 MILLION = 1_000_000
@@ -103,8 +116,46 @@ def radius_pairs(
     return sp.csc_array(cover)
 
 
+def run_p_median(
+    method: str,
+    cover: Any,
+    weight: np.ndarray,
+    demand: np.ndarray,
+    cand: np.ndarray,
+    p: int,
+    time_limit: float,
+    radius_m: float,
+) -> dict[str, Any]:
+    """One p-median method on an instance (module docstring)."""
+    import scipy.sparse as sp
+
+    from coverage.pmedian import milp_p_median
+
+    coo = sp.coo_array(cover)
+    minutes = np.hypot(*(demand[coo.row] - cand[coo.col]).T) / PMEDIAN_M_PER_MIN
+    times = sp.csr_array((minutes, (coo.row, coo.col)), shape=cover.shape)
+    existing = np.full(len(demand), radius_m / PMEDIAN_M_PER_MIN)
+    direct = 10**12 if method == "highs-direct" else 20_000
+    start = time.perf_counter()
+    sol = milp_p_median(times, weight, existing, p, time_limit, direct_max_pairs=direct)
+    return {
+        "seconds": time.perf_counter() - start,
+        "objective": sol.covered,
+        "bound": sol.bound,
+        "optimal": sol.optimal,
+        "gap": sol.gap,
+        "extra": {k: v for k, v in sol.extra.items() if k not in ("total", "total_before")},
+        "message": sol.message,
+    }
+
+
 def run_method(
-    method: str, size: str, p: int, time_limit: float, radius_m: float = RADIUS_M
+    method: str,
+    size: str,
+    p: int,
+    time_limit: float,
+    radius_m: float = RADIUS_M,
+    model: str = "mclp",
 ) -> dict[str, Any]:
     n_cand, n_demand = (int(x) for x in size.split("x"))
     cover, weight, demand, cand = instance(n_cand, n_demand, radius_m=radius_m)
@@ -113,9 +164,12 @@ def run_method(
         "size": size,
         "p": p,
         "radius_m": radius_m,
+        "model": model,
         "nnz": int(cover.nnz),
     }
-    if method.startswith("ours") or method == "highs-direct":
+    if model == "p-median":
+        out |= run_p_median(method, cover, weight, demand, cand, p, time_limit, radius_m)
+    elif method.startswith("ours") or method == "highs-direct":
         from coverage import siting
 
         start = time.perf_counter()
@@ -182,17 +236,23 @@ def main() -> None:
         default=RADIUS_M,
         help="straight-line coverage radius (default: the 1 500 m rule of complexes)",
     )
-    parser.add_argument("--child", nargs=5, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--model",
+        choices=("mclp", "p-median"),
+        default="mclp",
+        help="maximal covering (default) or p-median on the same instances (module docstring)",
+    )
+    parser.add_argument("--child", nargs=6, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        method, size, p, limit, radius = args.child
-        result = run_method(method, size, int(p), float(limit), float(radius))
+        method, size, p, limit, radius, model = args.child
+        result = run_method(method, size, int(p), float(limit), float(radius), model)
         print("RESULT " + json.dumps(result))
         return
     print(f"machine: {platform.platform()}, Python {platform.python_version()}")
     print(
-        f"{args.radius_m:,.0f} m straight-line coverage, {SIDE_M / 1000:g} km square, "
-        "clustered demand"
+        f"{args.model}: {args.radius_m:,.0f} m straight-line coverage, {SIDE_M / 1000:g} km "
+        "square, clustered demand"
     )
     results = []
     for size in args.sizes:
@@ -201,6 +261,9 @@ def main() -> None:
             base = None
             print(f"\n{size} (candidates x demand points), p = {p}")
             for method in args.methods:
+                if method in ("spopt", "ours-greedy") and args.model == "p-median":
+                    print(f"    {method:<12} not run for p-median (module docstring)")
+                    continue
                 if method == "spopt" and n_cand * n_demand > args.spopt_max_cells:
                     print(f"    {method:<12} skipped: dense matrix above --spopt-max-cells")
                     continue
@@ -211,7 +274,7 @@ def main() -> None:
                 if method != "spopt" and n_demand >= MILLION:
                     limit = args.time_limit_million
                 cmd = [sys.executable, __file__, "--child", method, size, str(p), str(limit)]
-                cmd.append(str(args.radius_m))
+                cmd += [str(args.radius_m), args.model]
                 done = subprocess.run(cmd, capture_output=True, text=True, check=False)
                 line = next((x for x in done.stdout.splitlines() if x.startswith("RESULT ")), None)
                 if line is None:
@@ -234,7 +297,8 @@ def main() -> None:
                     agree = f"  objective / ours-milp = {r['objective'] / base['objective']:.6f}"
                 print(
                     f"    {method:<12} {r['seconds']:8.2f} s  peak {r['peak_mb']:7.0f} MB  "
-                    f"covered {r['objective']:>12,.0f}  {proof}"
+                    f"{'saving' if args.model == 'p-median' else 'covered'} "
+                    f"{r['objective']:>12,.0f}  {proof}"
                     + (f"  reduced to {r['reduced']}" if "reduced" in r else "")
                     + ratio
                     + agree

@@ -177,6 +177,32 @@ def test_p_median_matches_brute_force(monkeypatch, path, seed):
         assert list(s.gains) == sorted(s.gains, reverse=True)
 
 
+@pytest.mark.parametrize("seed", range(6))
+def test_p_median_cuts_are_valid_everywhere_and_tight_where_made(seed):
+    from coverage.benders import _MedianCuts
+
+    times, within, _, weight, existing = p_median_instance(seed, 12, 5, ties=seed % 2 == 1)
+    # the cuts live only on the pairs nearer than the existing time, as milp_p_median keeps them
+    near = within & (times < existing[:, None])
+    sep = _MedianCuts(
+        sp.csr_array((times[near], np.nonzero(near)), shape=times.shape), weight, existing
+    )
+    rng = np.random.default_rng(seed)
+    groups = np.arange(sep.n_groups)
+    for _ in range(5):
+        x_bar = rng.dirichlet(np.ones(5)) * rng.uniform(0.5, 3.0)
+        x_bar = np.minimum(x_bar, 1.0)
+        coef, const = sep.cuts(x_bar, groups)
+        assert const + coef @ x_bar == pytest.approx(sep.values(x_bar))  # tight at x_bar
+        for bits in itertools.product((0.0, 1.0), repeat=5):  # valid at every site set
+            x = np.array(bits)
+            t = np.where(near[:, x > 0], times[:, x > 0], np.inf).min(axis=1, initial=np.inf)
+            saving = weight * (existing - np.minimum(existing, t))
+            per_group = np.bincount(sep.group, saving, minlength=sep.n_groups)
+            assert sep.values(x) == pytest.approx(per_group)
+            assert (const + coef @ x >= per_group - 1e-9).all()
+
+
 def test_p_median_swaps_never_lose_and_reach_a_swap_optimum():
     from coverage.pmedian import Pairs, greedy_p_median, swap_p_median
 
@@ -364,7 +390,7 @@ def test_benders_max_cover_matches_brute_force(monkeypatch, grouping, seed):
     if grouping == "no-lp":  # straight to branch-and-check: restarts on overstated solutions
         monkeypatch.setattr(benders, "LP_MAX_ROUNDS", 0)
     cover, weight = random_instance(seed, n_demand=50, n_cand=12, density=0.25)
-    restarts = 0.0
+    restarts = fixed = 0.0
     for p in (1, 2, 3, 4):
         best = brute_force(cover, weight, p)
         out = benders.benders_max_cover(
@@ -373,8 +399,11 @@ def test_benders_max_cover_matches_brute_force(monkeypatch, grouping, seed):
         assert out.optimal and out.value == pytest.approx(best) and out.bound == out.value
         assert out.chosen.size == p and covered_weight(cover, weight, out.chosen) == out.value
         restarts += out.stats["restarts"]
+        fixed += out.stats.get("fixed_out", 0.0)
     if grouping == "no-lp" and seed == 0:
         assert restarts > 0  # the test reaches the restarts
+    if grouping == "units" and seed == 0:
+        assert fixed > 0  # and the reduced-cost fixing
 
 
 @pytest.mark.parametrize("catchments", [False, True])

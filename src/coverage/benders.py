@@ -61,6 +61,10 @@ LP_MAX_ROUNDS = 60
 LP_STALL = 2e-5
 LP_STALL_ROUNDS = 4
 
+#: Reduced-cost fixing keeps this share of the problem's scale (its total
+#: weight) as a margin against the LP's tolerances.
+FIX_MARGIN = 1e-7
+
 #: Restarts of the master MILP after a solution its cuts overstate.
 MAX_RESTARTS = 500
 
@@ -332,6 +336,13 @@ class _Master:
             self.add_cuts(coef[bad], const[bad], bad)
         return int(bad.size)
 
+    def fix(self, out: IntArray, in_: IntArray) -> None:
+        """Bound sites ``out`` to 0 and ``in_`` to 1."""
+        for cols, value in ((out, 0.0), (in_, 1.0)):
+            if cols.size:
+                v = np.full(cols.size, value)
+                self.h.changeColsBounds(cols.size, cols.astype(np.int32), v, v)
+
     def integral(self, on: bool) -> None:
         kind = highspy.HighsVarType.kInteger if on else highspy.HighsVarType.kContinuous
         idx = np.arange(self.n, dtype=np.int32)
@@ -384,12 +395,14 @@ class _Phases:
         m.integral(False)
         core = self.best_x.copy()
         history: list[float] = []
+        last = (core, -np.inf, np.zeros_like(core))
         while len(history) < LP_MAX_ROUNDS and time.perf_counter() < deadline:
             x, theta, obj = m.solve(deadline - time.perf_counter())
             if m.h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
                 break
             self.lower = max(self.lower, obj)
             history.append(obj)
+            last = (x, obj, np.asarray(m.h.getSolution().col_dual[: m.n], dtype=float))
             if rounding:
                 top = np.zeros_like(x)
                 top[np.argsort(-x, kind="stable")[:rounding]] = 1.0
@@ -403,9 +416,28 @@ class _Phases:
             ] < LP_STALL * max(abs(obj), 1.0)
             if not added or stalled:
                 break
+        if history and not self.done():
+            self.fix(*last)
         self.stats["rounds"] = float(len(history))
         self.stats["lp_bound"] = self.lower
         self.stats["seconds_lp"] = time.perf_counter() - self.started
+
+    def fix(self, x: FloatArray, obj: float, reduced: FloatArray) -> None:
+        """Reduced-cost fixing on the master LP (value ``obj`` at ``x``).
+
+        Every site vector costs at least ``obj + sum_j d_j (x_j - x_lp_j)``
+        (``d`` the LP's reduced costs, each term nonnegative), and the cuts hold
+        for all sites, so a site whose flip alone lifts that to the incumbent's
+        value is in no better answer: fixed at its LP value for the MILP (never
+        against the incumbent). A later, better incumbent keeps the fixings valid.
+        """
+        margin = FIX_MARGIN * self.m.sep.scale
+        cap = self.best - self.tol
+        out = (x <= 1e-9) & (obj + reduced - margin >= cap) & (self.best_x < 0.5)
+        in_ = (x >= 1 - 1e-9) & (obj - reduced - margin >= cap) & (self.best_x > 0.5)
+        self.m.fix(np.flatnonzero(out), np.flatnonzero(in_))
+        self.stats["fixed_out"] = float(out.sum())
+        self.stats["fixed_in"] = float(in_.sum())
 
     def milp(self, deadline: float) -> str:
         """Branch-and-check on the master from the incumbent; what stopped it."""
