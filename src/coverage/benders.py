@@ -55,6 +55,9 @@ IntArray = npt.NDArray[np.int64]
 #: master's ``theta`` (``None``: not asked) overstates it.
 Evaluate = Callable[[FloatArray, FloatArray | None], tuple[float, bool]]
 
+#: A local search the caller offers: better sites from given ones, by a deadline.
+Improve = Callable[[IntArray, float], IntArray]
+
 #: Cut loop on the master LP: at most this many rounds, and it stops once the
 #: bound has moved less than ``LP_STALL`` (relative) over ``LP_STALL_ROUNDS`` rounds.
 LP_MAX_ROUNDS = 60
@@ -370,9 +373,18 @@ class _Phases:
     when infeasible) and whether the master's ``theta`` overstates them there.
     """
 
-    def __init__(self, master: _Master, evaluate: Evaluate, best_x: FloatArray, tol: float) -> None:
+    def __init__(
+        self,
+        master: _Master,
+        evaluate: Evaluate,
+        best_x: FloatArray,
+        tol: float,
+        improve: Improve | None = None,
+    ) -> None:
         self.m = master
         self.evaluate = evaluate
+        self.improve = improve
+        self.polished: FloatArray | None = None
         self.best_x = best_x
         self.best = float(evaluate(best_x, None)[0])
         self.lower = -np.inf
@@ -388,6 +400,16 @@ class _Phases:
         value = float(self.evaluate(x, None)[0])
         if value < self.best - self.tol:
             self.best, self.best_x = value, x
+
+    def polish(self, deadline: float) -> None:
+        """Improve the incumbent by the caller's local search, once per new incumbent."""
+        if self.improve is None or self.done() or time.perf_counter() >= deadline:
+            return
+        if self.polished is not None and np.array_equal(self.polished, self.best_x):
+            return
+        chosen = self.improve(np.flatnonzero(self.best_x > 0.5).astype(np.int64), deadline)
+        self.offer(_indicator(self.m.n, chosen))
+        self.polished = self.best_x
 
     def lp(self, deadline: float, rounding: int) -> None:
         """The cut loop on the master LP (module docstring)."""
@@ -480,6 +502,7 @@ class _Phases:
             for x, theta in flagged:
                 self.offer(x)
                 m.separate(x, theta)
+            self.polish(deadline)
             self.stats["restarts"] += 1
             if self.done():
                 message = "optimal"
@@ -517,7 +540,12 @@ def _result(run: _Phases, sign: float, message: str, start: float) -> MasterResu
 
 
 def _maximise(
-    sep: _Cuts | _MedianCuts, p: int, incumbent: IntArray, deadline: float, tolerance: float
+    sep: _Cuts | _MedianCuts,
+    p: int,
+    incumbent: IntArray,
+    deadline: float,
+    tolerance: float,
+    improve: Improve | None,
 ) -> MasterResult:
     """Choose ``p`` sites maximising the separator's value (both phases, module docstring)."""
     start = time.perf_counter()
@@ -532,12 +560,14 @@ def _maximise(
         return -value, theta is not None and float(theta.sum()) > value + cut_tol
 
     x0 = _indicator(n, incumbent)
-    run = _Phases(master, evaluate, x0, tol)
+    run = _Phases(master, evaluate, x0, tol, improve)
+    run.polished = x0  # the caller's start is already improved
     run.lower = -float(sep.group_weight.sum())  # no more than every group's most
     everyone = np.arange(sep.n_groups)
     for point in (x0, np.zeros(n)):
         master.add_cuts(*sep.cuts(point, everyone), everyone)
     run.lp(deadline, p)
+    run.polish(deadline)
     message = "the LP bound proves the incumbent"
     if not run.done():
         message = run.milp(deadline)
@@ -551,6 +581,7 @@ def benders_max_cover(
     incumbent: IntArray,
     deadline: float,
     tolerance: float = 0.0,
+    improve: Improve | None = None,
 ) -> MasterResult:
     """Maximal covering by Benders branch-and-cut (module docstring).
 
@@ -568,6 +599,8 @@ def benders_max_cover(
         ``time.perf_counter()`` value by which to stop, with the best answer and bound.
     tolerance
         Residents within which the answer counts as proven optimal.
+    improve
+        A local search (e.g. swaps) run on each new incumbent, with the deadline.
 
     Examples
     --------
@@ -579,7 +612,7 @@ def benders_max_cover(
     ([0, 1], 9.0, True)
     """
     sep = _Cuts(cover, weight, _groups(cover))
-    return _maximise(sep, p, incumbent, deadline, tolerance)
+    return _maximise(sep, p, incumbent, deadline, tolerance, improve)
 
 
 def benders_p_median(
@@ -590,6 +623,7 @@ def benders_p_median(
     incumbent: IntArray,
     deadline: float,
     tolerance: float = 0.0,
+    improve: Improve | None = None,
 ) -> MasterResult:
     """p-median (as the largest saving of travel time) by Benders branch-and-cut.
 
@@ -613,6 +647,8 @@ def benders_p_median(
         ``time.perf_counter()`` value by which to stop, with the best answer and bound.
     tolerance
         Resident-time within which the answer counts as proven optimal.
+    improve
+        A local search (e.g. swaps) run on each new incumbent, with the deadline.
 
     Examples
     --------
@@ -624,7 +660,7 @@ def benders_p_median(
     ([1], 44.0, True)
     """
     sep = _MedianCuts(times, weight, existing)
-    return _maximise(sep, p, incumbent, deadline, tolerance)
+    return _maximise(sep, p, incumbent, deadline, tolerance, improve)
 
 
 def benders_set_cover(

@@ -87,6 +87,18 @@ class Pairs:
             n_cand=int(coo.shape[1]),
         )
 
+    def among(self, chosen: IntArray) -> Pairs:
+        """The pairs of the ``chosen`` candidates only (same units and candidate numbers)."""
+        keep = np.isin(self.cand, chosen)
+        return Pairs(
+            self.unit[keep],
+            self.cand[keep],
+            self.minutes[keep],
+            self.weight,
+            self.existing,
+            self.n_cand,
+        )
+
     def times(self, chosen: IntArray) -> FloatArray:
         """Each unit's time with ``chosen`` sites open (capped at its existing time)."""
         open_ = np.zeros(self.n_cand, dtype=bool)
@@ -323,7 +335,14 @@ def _by_benders(
     )
     tolerance = WEIGHT_TOLERANCE * float((local.weight * local.existing).sum())
     out = benders_p_median(
-        times, local.weight, local.existing, k, start, deadline, tolerance=tolerance
+        times,
+        local.weight,
+        local.existing,
+        k,
+        start,
+        deadline,
+        tolerance=tolerance,
+        improve=lambda chosen, until: swap_p_median(local, chosen, until)[0],
     )
     extra |= {f"benders_{key}": v for key, v in out.stats.items()}
     chosen = used[out.chosen]
@@ -335,6 +354,7 @@ def _by_benders(
 
 def _order_by_saving(pairs: Pairs, chosen: IntArray) -> tuple[IntArray, FloatArray]:
     """Build order of p-median sites: largest incremental time saving first (ties: lowest)."""
+    pairs = pairs.among(chosen)
     best = pairs.existing.copy()
     left = [int(c) for c in sorted(chosen)]
     order: list[int] = []

@@ -749,7 +749,15 @@ def _restricted(
         deadline = time.perf_counter() + time_limit_s
         start = _restricted_start(red, free, k, incumbent, deadline)
         tolerance = WEIGHT_TOLERANCE * float(w.sum())
-        sol = benders_max_cover(red.cover, red.weight, k, start, deadline, tolerance)
+        sol = benders_max_cover(
+            red.cover,
+            red.weight,
+            k,
+            start,
+            deadline,
+            tolerance,
+            improve=lambda chosen, until: swap_improve(red.cover, red.weight, chosen, until)[0],
+        )
     picked = free[red.candidates[sol.chosen]]
     if picked.size < p - fixed.size:  # dominated or useless candidates fill the remaining places
         rest = np.setdiff1d(free, picked)[: p - fixed.size - picked.size]
