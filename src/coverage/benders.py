@@ -213,10 +213,9 @@ class _MedianCuts:
         pattern = sp.csc_array((np.ones(self.col.size, bool), (self.row, self.col)), shape=t.shape)
         self.group = _groups(pattern)
         self.n_groups = int(self.group.max(initial=-1)) + 1
-        nearest = np.minimum(
-            self.existing, np.r_[self.time, np.inf][np.minimum(t.indptr[:-1], self.time.size)]
-        )
-        nearest[np.diff(t.indptr) == 0] = self.existing[np.diff(t.indptr) == 0]
+        nearest = self.existing.copy()  # each unit's nearest pair comes first in its row
+        has = np.diff(t.indptr) > 0
+        nearest[has] = np.minimum(nearest[has], self.time[t.indptr[:-1][has]])
         most = self.weight * (self.existing - nearest)
         self.group_weight = np.bincount(self.group, most, minlength=self.n_groups)
         self.scale = max(float(most.sum()), 1.0)

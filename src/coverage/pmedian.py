@@ -122,17 +122,22 @@ class Pairs:
         open_ = np.zeros(self.n_cand, dtype=bool)
         open_[np.asarray(chosen, dtype=np.int64)] = True
         sel = np.flatnonzero(open_[self.cand])  # sorted by unit then time: first is nearest
-        first1 = np.r_[True, self.unit[sel][1:] != self.unit[sel][:-1]] if sel.size else sel
+        first = _first_per_unit(self.unit[sel])
+        one, rest = sel[first], sel[~first]
+        two = rest[_first_per_unit(self.unit[rest])]
         d1, d2 = self.existing.copy(), self.existing.copy()
         who = np.full(self.existing.size, -1, dtype=np.int64)
-        one = sel[first1.astype(bool)]
         d1[self.unit[one]] = self.minutes[one]
         who[self.unit[one]] = self.cand[one]
-        rest = sel[~first1.astype(bool)]
-        first2 = np.r_[True, self.unit[rest][1:] != self.unit[rest][:-1]] if rest.size else rest
-        two = rest[first2.astype(bool)]
         d2[self.unit[two]] = self.minutes[two]
         return d1, d2, who
+
+
+def _first_per_unit(units: IntArray) -> npt.NDArray[np.bool_]:
+    """Which entries of a sorted array of units are the first of their unit."""
+    first = np.ones(units.size, dtype=bool)
+    first[1:] = units[1:] != units[:-1]
+    return first
 
 
 def greedy_p_median(pairs: Pairs, p: int) -> IntArray:
