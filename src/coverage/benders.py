@@ -16,13 +16,14 @@ valid for every ``x`` (``min(1, a) <= t a + 1 - t`` for any ``t`` in
 group for all units the submodular cuts of Nemhauser and Wolsey; groups the
 size of a catchment keep the master small and its cuts sparse and strong.
 
-The master is solved by HiGHS (``highspy``): first its LP relaxation in a cut
+The master's LP relaxation is solved first by HiGHS (``highspy``) in a cut
 loop (cuts at fractional points, stabilised by separating between the LP point
-and the incumbent), then as a MILP started from the incumbent. HiGHS 1.16 has
-no lazy-constraint callback, so a master solution that overstates its true
-coverage interrupts the solve; its cuts are added and the MILP restarted
-(branch-and-check). The answer is proven optimal when the master is solved to
-optimality at a solution its cuts value exactly.
+and the incumbent), with rounding of its points for incumbents and
+reduced-cost fixing at its end. The master is then branched on by SCIP
+(:mod:`coverage.branch_and_cut`), started from the incumbent, with the cuts as
+lazy constraints and user cuts at every node (HiGHS 1.16 cannot add rows from
+a callback). The answer is proven optimal when SCIP closes the master, whose
+accepted solutions its cuts value exactly.
 """
 
 from __future__ import annotations
@@ -38,7 +39,8 @@ import highspy
 import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
-from highspy.highs import HighsCallbackEvent
+
+from coverage.branch_and_cut import branch_and_cut
 
 __all__ = [
     "MasterResult",
@@ -68,9 +70,6 @@ LP_STALL_ROUNDS = 4
 #: weight) as a margin against the LP's tolerances.
 FIX_MARGIN = 1e-7
 
-#: Restarts of the master MILP after a solution its cuts overstate.
-MAX_RESTARTS = 500
-
 #: Problems with at most this many coverage pairs get one group per demand unit
 #: (the master is then the usual MILP, whose LP HiGHS solves in seconds at this
 #: size); larger ones are grouped by :func:`unit_groups`.
@@ -94,7 +93,7 @@ class MasterResult:
     message
         What stopped the solve.
     stats
-        Rounds, cuts, restarts, nodes and seconds per phase.
+        LP rounds, cuts, nodes, fixings and seconds per phase.
     """
 
     chosen: IntArray
@@ -154,7 +153,9 @@ class _Cuts:
         self.group = group
         self.n_groups = int(group.max(initial=-1)) + 1
         self.n_cand = cover.shape[1]
-        self.group_weight = np.bincount(group, self.weight, minlength=self.n_groups)
+        self.group_weight: FloatArray = np.asarray(
+            np.bincount(group, self.weight, minlength=self.n_groups), dtype=float
+        )
         self.scale = max(float(self.weight.sum()), 1.0)
 
     def values(self, x: FloatArray) -> FloatArray:
@@ -217,7 +218,9 @@ class _MedianCuts:
         has = np.diff(t.indptr) > 0
         nearest[has] = np.minimum(nearest[has], self.time[t.indptr[:-1][has]])
         most = self.weight * (self.existing - nearest)
-        self.group_weight = np.bincount(self.group, most, minlength=self.n_groups)
+        self.group_weight: FloatArray = np.asarray(
+            np.bincount(self.group, most, minlength=self.n_groups), dtype=float
+        )
         self.scale = max(float(most.sum()), 1.0)
 
     def _mass_before(self, x: FloatArray) -> FloatArray:
@@ -281,10 +284,14 @@ def _new_highs() -> highspy.Highs:
 class _Master:
     """The Benders master in HiGHS: ``x`` (candidates) then ``theta`` (groups)."""
 
-    def __init__(self, sep: _Cuts | _MedianCuts, sites_cost: float, theta_cost: float) -> None:
+    def __init__(
+        self, sep: _Cuts | _MedianCuts, costs: tuple[float, float], row: tuple[str, float]
+    ) -> None:
         self.sep = sep
         n, k = sep.n_cand, sep.n_groups
         self.n, self.k = n, k
+        self.costs, self.row = costs, row
+        sites_cost, theta_cost = costs
         h = _new_highs()
         h.setOptionValue("output_flag", False)
         h.setOptionValue("threads", 1)
@@ -292,12 +299,12 @@ class _Master:
         upper = np.r_[np.ones(n), sep.group_weight]
         cost = np.r_[np.full(n, sites_cost), np.full(k, theta_cost)]
         h.addCols(n + k, cost, lower, upper, 0, np.zeros(0, np.int32), np.zeros(0, np.int32), [])
+        kind, value = row  # ("sites", p): sum x = p; ("need", d): sum theta >= d
+        cols = np.arange(n) if kind == "sites" else n + np.arange(k)
+        upper_row = value if kind == "sites" else highspy.kHighsInf
+        h.addRow(value, upper_row, cols.size, cols.astype(np.int32), np.ones(cols.size))
         self.h = h
         self.cuts = 0
-
-    def add_row(self, cols: IntArray, vals: FloatArray, lower: float, upper: float) -> None:
-        """One linear row over the master's columns."""
-        self.h.addRow(lower, upper, cols.size, cols.astype(np.int32), vals.astype(float))
 
     def add_cuts(self, coef: sp.csr_array, const: FloatArray, groups: IntArray) -> None:
         """``theta_k - coef_k x <= const_k`` for the given groups."""
@@ -345,11 +352,6 @@ class _Master:
                 v = np.full(cols.size, value)
                 self.h.changeColsBounds(cols.size, cols.astype(np.int32), v, v)
 
-    def integral(self, on: bool) -> None:
-        kind = highspy.HighsVarType.kInteger if on else highspy.HighsVarType.kContinuous
-        idx = np.arange(self.n, dtype=np.int32)
-        self.h.changeColsIntegrality(self.n, idx, np.full(self.n, kind))
-
     def solve(self, seconds: float) -> tuple[FloatArray, FloatArray, float]:
         """Run HiGHS; the ``x``, ``theta`` and objective of its solution."""
         self.h.setOptionValue("time_limit", max(seconds, 0.01))
@@ -388,7 +390,7 @@ class _Phases:
         self.best = float(evaluate(best_x, None)[0])
         self.lower = -np.inf
         self.tol = tol
-        self.stats: dict[str, float] = {"rounds": 0.0, "restarts": 0.0, "nodes": 0.0}
+        self.stats: dict[str, float] = {"rounds": 0.0, "nodes": 0.0}
         self.started = time.perf_counter()
 
     def done(self) -> bool:
@@ -413,7 +415,6 @@ class _Phases:
     def lp(self, deadline: float, rounding: int) -> None:
         """The cut loop on the master LP (module docstring)."""
         m = self.m
-        m.integral(False)
         core = self.best_x.copy()
         history: list[float] = []
         last = (core, -np.inf, np.zeros_like(core))
@@ -460,53 +461,25 @@ class _Phases:
         self.stats["fixed_out"] = float(out.sum())
         self.stats["fixed_in"] = float(in_.sum())
 
-    def milp(self, deadline: float) -> str:
-        """Branch-and-check on the master from the incumbent; what stopped it."""
+    def branch(self, deadline: float) -> str:
+        """Branch-and-cut on SCIP from the incumbent, within the fixings; what stopped it."""
+        if time.perf_counter() >= deadline:
+            return "time limit reached"
         m = self.m
-        m.integral(True)
-        m.h.setOptionValue("mip_rel_gap", 0.0)
-        m.h.setOptionValue("mip_abs_gap", self.tol)
-        flagged: list[tuple[FloatArray, FloatArray]] = []
-
-        def improving(e: HighsCallbackEvent) -> None:
-            sol = np.asarray(e.data_out.mip_solution, dtype=float)
-            x = np.round(sol[: m.n])
-            value, overstated = self.evaluate(x, sol[m.n :])
-            if overstated:
-                flagged.append((x, sol[m.n :]))
-                e.interrupt()
-            elif value < self.best - self.tol:
-                self.best, self.best_x = float(value), x
-
-        def interrupt(e: HighsCallbackEvent) -> None:
-            # HiGHS keeps the flag from one run to the next: set it either way
-            e.interrupt(bool(flagged))
-
-        m.h.cbMipImprovingSolution.subscribe(improving)
-        m.h.cbMipInterrupt.subscribe(interrupt)
-        message = "time limit reached"
-        while time.perf_counter() < deadline and self.stats["restarts"] < MAX_RESTARTS:
-            flagged.clear()
-            m.start_from(self.best_x)
-            m.solve(deadline - time.perf_counter())
-            info = m.h.getInfo()
-            self.stats["nodes"] += float(info.mip_node_count)
-            if np.isfinite(info.mip_dual_bound):
-                self.lower = max(self.lower, float(info.mip_dual_bound))
-            if not flagged:
-                if m.h.getModelStatus() == highspy.HighsModelStatus.kOptimal:
-                    self.lower = max(self.lower, self.best - self.tol)
-                    message = "optimal"
-                break
-            for x, theta in flagged:
-                self.offer(x)
-                m.separate(x, theta)
-            self.polish(deadline)
-            self.stats["restarts"] += 1
-            if self.done():
-                message = "optimal"
-                break
-        return message
+        lp = m.h.getLp()
+        bounds = (np.asarray(lp.col_lower_[: m.n]), np.asarray(lp.col_upper_[: m.n]))
+        points = [self.best_x, np.zeros(m.n)]
+        out = branch_and_cut(m.sep, m.costs, m.row, bounds, self.best_x, points, deadline)
+        self.stats["nodes"] = out.nodes
+        self.stats["lazy_cuts"] = out.cuts
+        if out.x is not None:
+            self.offer(out.x)
+        if out.optimal:  # within SCIP's tolerances (1e-6): the incumbent is the optimum
+            self.lower = max(self.lower, self.best - self.tol)
+            return "optimal"
+        self.lower = max(self.lower, min(out.bound, self.best))
+        self.polish(deadline)
+        return "optimal" if self.done() else "time limit reached"
 
 
 def _groups(cover: sp.csc_array) -> IntArray:
@@ -549,8 +522,7 @@ def _maximise(
     """Choose ``p`` sites maximising the separator's value (both phases, module docstring)."""
     start = time.perf_counter()
     n = sep.n_cand
-    master = _Master(sep, 0.0, -1.0)
-    master.add_row(np.arange(n), np.ones(n), float(p), float(p))
+    master = _Master(sep, (0.0, -1.0), ("sites", float(p)))
     tol = max(float(tolerance), 1e-9 * sep.scale)
     cut_tol = 1e-7 * sep.scale
 
@@ -569,7 +541,7 @@ def _maximise(
     run.polish(deadline)
     message = "the LP bound proves the incumbent"
     if not run.done():
-        message = run.milp(deadline)
+        message = run.branch(deadline)
     return _result(run, -1.0, message, start)
 
 
@@ -682,8 +654,7 @@ def benders_set_cover(
     start = time.perf_counter()
     sep = _Cuts(cover, weight, _groups(cover))
     n, k = sep.n_cand, sep.n_groups
-    master = _Master(sep, 1.0, 0.0)
-    master.add_row(n + np.arange(k), np.ones(k), float(need), highspy.kHighsInf)
+    master = _Master(sep, (1.0, 0.0), ("need", float(need)))
 
     def evaluate(x: FloatArray, theta: FloatArray | None) -> tuple[float, bool]:
         short = float(sep.values(x).sum()) < need - 1e-9 * sep.scale
@@ -699,6 +670,6 @@ def benders_set_cover(
     run.lower = float(np.ceil(run.lower - 1e-6))
     message = "the LP bound proves the incumbent"
     if not run.done():
-        message = run.milp(deadline)
+        message = run.branch(deadline)
     run.lower = float(np.ceil(run.lower - 1e-6))
     return _result(run, 1.0, message, start)
