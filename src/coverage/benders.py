@@ -174,13 +174,12 @@ class _Cuts:
         slot = np.full(self.n_groups, -1, dtype=np.int64)
         slot[groups] = np.arange(groups.size)
         units = np.flatnonzero(~done & (slot[self.group] >= 0))
-        sub = sp.coo_array(self.rows[units])
-        coef = sp.csr_array(
-            (self.weight[units][sub.row], (slot[self.group[units]][sub.row], sub.col)),
-            shape=(groups.size, self.n_cand),
+        # per group, the residents of its open units summed per candidate: one sparse product
+        pick = sp.csr_array(
+            (self.weight[units], (slot[self.group[units]], units)),
+            shape=(groups.size, self.rows.shape[0]),
         )
-        coef.sum_duplicates()
-        return coef, const
+        return sp.csr_array(pick @ self.rows), const
 
 
 class _MedianCuts:
