@@ -167,6 +167,7 @@ def test_p_median_matches_brute_force(monkeypatch, path, seed):
     if path == "benders-no-lp":
         monkeypatch.setattr(benders, "LP_MAX_ROUNDS", 0)
     times, within, pairs, weight, existing = p_median_instance(seed, 30, 9, ties=seed % 2 == 1)
+    restarts = 0.0
     for p in (1, 2, 3):
         best = p_median_brute_force(times, within, weight, existing, p)
         direct = 10**9 if path == "direct" else 0
@@ -175,6 +176,9 @@ def test_p_median_matches_brute_force(monkeypatch, path, seed):
         assert s.covered == pytest.approx((weight * existing).sum() - best) == s.bound
         assert s.gains.sum() == pytest.approx(s.covered) and s.chosen.size == p
         assert list(s.gains) == sorted(s.gains, reverse=True)
+        restarts += s.extra.get("benders_restarts", 0.0)
+    if path == "benders-no-lp" and seed == 0:
+        assert restarts > 0  # HiGHS's branch-and-check restarts on overstated solutions
 
 
 @pytest.mark.parametrize("seed", range(6))
