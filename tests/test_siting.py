@@ -439,6 +439,22 @@ def test_benders_out_of_time_answers_with_a_true_bound():
     assert sc.value == 14 and 0 <= sc.bound <= brute_force_set_cover(cover, weight, need)
 
 
+def test_a_failing_scip_hands_the_branching_to_highs(monkeypatch):
+    import time
+
+    from coverage import benders
+
+    def fail(*args, **kwargs):
+        raise Exception("SCIP: error in LP solver!")
+
+    monkeypatch.setattr(benders, "branch_and_cut", fail)
+    monkeypatch.setattr(benders, "LP_MAX_ROUNDS", 0)  # straight to the branching
+    cover, weight = random_instance(1, n_demand=50, n_cand=12, density=0.25)
+    out = benders.benders_max_cover(cover, weight, 3, np.arange(3), time.perf_counter() + 30)
+    assert out.optimal and out.value == pytest.approx(brute_force(cover, weight, 3))
+    assert out.stats["scip_failed"] == 1.0 and "SCIP failed" in out.message
+
+
 def test_unit_groups_partition_the_units_by_catchment():
     from coverage.benders import unit_groups
 

@@ -483,7 +483,11 @@ class _Phases:
         lp = m.h.getLp()
         bounds = (np.asarray(lp.col_lower_[: m.n]), np.asarray(lp.col_upper_[: m.n]))
         points = [self.best_x, np.zeros(m.n)]
-        out = branch_and_cut(m.sep, m.costs, m.row, bounds, self.best_x, points, deadline)
+        try:
+            out = branch_and_cut(m.sep, m.costs, m.row, bounds, self.best_x, points, deadline)
+        except Exception as error:  # pyscipopt raises bare Exceptions (e.g. its LP solver's)
+            self.stats["scip_failed"] = 1.0
+            return f"SCIP failed ({error}); HiGHS: {self.checked(deadline)}"
         self.stats["nodes"] = out.nodes
         self.stats["lazy_cuts"] = out.cuts
         if out.x is not None:

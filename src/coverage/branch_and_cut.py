@@ -26,6 +26,10 @@ __all__ = ["Outcome", "Separator", "branch_and_cut"]
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 
+#: SCIP's ``theta`` variables are residents divided by a unit that brings the
+#: largest group's residents to this (large weights made SoPlex fail at 10^6 points).
+THETA_SCALE = 1000.0
+
 #: A cut is violated (and an integral point rejected) when ``theta_k`` exceeds
 #: it by more than this share of the group's most (plus 1e-6 absolute).
 VIOLATION = 1e-7
@@ -57,8 +61,9 @@ class Outcome:
 class _Handler(Conshdlr):
     """Adds the group cuts a point violates; rejects integral points the cuts overstate."""
 
-    def setup(self, sep: Separator, x: list[Any], theta: list[Any]) -> None:
-        self.sep, self.xvars, self.tvars = sep, x, theta
+    def setup(self, sep: Separator, x: list[Any], theta: list[Any], unit: float) -> None:
+        """``theta`` variables hold ``theta / unit`` (residents in units that keep SCIP's LP tame)."""
+        self.sep, self.xvars, self.tvars, self.unit = sep, x, theta, unit
         self.slack = VIOLATION * sep.group_weight + 1e-6
         self.added = 0
         self.transformed: tuple[list[Any], list[Any]] | None = None
@@ -67,7 +72,7 @@ class _Handler(Conshdlr):
         get = self.model.getSolVal
         xv = np.fromiter((get(sol, v) for v in self.xvars), float, len(self.xvars))
         tv = np.fromiter((get(sol, v) for v in self.tvars), float, len(self.tvars))
-        return np.clip(xv, 0.0, 1.0), tv
+        return np.clip(xv, 0.0, 1.0), tv * self.unit
 
     def separate(self) -> bool:
         """Add the violated cuts at the current LP point; whether any."""
@@ -84,12 +89,14 @@ class _Handler(Conshdlr):
             )
         xvars, tvars = self.transformed
         for q in bad:
-            row = m.createEmptyRowUnspec(lhs=None, rhs=float(const[q]), local=False, removable=True)
+            row = m.createEmptyRowUnspec(
+                lhs=None, rhs=float(const[q]) / self.unit, local=False, removable=True
+            )
             m.cacheRowExtensions(row)
             m.addVarToRow(row, tvars[q], 1.0)
             lo, hi = coef.indptr[q], coef.indptr[q + 1]
             for j, v in zip(coef.indices[lo:hi], coef.data[lo:hi], strict=True):
-                m.addVarToRow(row, xvars[j], -float(v))
+                m.addVarToRow(row, xvars[j], -float(v) / self.unit)
             m.flushRowExtensions(row)
             m.addCut(row, forcecut=True)
         self.added += int(bad.size)
@@ -162,14 +169,15 @@ def branch_and_cut(
     m.setParam("constraints/components/maxprerounds", 0)
     m.setParam("constraints/components/propfreq", -1)
     lo, up = bounds
+    unit = max(float(sep.group_weight.max(initial=0.0)) / THETA_SCALE, 1.0)
     x = [m.addVar(vtype="B", lb=float(a), ub=float(b)) for a, b in zip(lo, up, strict=True)]
-    theta = [m.addVar(lb=0.0, ub=float(u)) for u in sep.group_weight]
-    m.setObjective(quicksum(costs[0] * v for v in x) + quicksum(costs[1] * v for v in theta))
+    theta = [m.addVar(lb=0.0, ub=float(u) / unit) for u in sep.group_weight]
+    m.setObjective(quicksum(costs[0] * v for v in x) + quicksum(costs[1] * unit * v for v in theta))
     kind, value = row
     if kind == "sites":
         m.addCons(quicksum(x) == value)
     else:
-        m.addCons(quicksum(theta) >= value)
+        m.addCons(quicksum(theta) >= value / unit)
     groups = np.arange(sep.n_groups)
     for at in points:
         coef, const = sep.cuts(at, groups)
@@ -177,11 +185,12 @@ def branch_and_cut(
         for q in groups:
             a, b = coef.indptr[q], coef.indptr[q + 1]
             terms = (
-                float(v) * x[j] for j, v in zip(coef.indices[a:b], coef.data[a:b], strict=True)
+                float(v) / unit * x[j]
+                for j, v in zip(coef.indices[a:b], coef.data[a:b], strict=True)
             )
-            m.addCons(theta[q] - quicksum(terms) <= float(const[q]))
+            m.addCons(theta[q] - quicksum(terms) <= float(const[q]) / unit)
     handler = _Handler()
-    handler.setup(sep, x, theta)
+    handler.setup(sep, x, theta, unit)
     m.includeConshdlr(
         handler, "groupcuts", "Benders group cuts", sepapriority=1, enfopriority=-1,
         chckpriority=-1, sepafreq=1, propfreq=-1, eagerfreq=-1, maxprerounds=0,
@@ -192,7 +201,7 @@ def branch_and_cut(
     for v, a in zip(x, start, strict=True):
         m.setSolVal(sol, v, float(a))
     for v, a in zip(theta, sep.values(start), strict=True):
-        m.setSolVal(sol, v, float(a))
+        m.setSolVal(sol, v, float(a) / unit)
     m.addSol(sol)
     m.optimize()
     best = None
