@@ -70,19 +70,24 @@ class Pairs:
     def build(
         cls, time_pairs: sp.sparray | sp.spmatrix, weight: FloatArray, existing: FloatArray
     ) -> Pairs:
-        """The pairs of ``time_pairs`` (stored zeros are pairs at zero time) below ``existing``."""
+        """The pairs of ``time_pairs`` (stored zeros are pairs at zero time) below ``existing``.
+
+        Units without residents keep no pairs.
+        """
         coo = sp.coo_array(time_pairs)
         existing = np.asarray(existing, dtype=float)
         if not np.isfinite(existing).all():
             raise ValueError("existing times must be finite: cap them at a cut-off")
-        better = coo.data < existing[coo.row]
+        weight = np.asarray(weight, dtype=float)
+        # pairs nearer than the existing time, of units with residents (others change nothing)
+        better = (coo.data < existing[coo.row]) & (weight[coo.row] > 0)
         i, j, t = coo.row[better], coo.col[better], np.asarray(coo.data[better], float)
         order = np.lexsort((j, t, i))
         return cls(
             unit=i[order].astype(np.int64),
             cand=j[order].astype(np.int64),
             minutes=t[order],
-            weight=np.asarray(weight, dtype=float),
+            weight=weight,
             existing=existing,
             n_cand=int(coo.shape[1]),
         )
