@@ -207,6 +207,32 @@ def test_p_median_cuts_are_valid_everywhere_and_tight_where_made(seed):
             assert (const + coef @ x >= per_group - 1e-9).all()
 
 
+def test_p_median_pairs_stored_twice_keep_the_shorter_time():
+    from coverage.pmedian import milp_p_median
+
+    # unit 0's pair with candidate 0 is stored twice (3 and 4 minutes): it is one pair at 3
+    times = sp.coo_array(
+        (np.array([3.0, 4.0, 0.0, 0.0]), (np.array([0, 0, 1, 2]), np.array([0, 0, 1, 1]))),
+        shape=(3, 2),
+    )
+    weight, existing = np.array([10.0, 2.5, 2.5]), np.full(3, 10.0)
+    for direct in (10**9, 0):
+        s = milp_p_median(times, weight, existing, 1, time_limit_s=20, direct_max_pairs=direct)
+        assert s.optimal and s.chosen.tolist() == [0] and s.covered == pytest.approx(70.0)
+
+
+def test_p_median_benders_without_pairs():
+    import time
+
+    from coverage.benders import benders_p_median
+
+    empty = sp.csr_array((3, 2))
+    out = benders_p_median(
+        empty, np.ones(3), np.full(3, 5.0), 1, np.array([0]), time.perf_counter() + 5
+    )
+    assert out.optimal and out.value == 0.0 and out.chosen.size == 1
+
+
 def test_p_median_swaps_never_lose_and_reach_a_swap_optimum():
     from coverage.pmedian import Pairs, greedy_p_median, swap_p_median
 

@@ -47,7 +47,7 @@ import numpy.typing as npt
 import scipy.sparse as sp
 from highspy.highs import HighsCallbackEvent
 
-from coverage.branch_and_cut import branch_and_cut
+from coverage.branch_and_cut import VIOLATION, branch_and_cut
 
 __all__ = [
     "MasterResult",
@@ -66,6 +66,9 @@ Evaluate = Callable[[FloatArray, FloatArray | None], tuple[float, bool]]
 
 #: A local search the caller offers: better sites from given ones, by a deadline.
 Improve = Callable[[IntArray, float], IntArray]
+
+#: SCIP's endings that leave a valid answer and bound (others hand over to HiGHS).
+SCIP_ENDINGS = ("optimal", "timelimit", "gaplimit", "userinterrupt")
 
 #: Restarts of HiGHS's branch-and-check after a solution its cuts overstate.
 MAX_RESTARTS = 500
@@ -254,7 +257,8 @@ class _MedianCuts:
         short = before + x[self.col] < 1.0 - 1e-9  # the unit's mass is not yet 1 here
         pos = np.bincount(self.row, short, minlength=self.existing.size).astype(np.int64)
         reach = np.minimum(self.indptr[:-1] + pos, max(self.time.size - 1, 0))
-        level = np.where(pos < np.diff(self.indptr), self.time[reach], self.existing)
+        at_reach = self.time[reach] if self.time.size else self.existing
+        level = np.where(pos < np.diff(self.indptr), at_reach, self.existing)
         slot = np.full(self.n_groups, -1, dtype=np.int64)
         slot[groups] = np.arange(groups.size)
         const = np.bincount(
@@ -484,17 +488,24 @@ class _Phases:
         bounds = (np.asarray(lp.col_lower_[: m.n]), np.asarray(lp.col_upper_[: m.n]))
         points = [self.best_x, np.zeros(m.n)]
         try:
-            out = branch_and_cut(m.sep, m.costs, m.row, bounds, self.best_x, points, deadline)
+            out = branch_and_cut(
+                m.sep, m.costs, m.row, bounds, self.best_x, points, deadline, self.tol
+            )
         except Exception as error:  # pyscipopt raises bare Exceptions (e.g. its LP solver's)
             self.stats["scip_failed"] = 1.0
             return f"SCIP failed ({error}); HiGHS: {self.checked(deadline)}"
+        if out.status not in SCIP_ENDINGS:  # e.g. "infeasible", impossible in exact arithmetic
+            self.stats["scip_failed"] = 1.0
+            return f"SCIP ended {out.status}; HiGHS: {self.checked(deadline)}"
         self.stats["nodes"] = out.nodes
         self.stats["lazy_cuts"] = out.cuts
         if out.x is not None:
             self.offer(out.x)
-        if out.optimal:  # within SCIP's tolerances (1e-6): the incumbent is the optimum
+        if out.optimal:
+            # SCIP accepts a master solution its cuts overstate by up to its tolerance
+            # (VIOLATION of each group's residents): optimal to within that share
             self.lower = max(self.lower, self.best - self.tol)
-            return "optimal"
+            return f"optimal (to within {VIOLATION:g} of the residents: SCIP's tolerance)"
         self.lower = max(self.lower, min(out.bound, self.best))
         self.polish(deadline)
         return "optimal" if self.done() else "time limit reached"

@@ -21,7 +21,7 @@ import numpy.typing as npt
 import scipy.sparse as sp
 from pyscipopt import SCIP_RESULT, Conshdlr, Model, quicksum
 
-__all__ = ["Outcome", "Separator", "branch_and_cut"]
+__all__ = ["VIOLATION", "Outcome", "Separator", "branch_and_cut"]
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -49,13 +49,14 @@ class Separator(Protocol):
 
 @dataclass
 class Outcome:
-    """What SCIP found: the best sites (``None``: none), the proven bound, whether optimal."""
+    """What SCIP found: the best sites (``None``: none), the proven bound, whether optimal, its status."""
 
     x: FloatArray | None
     bound: float
     optimal: bool
     nodes: float
     cuts: float
+    status: str
 
 
 class _Handler(Conshdlr):
@@ -139,6 +140,7 @@ def branch_and_cut(
     start: FloatArray,
     points: list[FloatArray],
     deadline: float,
+    absgap: float = 0.0,
 ) -> Outcome:
     """Minimise ``costs[0] sum x + costs[1] sum theta`` on SCIP with the cuts as lazy constraints.
 
@@ -159,10 +161,12 @@ def branch_and_cut(
         Sites at which every group's cut is added before the solve.
     deadline
         ``time.perf_counter()`` value by which SCIP stops.
+    absgap
+        Objective gap within which SCIP may call its answer optimal.
     """
     m = Model()
     m.hideOutput()
-    m.setParam("limits/time", max(deadline - time.perf_counter(), 0.01))
+    m.setParam("limits/absgap", absgap)
     # SCIP sees only the cuts added so far: symmetries and independent components it would
     # find among them do not hold for the cuts still to come
     m.setParam("misc/usesymmetry", 0)
@@ -203,6 +207,7 @@ def branch_and_cut(
     for v, a in zip(theta, sep.values(start), strict=True):
         m.setSolVal(sol, v, float(a) / unit)
     m.addSol(sol)
+    m.setParam("limits/time", max(deadline - time.perf_counter(), 0.01))  # set-up counted
     m.optimize()
     best = None
     if m.getNSols() > 0:
@@ -214,4 +219,5 @@ def branch_and_cut(
         optimal=m.getStatus() == "optimal",
         nodes=float(m.getNNodes()),
         cuts=float(handler.added),
+        status=str(m.getStatus()),
     )

@@ -83,6 +83,10 @@ class Pairs:
         better = (coo.data < existing[coo.row]) & (weight[coo.row] > 0)
         i, j, t = coo.row[better], coo.col[better], np.asarray(coo.data[better], float)
         order = np.lexsort((j, t, i))
+        # a pair stored twice keeps its shorter time (the first in this order)
+        key = i[order].astype(np.int64) * coo.shape[1] + j[order]
+        _, first = np.unique(key, return_index=True)
+        order = order[np.sort(first)]
         return cls(
             unit=i[order].astype(np.int64),
             cand=j[order].astype(np.int64),
