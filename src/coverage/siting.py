@@ -14,10 +14,11 @@ Models (METHOD.md, "Siting"):
   number of residents (the highest feasible number when the target cannot be
   reached, with the residents no candidate reaches reported).
 
-Both are solved exactly as mixed-integer programmes by ``scipy.optimize.milp``
-(HiGHS) with a time limit, reporting the proven bound and gap; a lazy greedy
-(CELF, Leskovec et al. 2007) serves instances too large, reporting the
-submodularity bound (the covered residents plus the ``p`` largest marginal
+Both are solved exactly with a time limit, reporting the proven bound and gap:
+small problems as mixed-integer programmes by ``scipy.optimize.milp`` (HiGHS),
+larger ones by the Benders branch-and-cut of :mod:`coverage.benders`. A lazy
+greedy (CELF, Leskovec et al. 2007) is ``--solver greedy``, reporting the
+Lagrangian or the submodularity bound (the covered residents plus the ``p`` largest marginal
 gains, never more than the optimum can be). Problems are reduced first:
 demand units no candidate reaches are dropped, units with identical candidate
 sets merged, and candidates whose set is contained in another's dropped (ties
@@ -42,7 +43,8 @@ covering location problem"):
 4. reduced-cost fixing: a candidate whose forced use caps ``L`` below the
    incumbent is in no better solution, so it is dropped; one whose exclusion
    does is kept fixed;
-5. the MILP over what is left, with the rest of the time limit. Its answer is
+5. the Benders branch-and-cut over what is left (its branching on SCIP, with
+   lazy cuts), with the rest of the time limit. Its answer is
    proven optimal for the whole problem: every solution outside the fixed
    region is no better than the incumbent.
 
