@@ -211,11 +211,19 @@ class _MedianCuts:
     Elloumi 2023), summed over the units of a group.
     """
 
-    def __init__(self, times: sp.csr_array, weight: FloatArray, existing: FloatArray) -> None:
+    def __init__(
+        self,
+        times: sp.csr_array,
+        weight: FloatArray,
+        existing: FloatArray,
+        nearest_first: bool = False,
+    ) -> None:
         t = sp.csr_array(times)
-        t.sum_duplicates()
+        if not nearest_first:
+            t.sum_duplicates()
         rows = np.repeat(np.arange(t.shape[0]), np.diff(t.indptr))
-        order = np.lexsort((t.indices, t.data, rows))  # each row nearest first, ties by column
+        # each row nearest first, ties by column (the caller's order already when nearest_first)
+        order = np.arange(t.nnz) if nearest_first else np.lexsort((t.indices, t.data, rows))
         self.time = np.asarray(t.data[order], dtype=float)
         self.col = np.asarray(t.indices[order], dtype=np.int64)
         self.row = rows[order]
@@ -676,6 +684,7 @@ def benders_p_median(
     deadline: float,
     tolerance: float = 0.0,
     improve: Improve | None = None,
+    nearest_first: bool = False,
 ) -> MasterResult:
     """p-median (as the largest saving of travel time) by Benders branch-and-cut.
 
@@ -701,6 +710,10 @@ def benders_p_median(
         Resident-time within which the answer counts as proven optimal.
     improve
         A local search (e.g. swaps) run on each new incumbent, with the deadline.
+    nearest_first
+        Each row of ``times`` already lists its pairs nearest first (ties by
+        column), none twice: skips sorting them (e.g. from
+        :class:`coverage.pmedian.Pairs`).
 
     Examples
     --------
@@ -711,7 +724,7 @@ def benders_p_median(
     >>> r.chosen.tolist(), r.value, r.optimal
     ([1], 44.0, True)
     """
-    sep = _MedianCuts(times, weight, existing)
+    sep = _MedianCuts(times, weight, existing, nearest_first)
     return _maximise(sep, p, incumbent, deadline, tolerance, improve, "highs")
 
 

@@ -74,6 +74,8 @@ class Pairs:
 
         Units without residents keep no pairs.
         """
+        # a canonical CSR (sorted, no pair twice) is in unit then candidate order already
+        canonical = isinstance(time_pairs, sp.csr_array) and bool(time_pairs.has_canonical_format)
         coo = sp.coo_array(time_pairs)
         existing = np.asarray(existing, dtype=float)
         if not np.isfinite(existing).all():
@@ -82,11 +84,15 @@ class Pairs:
         # pairs nearer than the existing time, of units with residents (others change nothing)
         better = (coo.data < existing[coo.row]) & (weight[coo.row] > 0)
         i, j, t = coo.row[better], coo.col[better], np.asarray(coo.data[better], float)
-        order = np.lexsort((j, t, i))
-        # a pair stored twice keeps its shorter time (the first in this order)
-        key = i[order].astype(np.int64) * coo.shape[1] + j[order]
-        _, first = np.unique(key, return_index=True)
-        order = order[np.sort(first)]
+        if canonical:  # two stable sorts: by time, then by unit (ties stay by candidate)
+            order = np.argsort(t, kind="stable")
+            order = order[np.argsort(i[order], kind="stable")]
+        else:
+            order = np.lexsort((j, t, i))
+            # a pair stored twice keeps its shorter time (the first in this order)
+            key = i[order].astype(np.int64) * coo.shape[1] + j[order]
+            _, first = np.unique(key, return_index=True)
+            order = order[np.sort(first)]
         return cls(
             unit=i[order].astype(np.int64),
             cand=j[order].astype(np.int64),
@@ -113,8 +119,9 @@ class Pairs:
         open_ = np.zeros(self.n_cand, dtype=bool)
         open_[np.asarray(chosen, dtype=np.int64)] = True
         best = self.existing.copy()
-        sel = open_[self.cand]
-        np.minimum.at(best, self.unit[sel], self.minutes[sel])
+        sel = np.flatnonzero(open_[self.cand])  # sorted by unit then time: first is nearest
+        first = sel[_first_per_unit(self.unit[sel])]
+        best[self.unit[first]] = self.minutes[first]
         return best
 
     def saving(self, chosen: IntArray) -> float:
@@ -149,8 +156,13 @@ def _first_per_unit(units: IntArray) -> npt.NDArray[np.bool_]:
     return first
 
 
-def greedy_p_median(pairs: Pairs, p: int) -> IntArray:
+def greedy_p_median(pairs: Pairs, p: int, deadline: float = np.inf) -> IntArray:
     """Greedy p-median: each step the candidate saving the most (ties to the lowest index).
+
+    The savings are kept per candidate and updated only on the pairs of the
+    units a new site brings nearer. Past ``deadline`` the remaining places go
+    at once to the candidates saving the most at that point (the time limit
+    holds on large problems).
 
     Examples
     --------
@@ -160,15 +172,41 @@ def greedy_p_median(pairs: Pairs, p: int) -> IntArray:
     >>> greedy_p_median(pairs, 1).tolist()
     [1]
     """
+    p = min(p, pairs.n_cand)
     best = pairs.existing.copy()
+    gain = pairs.gains(best)
+    by_cand = np.argsort(pairs.cand, kind="stable")
+    cand_ptr = np.searchsorted(pairs.cand[by_cand], np.arange(pairs.n_cand + 1))
+    unit_ptr = np.searchsorted(pairs.unit, np.arange(pairs.existing.size + 1))
     chosen: list[int] = []
-    for _ in range(min(p, pairs.n_cand)):
-        gain = pairs.gains(best)
-        gain[chosen] = -1.0
+    while len(chosen) < p:
+        gain[chosen] = -np.inf
+        if time.perf_counter() > deadline:
+            rest = np.argsort(-gain, kind="stable")[: p - len(chosen)]
+            chosen.extend(int(c) for c in rest)
+            break
         c = int(np.argmax(gain))
         chosen.append(c)
-        best = pairs.times(np.asarray(chosen))
+        mine = by_cand[cand_ptr[c] : cand_ptr[c + 1]]
+        nearer = mine[pairs.minutes[mine] < best[pairs.unit[mine]]]
+        units = pairs.unit[nearer]
+        rows = _ranges(unit_ptr[units], unit_ptr[units + 1])
+        old = best[pairs.unit[rows]]
+        best[units] = pairs.minutes[nearer]
+        w = pairs.weight[pairs.unit[rows]]
+        t = pairs.minutes[rows]
+        change = w * (np.maximum(old - t, 0.0) - np.maximum(best[pairs.unit[rows]] - t, 0.0))
+        gain -= np.bincount(pairs.cand[rows], change, minlength=pairs.n_cand)
     return np.asarray(chosen, dtype=np.int64)
+
+
+def _ranges(lo: IntArray, hi: IntArray) -> IntArray:
+    """The positions ``lo[k] <= i < hi[k]`` of every range, concatenated."""
+    size = hi - lo
+    if size.sum() == 0:
+        return np.zeros(0, dtype=np.int64)
+    shift = np.repeat(lo - np.r_[0, np.cumsum(size)[:-1]], size)
+    return np.arange(int(size.sum()), dtype=np.int64) + shift
 
 
 def swap_p_median(
@@ -315,7 +353,7 @@ def _direct(pairs: Pairs, p: int, time_limit_s: float) -> tuple[IntArray, float,
     bound = -float(dual) if dual is not None and np.isfinite(dual) else _nearest_bound(pairs)
     x = getattr(res, "x", None)
     if x is None:
-        chosen, _ = swap_p_median(pairs, greedy_p_median(pairs, p), deadline)
+        chosen, _ = swap_p_median(pairs, greedy_p_median(pairs, p, deadline), deadline)
         message = f"{NO_MILP_ANSWER}: {res.message}"
         return chosen, min(bound, _nearest_bound(pairs)), False, message
     chosen = np.flatnonzero(np.asarray(x[:n_cand]) > 0.5).astype(np.int64)
@@ -340,12 +378,17 @@ def _by_benders(
         int(used.size),
     )
     k = min(p, used.size)
-    greedy = greedy_p_median(local, k)
+    greedy = greedy_p_median(local, k, deadline)
     start, value = swap_p_median(local, greedy, deadline)
     extra |= {"incumbent_greedy": local.saving(greedy), "incumbent_swaps": value}
     extra["seconds_incumbent"] = time.perf_counter() - started
+    nearest = _nearest_bound(local)
+    if time.perf_counter() >= deadline:  # no time for the branch-and-cut's set-up
+        return _fill(used[start], pairs.n_cand, p), nearest, False, "time limit reached"
+    # the pairs' own order (unit, then time, then candidate): no sort in the branch-and-cut
+    indptr = np.searchsorted(local.unit, np.arange(local.existing.size + 1))
     times = sp.csr_array(
-        (local.minutes, (local.unit, local.cand)), shape=(local.existing.size, local.n_cand)
+        (local.minutes, local.cand, indptr), shape=(local.existing.size, local.n_cand)
     )
     tolerance = WEIGHT_TOLERANCE * float((local.weight * local.existing).sum())
     out = benders_p_median(
@@ -357,13 +400,19 @@ def _by_benders(
         deadline,
         tolerance=tolerance,
         improve=lambda chosen, until: swap_p_median(local, chosen, until)[0],
+        nearest_first=True,
     )
     extra |= {f"benders_{key}": v for key, v in out.stats.items()}
-    chosen = used[out.chosen]
-    if chosen.size < p:  # candidates without pairs fill the remaining places
-        rest = np.setdiff1d(np.arange(pairs.n_cand), chosen)[: p - chosen.size]
+    chosen = _fill(used[out.chosen], pairs.n_cand, p)
+    return chosen, min(out.bound, nearest), out.optimal, out.message
+
+
+def _fill(chosen: IntArray, n_cand: int, p: int) -> IntArray:
+    """``chosen`` topped up to ``p`` sites by the lowest other candidates (they save nothing)."""
+    if chosen.size < p:
+        rest = np.setdiff1d(np.arange(n_cand), chosen)[: p - chosen.size]
         chosen = np.r_[chosen, rest]
-    return chosen.astype(np.int64), out.bound, out.optimal, out.message
+    return np.asarray(chosen, dtype=np.int64)
 
 
 def _order_by_saving(pairs: Pairs, chosen: IntArray) -> tuple[IntArray, FloatArray]:
