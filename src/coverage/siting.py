@@ -724,6 +724,7 @@ def _restricted(
     on that restricted problem, whether it is proven optimal, the solver's
     message and its statistics.
     """
+    deadline = time.perf_counter() + time_limit_s  # the reduction below counts
     counts = _unit_counts(cover, fixed)
     open_rows = np.flatnonzero(counts == 0)
     w = np.asarray(weight, dtype=float)
@@ -743,12 +744,11 @@ def _restricted(
         return np.r_[fixed, free[:k]], base, base, True, "", {}
     k = min(k, red.cover.shape[1])
     if whole:
-        direct = _milp_max_cover_direct(red.cover, red.weight, k, time_limit_s)
+        direct = _milp_max_cover_direct(red.cover, red.weight, k, deadline - time.perf_counter())
         sol = MasterResult(
             direct.chosen, direct.covered, direct.bound, direct.optimal, direct.message
         )
     else:
-        deadline = time.perf_counter() + time_limit_s
         start = _restricted_start(red, free, k, incumbent, deadline)
         tolerance = WEIGHT_TOLERANCE * float(w.sum())
         sol = benders_max_cover(
