@@ -19,6 +19,7 @@ Usage::
 
     python benchmarks/bench_city.py [--sizes 1e4:100,3e4:300] [--prefecture]
                                     [--profile STAGE|auto|off] [--json out.json]
+                                    [--no-service-areas]
 """
 
 from __future__ import annotations
@@ -343,7 +344,9 @@ def bench_size(cells: int, communities: int, args: argparse.Namespace, tmp: Path
     clock = time.perf_counter()
     from make_city import make_city
 
-    study = make_city(folder, cells, communities, args.seed, args.map_max_mb)
+    study = make_city(
+        folder, cells, communities, args.seed, args.map_max_mb, not args.no_service_areas
+    )
     make_s = round(time.perf_counter() - clock, 2)
     run = run_child(study, folder / "out", timeout_s=args.timeout)
     run["city"] = json.loads((folder / "city.json").read_text(encoding="utf-8"))
@@ -360,6 +363,11 @@ def main() -> None:
     parser.add_argument("--profile", default="auto", help="stage to profile, auto or off")
     parser.add_argument("--json", type=Path, help="write the figures here")
     parser.add_argument("--map-max-mb", type=float, help="map size cap (default: the package's)")
+    parser.add_argument(
+        "--no-service-areas",
+        action="store_true",
+        help="[map] service_areas = false: no service areas traced (map, GeoPackage)",
+    )
     parser.add_argument("--timeout", type=float, default=1800, help="seconds per run")
     parser.add_argument("--keep", type=Path, help="make the cities here (default: temp folder)")
     parser.add_argument("--child", nargs=2, type=Path, help=argparse.SUPPRESS)

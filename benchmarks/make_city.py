@@ -446,7 +446,12 @@ MAP_CAP = "max_size_mb = {mb:g}\n"
 
 
 def make_city(
-    out_dir: Path, cells: int, communities: int, seed: int = 0, map_max_mb: float | None = None
+    out_dir: Path,
+    cells: int,
+    communities: int,
+    seed: int = 0,
+    map_max_mb: float | None = None,
+    service_areas: bool = True,
 ) -> Path:
     """Write a synthetic prefecture's inputs and study file into ``out_dir``.
 
@@ -462,6 +467,8 @@ def make_city(
         Random seed: the same arguments give the same files.
     map_max_mb
         The map's size cap (``[map] max_size_mb``); ``None``: the package's default.
+    service_areas
+        ``False`` writes ``[map] service_areas = false`` (no service areas traced).
 
     Returns
     -------
@@ -493,6 +500,7 @@ def make_city(
     study = out_dir / "study.toml"
     text = STUDY.format(cells=cells, communities=communities, seed=seed, crs=CRS)
     text += MAP_CAP.format(mb=map_max_mb) if map_max_mb else ""
+    text += "" if service_areas else "service_areas = false\n"
     study.write_text(text, encoding="utf-8")
     return study
 

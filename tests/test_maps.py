@@ -111,7 +111,11 @@ def test_map_settings_are_validated(tmp_path):
     with pytest.raises(StudyFileError, match="datum.facilities must be one of wgs84, gcj02, bd09"):
         study_from_dict({**base, "datum": {"facilities": "gcj-02"}}, tmp_path)
     study = study_from_dict({**base, "map": {"offline": True}}, tmp_path)
-    assert study.map.tiles() == "none"
+    assert study.map.tiles() == "none" and study.map.service_areas
+    with pytest.raises(StudyFileError, match="map.service_areas must be true or false"):
+        study_from_dict({**base, "map": {"service_areas": "no"}}, tmp_path)
+    study = study_from_dict({**base, "map": {"service_areas": False}}, tmp_path)
+    assert not study.map.service_areas
 
 
 def _evil_result(result):
@@ -308,3 +312,22 @@ def test_street_backdrop_only_without_a_basemap(demo_result):
     assert offline.layers_bytes["streets"] < 0.4 * offline.bytes
     lines = streets_backdrop(demo_result, 5.0)
     assert lines is not None and lines["features"][0]["geometry"]["type"] == "MultiLineString"
+
+
+def test_service_areas_can_be_left_out(demo_result, monkeypatch):
+    """``map.service_areas = false``: neither the map nor the GeoPackage traces them."""
+    from coverage.report import _geopackage_layers
+
+    comm, dem = demo_result.communities, demo_result.demand.points
+    # drawn by default (the map's: test_size_cap_simplifies_then_refuses)
+    assert "service_areas" in _geopackage_layers(demo_result, comm, dem)
+    study = dataclasses.replace(demo_result.study, map=MapSettings(service_areas=False))
+    result = dataclasses.replace(demo_result, study=study)
+
+    def traced(self):
+        pytest.fail("service areas traced although map.service_areas = false")
+
+    monkeypatch.setattr(type(result), "service_areas", property(traced))
+    _, left_out = render_map(result, "en", settings=study.map)
+    assert not any(k.startswith("service_area") for k in left_out.layers_bytes)
+    assert "service_areas" not in _geopackage_layers(result, comm, dem)

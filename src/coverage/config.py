@@ -300,7 +300,9 @@ class MapSettings:
     refuses the OpenStreetMap tile servers). ``max_size_mb``: the largest
     map file written; geometries are simplified further (doubling
     ``simplify_m``) until the page fits. ``demand_grid``: include the
-    demand grid as a layer (hidden until ticked).
+    demand grid as a layer (hidden until ticked). ``service_areas``: trace
+    the service areas for the map and ``communities.gpkg`` (false skips them:
+    on a prefecture they are among the slowest outputs).
     """
 
     basemap: str = ""
@@ -309,6 +311,7 @@ class MapSettings:
     max_size_mb: float = 20.0
     simplify_m: float = 2.0
     demand_grid: bool = True
+    service_areas: bool = True
 
     def tiles(self) -> str:
         """The basemap in use: ``"osm"``, ``"none"`` or a URL template."""

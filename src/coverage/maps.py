@@ -1303,7 +1303,8 @@ def build_map(
     cats = [c for c in result.categories if c in set(fac["category"])]
     colours = {c: PALETTE[i % len(PALETTE)] for i, c in enumerate(cats)}
     budget = SERVICE_AREA_SHARE * settings.max_size_mb * 1e6
-    calls += _service_layers(fmap, result, colours, lang, tol, sizes, cache, budget)
+    if settings.service_areas:
+        calls += _service_layers(fmap, result, colours, lang, tol, sizes, cache, budget)
     grid_label = _grid_layer(fmap, result, choices, settings, lang, sizes, cache)
     calls += _facility_layers(fmap, result, cats, colours, lang, sizes, cache)
     if siting is not None:
@@ -1560,7 +1561,8 @@ def _too_large(
         f"map: the page stays at {size / 1e6:.1f} MB, over the {settings.max_size_mb:g} MB cap, "
         f"{how}. Largest layers: "
         + ", ".join(f"{k} {v / 1e6:.1f} MB" for k, v in largest)
-        + ". Fix: raise map.max_size_mb in the study file, or set map.demand_grid = false"
+        + ". Fix: raise map.max_size_mb in the study file, or set map.demand_grid = false "
+        "or map.service_areas = false"
     )
 
 

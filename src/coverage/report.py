@@ -21,7 +21,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -34,6 +34,9 @@ from coverage.messages import COLUMN_LABELS, SHEET_LABELS, VALUE_LABELS, Message
 from coverage.network import MODES
 from coverage.pipeline import StudyResult
 from coverage.report_html import report_html
+
+if TYPE_CHECKING:
+    import geopandas as gpd
 
 PACKAGES = (
     "numpy",
@@ -373,6 +376,23 @@ def write_outputs(
     return {k: out_dir / v for k, v in names.items()}
 
 
+def _geopackage_layers(
+    result: StudyResult, communities: gpd.GeoDataFrame, demand: gpd.GeoDataFrame
+) -> dict[str, gpd.GeoDataFrame]:
+    """The layers of ``communities.gpkg``: shortfall and service areas when there are any
+    (service areas only when the study's ``map.service_areas`` is on)."""
+    layers = {
+        "communities": communities,
+        "demand_points": demand,
+        "facilities": result.facilities,
+    }
+    if len(result.shortfall_areas):
+        layers["shortfall_areas"] = result.shortfall_areas
+    if result.study.map.service_areas and len(result.service_areas):
+        layers["service_areas"] = result.service_areas
+    return layers
+
+
 def _write_all(
     result: StudyResult,
     paths: dict[str, Path],
@@ -401,16 +421,7 @@ def _write_all(
         demand_table(result), on="demand_id"
     )
     tell(Message("progress_output", {"name": "communities.gpkg"}))
-    _gpkg(
-        paths["communities_gpkg"],
-        {
-            "communities": comm,
-            "demand_points": dem,
-            "facilities": result.facilities,
-        }
-        | ({"shortfall_areas": result.shortfall_areas} if len(result.shortfall_areas) else {})
-        | ({"service_areas": result.service_areas} if len(result.service_areas) else {}),
-    )
+    _gpkg(paths["communities_gpkg"], _geopackage_layers(result, comm, dem))
     _write_text(paths["map"], page)
     run = run_record(result, elapsed_s)
     run["map"] = map_figures.record()
