@@ -19,7 +19,7 @@ Usage::
 
     python benchmarks/bench_city.py [--sizes 1e4:100,3e4:300] [--prefecture]
                                     [--profile STAGE|auto|off] [--json out.json]
-                                    [--no-service-areas]
+                                    [--no-service-areas] [--no-catchment-counts]
 """
 
 from __future__ import annotations
@@ -345,7 +345,13 @@ def bench_size(cells: int, communities: int, args: argparse.Namespace, tmp: Path
     from make_city import make_city
 
     study = make_city(
-        folder, cells, communities, args.seed, args.map_max_mb, not args.no_service_areas
+        folder,
+        cells,
+        communities,
+        args.seed,
+        args.map_max_mb,
+        service_areas=not args.no_service_areas,
+        catchment_counts=not args.no_catchment_counts,
     )
     make_s = round(time.perf_counter() - clock, 2)
     run = run_child(study, folder / "out", timeout_s=args.timeout)
@@ -367,6 +373,11 @@ def main() -> None:
         "--no-service-areas",
         action="store_true",
         help="[map] service_areas = false: no service areas traced (map, GeoPackage)",
+    )
+    parser.add_argument(
+        "--no-catchment-counts",
+        action="store_true",
+        help="[network] catchment_counts = false: no per-facility catchment counts",
     )
     parser.add_argument("--timeout", type=float, default=1800, help="seconds per run")
     parser.add_argument("--keep", type=Path, help="make the cities here (default: temp folder)")

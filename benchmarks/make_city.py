@@ -452,6 +452,7 @@ def make_city(
     seed: int = 0,
     map_max_mb: float | None = None,
     service_areas: bool = True,
+    catchment_counts: bool = True,
 ) -> Path:
     """Write a synthetic prefecture's inputs and study file into ``out_dir``.
 
@@ -469,6 +470,8 @@ def make_city(
         The map's size cap (``[map] max_size_mb``); ``None``: the package's default.
     service_areas
         ``False`` writes ``[map] service_areas = false`` (no service areas traced).
+    catchment_counts
+        ``False`` writes ``[network] catchment_counts = false`` (no facility catchment counts).
 
     Returns
     -------
@@ -501,6 +504,7 @@ def make_city(
     text = STUDY.format(cells=cells, communities=communities, seed=seed, crs=CRS)
     text += MAP_CAP.format(mb=map_max_mb) if map_max_mb else ""
     text += "" if service_areas else "service_areas = false\n"
+    text += "" if catchment_counts else "\n[network]\ncatchment_counts = false\n"
     study.write_text(text, encoding="utf-8")
     return study
 

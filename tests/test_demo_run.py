@@ -134,6 +134,7 @@ def test_run_json_records_settings_hashes_versions(run_dir):
         "service_area_buffer_m": 50.0,
         "cache_dir": "",
         "download_attempts": 3,
+        "catchment_counts": True,
     }
     assert len(run["inputs"]["network"]["sha256"]) == 64
     assert run["versions"]["scipy"] != "not installed"

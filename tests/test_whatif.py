@@ -254,3 +254,25 @@ def test_the_service_area_of_an_added_facility_covers_its_own_street():
     one_way = make_network([(0, 0), (1000, 0)], [(0, 1)], one_way=[0])
     pieces = facility_pieces(Segments.of(one_way), snaps, snaps.access_m, 210.0)
     assert len(pieces) == 1 and pieces[0][0][0] == pytest.approx(300.0)  # upstream only
+
+
+def test_catchment_counts_can_be_left_out(demo_loaded, demo_result):
+    """``network.catchment_counts = false``: every figure but the counts is the same."""
+    import dataclasses
+
+    study = demo_loaded.study
+    study = study.with_overrides(network=dataclasses.replace(study.network, catchment_counts=False))
+    loaded = LoadedStudy(study, demo_loaded.layers)
+    result = loaded.result
+    counts = [f"population_within_{mode}" for mode in ("walk", "cycle")]
+    assert result.facilities[counts].isna().all().all()
+    assert (demo_result.facilities[counts] >= 0).all().all()
+    pd.testing.assert_frame_equal(demo_result.indicators, result.indicators)
+    pd.testing.assert_frame_equal(
+        demo_result.facilities.drop(columns=[*counts, "geometry"]),
+        result.facilities.drop(columns=[*counts, "geometry"]),
+    )
+    # a what-if's new facility is not counted either; the rest of it is
+    what_if = loaded.what_if(add=_added(loaded, "health"))
+    assert what_if.facilities[counts].isna().all().all()
+    assert what_if.facilities["served_population_walk"].iloc[-1] > 0

@@ -189,13 +189,18 @@ class NetworkSettings:
     downloads are kept in and reused from (relative to the study file's
     folder; empty: :func:`coverage.network.default_cache_dir`).
     ``download_attempts``: tries per download when the failure may pass (no
-    connection, timeouts, a busy server).
+    connection, timeouts, a busy server). ``catchment_counts``: count, per
+    facility and mode, the residents within the mode's threshold
+    (``population_within_<mode>`` of the facilities layer, the facility
+    popups); false leaves them empty (one bounded pass per facility less: about
+    half of the reach stage on a prefecture).
     """
 
     component: str = "largest"
     service_area_buffer_m: float = 50.0
     cache_dir: str = ""
     download_attempts: int = 3
+    catchment_counts: bool = True
 
     def cache_path(self, base_dir: Path | None = None) -> Path | None:
         """The download cache folder, or ``None`` for the default one.

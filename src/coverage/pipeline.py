@@ -667,14 +667,7 @@ class LoadedStudy:
         for mode, b in self._modes.items():
             joined = b.join(fac_xy)
             rg = self._graphs[mode] = build_reach_graph(b.segments, b.demand, joined, tie)
-            tick = every_few_seconds(self._progress, Message("progress_catchments", {"mode": mode}))
-            within_population = weight_within(
-                rg,
-                np.arange(len(facilities)),
-                b.threshold_min * 60.0,
-                self.population,
-                progress=tick,
-            )
+            within_population = self._catchment_counts(rg, len(facilities), mode, b.threshold_min)
             modes[mode] = _ModeFacilities(
                 joined.snaps,
                 b.stranded(fac_xy, joined.snaps),
@@ -699,6 +692,18 @@ class LoadedStudy:
             for array in (near.cost, near.facility, near.node_cost):
                 array.flags.writeable = False
         return _Reach(groups, fgroup, modes, walk_m, straight, wp_m, capacity)
+
+    def _catchment_counts(
+        self, rg: ReachGraph, n_facilities: int, mode: Mode, threshold_min: float
+    ) -> np.ndarray:
+        """Residents within ``threshold_min`` of each facility (NaN when the study turns
+        ``network.catchment_counts`` off)."""
+        if not self.study.network.catchment_counts:
+            return np.full(n_facilities, np.nan)
+        tick = every_few_seconds(self._progress, Message("progress_catchments", {"mode": mode}))
+        return weight_within(
+            rg, np.arange(n_facilities), threshold_min * 60.0, self.population, progress=tick
+        )
 
     def _reach_changed(
         self,
@@ -732,13 +737,17 @@ class LoadedStudy:
                 len(ext),
                 np.inf if exact else self.search_bound(mode, "min"),
             )
-            within = _dense_within(self._graphs[mode], nodes, b.threshold_min * 60.0)
+            if self.study.network.catchment_counts:
+                within = _dense_within(self._graphs[mode], nodes, b.threshold_min * 60.0)
+                counts = _count_within(within, self.population)
+            else:
+                counts = np.full(len(added), np.nan)
             old = base.modes[mode]
             modes[mode] = _ModeFacilities(
                 _concat_snaps(old.snaps, keep, joined.snaps),
                 np.r_[old.stranded[keep], b.stranded(add_xy, joined.snaps)],
                 _remap(near, index, order),
-                np.r_[old.within_population[keep], _count_within(within, self.population)],
+                np.r_[old.within_population[keep], counts],
             )
         assert new_walk is not None
         fw = Joined.at_speed(new_walk.snaps)
