@@ -328,6 +328,7 @@ def test_service_areas_can_be_left_out(demo_result, monkeypatch):
         pytest.fail("service areas traced although map.service_areas = false")
 
     monkeypatch.setattr(type(result), "service_areas", property(traced))
-    _, left_out = render_map(result, "en", settings=study.map)
+    page, left_out = render_map(result, "en", settings=study.map)
     assert not any(k.startswith("service_area") for k in left_out.layers_bytes)
+    assert "service area" not in page  # nor in the legend
     assert "service_areas" not in _geopackage_layers(result, comm, dem)

@@ -251,7 +251,7 @@ def test_p_median_swaps_never_lose_and_reach_a_swap_optimum():
 
 @pytest.mark.parametrize("seed", range(6))
 def test_p_median_greedy_updates_match_recomputing_every_step(seed):
-    from coverage.pmedian import Pairs, greedy_p_median
+    from coverage.pmedian import TIE_SHARE, Pairs, greedy_p_median
 
     *_, raw, weight, existing = p_median_instance(seed, 40, 12, ties=seed % 2 == 1)
     pairs = Pairs.build(raw, weight, existing)
@@ -267,12 +267,28 @@ def test_p_median_greedy_updates_match_recomputing_every_step(seed):
         chosen: list[int] = []
         for _ in range(p):  # the definition: every candidate's saving recomputed each step
             gain = pairs.gains(pairs.times(np.asarray(chosen, dtype=np.int64)))
-            gain[chosen] = -1.0
-            chosen.append(int(np.argmax(gain)))
+            gain[chosen] = -np.inf
+            top = gain.max()  # ties to the lowest index, within rounding
+            chosen.append(int(np.flatnonzero(gain >= top - TIE_SHARE * max(top, 1.0))[0]))
         assert greedy_p_median(pairs, p).tolist() == chosen
     # past the deadline the remaining places go at once: still p different sites
     late = greedy_p_median(pairs, 5, deadline=0.0)
     assert late.size == 5 and np.unique(late).size == 5
+
+
+def test_p_median_without_a_milp_answer_keeps_the_whole_greedy(monkeypatch):
+    import types
+
+    import coverage.pmedian as pmedian
+
+    # units 0-2 near candidates 0 and 1 (overlapping), units 3-4 near candidate 2 only
+    times = np.full((5, 3), 9.0)
+    times[:3, 0], times[:3, 1], times[3:, 2] = 1.0, 1.5, 1.0
+    none = types.SimpleNamespace(x=None, mip_dual_bound=None, message="Time limit", status=1)
+    monkeypatch.setattr(pmedian, "milp", lambda *a, **k: none)
+    # HiGHS used its whole limit (0 s here): the greedy still sees the overlap
+    s = pmedian.milp_p_median(sp.csr_array(times), np.ones(5), np.full(5, 9.0), 2, 0.0)
+    assert sorted(s.chosen.tolist()) == [0, 2] and s.covered == 40.0 and s.method == "greedy"
 
 
 def test_p_median_out_of_time_answers_with_a_true_bound(monkeypatch):

@@ -1020,6 +1020,7 @@ def _legend_html(
     colours: dict[str, str],
     grid_label: str | None,
     sites_what: str | None = None,
+    service_areas: bool = True,
 ) -> str:
     classes = ["&lt; 50 %", "50–70 %", "70–90 %", "90–&lt;100 %", "100 %"]
     options = "".join(f'<option value="{i}">{c.short}</option>' for i, c in enumerate(choices))
@@ -1043,7 +1044,9 @@ def _legend_html(
             for c in categories
         ),
         '<div><span class="sc-swatch" style="background:transparent;border:2px solid #555">'
-        f"</span>{_t(lang, 'legend_service')}</div>",
+        f"</span>{_t(lang, 'legend_service')}</div>"
+        if service_areas
+        else "",
     ]
     if sites_what is not None:
         parts.append(
@@ -1313,7 +1316,9 @@ def build_map(
     layers = folium.LayerControl(collapsed=False)
     layers.add_to(fmap)
     sites_what = label(siting.settings.category, lang) if siting is not None else None
-    legend = _legend_html(lang, choices, cats, colours, grid_label, sites_what)
+    legend = _legend_html(
+        lang, choices, cats, colours, grid_label, sites_what, settings.service_areas
+    )
     _controls(fmap, layers, result, settings, lang, legend)
     return fmap, sizes
 

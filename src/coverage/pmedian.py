@@ -36,6 +36,14 @@ IntArray = npt.NDArray[np.int64]
 #: The message of an answer by greedy and swaps when HiGHS whole found none in time.
 NO_MILP_ANSWER = "greedy and swaps: the MILP found no solution within its time limit"
 
+#: The message of an answer by greedy and swaps when the time limit came before the
+#: branch-and-cut could start.
+NO_TIME_FOR_MILP = "greedy and swaps: the time limit came before the branch-and-cut"
+
+#: Greedy savings within this share of the largest (or of 1 resident-minute, if more)
+#: tie: updated savings carry rounding that would otherwise break ties by chance.
+TIE_SHARE = 1e-9
+
 #: p-median problems with at most this many pairs (nearer than the existing
 #: time) go to HiGHS whole; larger ones to greedy, swaps and Benders.
 DIRECT_MAX_PAIRS = 20_000
@@ -45,7 +53,9 @@ DIRECT_MAX_PAIRS = 20_000
 class Pairs:
     """The pairs of a p-median problem nearer than each unit's existing time.
 
-    Sorted by unit, then time, then candidate.
+    Sorted by unit, then time, then candidate; every pair nearer than its unit's
+    existing time and none twice (:meth:`build` makes them so; ``times``,
+    ``nearest_two`` and the greedy rely on it).
 
     Attributes
     ----------
@@ -160,7 +170,8 @@ def greedy_p_median(pairs: Pairs, p: int, deadline: float = np.inf) -> IntArray:
     """Greedy p-median: each step the candidate saving the most (ties to the lowest index).
 
     The savings are kept per candidate and updated only on the pairs of the
-    units a new site brings nearer. Past ``deadline`` the remaining places go
+    units a new site brings nearer; savings within :data:`TIE_SHARE` of the
+    largest count as ties (the updates' rounding). Past ``deadline`` the remaining places go
     at once to the candidates saving the most at that point (the time limit
     holds on large problems).
 
@@ -185,7 +196,9 @@ def greedy_p_median(pairs: Pairs, p: int, deadline: float = np.inf) -> IntArray:
             rest = np.argsort(-gain, kind="stable")[: p - len(chosen)]
             chosen.extend(int(c) for c in rest)
             break
-        c = int(np.argmax(gain))
+        # ties to the lowest index, within the rounding the updates leave
+        top = float(gain.max())
+        c = int(np.flatnonzero(gain >= top - TIE_SHARE * max(abs(top), 1.0))[0])
         chosen.append(c)
         mine = by_cand[cand_ptr[c] : cand_ptr[c + 1]]
         nearer = mine[pairs.minutes[mine] < best[pairs.unit[mine]]]
@@ -300,7 +313,7 @@ def milp_p_median(
     else:
         deadline = start + (1.0 - WRAP_UP_SHARE) * time_limit_s
         chosen, bound, optimal, message = _by_benders(pairs, p, deadline, extra)
-    method = "greedy" if message.startswith(NO_MILP_ANSWER) else "milp"
+    method = "greedy" if message.startswith((NO_MILP_ANSWER, NO_TIME_FOR_MILP)) else "milp"
     saving = pairs.saving(chosen)
     order, gains = _order_by_saving(pairs, chosen)
     bound = saving if optimal else max(bound, saving)
@@ -353,7 +366,8 @@ def _direct(pairs: Pairs, p: int, time_limit_s: float) -> tuple[IntArray, float,
     bound = -float(dual) if dual is not None and np.isfinite(dual) else _nearest_bound(pairs)
     x = getattr(res, "x", None)
     if x is None:
-        chosen, _ = swap_p_median(pairs, greedy_p_median(pairs, p, deadline), deadline)
+        # small problems (at most DIRECT_MAX_PAIRS): the whole greedy takes milliseconds
+        chosen, _ = swap_p_median(pairs, greedy_p_median(pairs, p), deadline)
         message = f"{NO_MILP_ANSWER}: {res.message}"
         return chosen, min(bound, _nearest_bound(pairs)), False, message
     chosen = np.flatnonzero(np.asarray(x[:n_cand]) > 0.5).astype(np.int64)
@@ -382,15 +396,16 @@ def _by_benders(
     start, value = swap_p_median(local, greedy, deadline)
     extra |= {"incumbent_greedy": local.saving(greedy), "incumbent_swaps": value}
     extra["seconds_incumbent"] = time.perf_counter() - started
+    tolerance = WEIGHT_TOLERANCE * float((local.weight * local.existing).sum())
     nearest = _nearest_bound(local)
     if time.perf_counter() >= deadline:  # no time for the branch-and-cut's set-up
-        return _fill(used[start], pairs.n_cand, p), nearest, False, "time limit reached"
+        optimal = value >= nearest - tolerance  # e.g. every candidate with pairs chosen
+        return _fill(used[start], pairs.n_cand, p), nearest, optimal, NO_TIME_FOR_MILP
     # the pairs' own order (unit, then time, then candidate): no sort in the branch-and-cut
     indptr = np.searchsorted(local.unit, np.arange(local.existing.size + 1))
     times = sp.csr_array(
         (local.minutes, local.cand, indptr), shape=(local.existing.size, local.n_cand)
     )
-    tolerance = WEIGHT_TOLERANCE * float((local.weight * local.existing).sum())
     out = benders_p_median(
         times,
         local.weight,
