@@ -112,6 +112,10 @@ class Pairs:
             n_cand=int(coo.shape[1]),
         )
 
+    def unit_ptr(self) -> IntArray:
+        """Where each unit's pairs start (CSR row pointer: unit ``u``'s are ``[ptr[u], ptr[u+1])``)."""
+        return np.searchsorted(self.unit, np.arange(self.existing.size + 1)).astype(np.int64)
+
     def among(self, chosen: IntArray) -> Pairs:
         """The pairs of the ``chosen`` candidates only (same units and candidate numbers)."""
         keep = np.isin(self.cand, chosen)
@@ -188,7 +192,7 @@ def greedy_p_median(pairs: Pairs, p: int, deadline: float = np.inf) -> IntArray:
     gain = pairs.gains(best)
     by_cand = np.argsort(pairs.cand, kind="stable")
     cand_ptr = np.searchsorted(pairs.cand[by_cand], np.arange(pairs.n_cand + 1))
-    unit_ptr = np.searchsorted(pairs.unit, np.arange(pairs.existing.size + 1))
+    unit_ptr = pairs.unit_ptr()
     chosen: list[int] = []
     while len(chosen) < p:
         gain[chosen] = -np.inf
@@ -402,9 +406,8 @@ def _by_benders(
         optimal = value >= nearest - tolerance  # e.g. every candidate with pairs chosen
         return _fill(used[start], pairs.n_cand, p), nearest, optimal, NO_TIME_FOR_MILP
     # the pairs' own order (unit, then time, then candidate): no sort in the branch-and-cut
-    indptr = np.searchsorted(local.unit, np.arange(local.existing.size + 1))
     times = sp.csr_array(
-        (local.minutes, local.cand, indptr), shape=(local.existing.size, local.n_cand)
+        (local.minutes, local.cand, local.unit_ptr()), shape=(local.existing.size, local.n_cand)
     )
     out = benders_p_median(
         times,
